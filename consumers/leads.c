@@ -1,0 +1,144 @@
+/*
+ * leads.c - the lead marketplace's leads domain (seed 000).
+ *
+ *   marketplace.lead.submitted   a lead arrives (web form, partner API):
+ *       store it, queue it for email verification, count it in the
+ *       partner's monthly volume (input of monthlyVolumeBonusUpdate), and
+ *       ask the verification domain to verify it.
+ *   marketplace.upload.completed  a partner's CSV upload has been imported:
+ *       the runbook's queueNewLeadsForVerification - queue the batch's
+ *       leads that are not queued yet, and mark the batch completed.
+ *
+ * Both handlers are safe to re-run (the engine re-runs rolled-back
+ * batches): the lead insert ignores a lead id it has, the upload handler
+ * queues only what is not queued. The queue row and the volume increment
+ * are deliberately not idempotent on their own; the engine's inbox makes
+ * them exactly-once, which is what the integration tests check.
+ */
+#include <stdio.h>
+
+#include "handler.h"
+
+/* Reads a ["null","string"] field: NULL when null. */
+static int optional_string(const struct cv_event *ev, const char *field,
+                           const char **out)
+{
+    int rc = cv_event_string(ev, field, out);
+    if (rc == CV_NULL) {
+        *out = NULL;
+        return CV_OK;
+    }
+    return rc;
+}
+
+static cv_result_t lead_submitted(struct cv_ctx *ctx,
+                                  const struct cv_event *ev)
+{
+    const char *lead_id, *partner_id, *email, *first, *last, *company,
+        *phone;
+    int64_t submitted_at;
+    char submitted[24];
+    struct cv_record *rec;
+
+    if (cv_event_string(ev, "lead_id", &lead_id) != CV_OK ||
+        cv_event_string(ev, "partner_id", &partner_id) != CV_OK ||
+        cv_event_string(ev, "email", &email) != CV_OK ||
+        cv_event_long(ev, "submitted_at", &submitted_at) != CV_OK ||
+        optional_string(ev, "first_name", &first) != CV_OK ||
+        optional_string(ev, "last_name", &last) != CV_OK ||
+        optional_string(ev, "company", &company) != CV_OK ||
+        optional_string(ev, "phone", &phone) != CV_OK)
+        return cv_fail(ctx, "record does not match LeadSubmitted");
+    snprintf(submitted, sizeof(submitted), "%lld", (long long)submitted_at);
+
+    {
+        const char *p[] = {lead_id, partner_id, email,  first,
+                           last,    company,    phone,  submitted};
+        cv_sql_exec(ctx,
+                    "INSERT INTO marketplace.leads (lead_id, partner_id, "
+                    "email, first_name, last_name, company, phone, "
+                    "submitted_at) VALUES ($1, $2, $3, $4, $5, $6, $7, "
+                    "to_timestamp($8::bigint / 1000.0)) "
+                    "ON CONFLICT (lead_id) DO NOTHING",
+                    8, p);
+    }
+    {
+        const char *p[] = {lead_id, partner_id, email, cv_event_id(ev)};
+        cv_sql_exec(ctx,
+                    "INSERT INTO marketplace.email_verification_queue "
+                    "(lead_id, partner_id, email, status, source_event_id) "
+                    "VALUES ($1, $2, $3, 'pending', $4)",
+                    4, p);
+    }
+    {
+        const char *p[] = {partner_id, submitted};
+        cv_sql_exec(ctx,
+                    "INSERT INTO marketplace.partner_monthly_volume "
+                    "(partner_id, month, leads) VALUES ($1, "
+                    "date_trunc('month', to_timestamp($2::bigint / 1000.0) "
+                    "AT TIME ZONE 'UTC')::date, 1) "
+                    "ON CONFLICT (partner_id, month) DO UPDATE SET leads = "
+                    "marketplace.partner_monthly_volume.leads + 1",
+                    2, p);
+    }
+
+    rec = cv_emit_new(ctx, "marketplace.verification.requested");
+    if (!rec || cv_record_set_string(rec, "lead_id", lead_id) != CV_OK ||
+        cv_record_set_string(rec, "partner_id", partner_id) != CV_OK ||
+        cv_record_set_string(rec, "email", email) != CV_OK ||
+        cv_emit_send(ctx, rec, partner_id) != CV_OK)
+        return cv_fail(ctx, "could not emit marketplace.verification.requested");
+    return CV_HANDLED;
+}
+
+static cv_result_t upload_completed(struct cv_ctx *ctx,
+                                    const struct cv_event *ev)
+{
+    const char *batch_id, *partner_id;
+    int32_t lead_count;
+    char count[16];
+
+    if (cv_event_string(ev, "batch_id", &batch_id) != CV_OK ||
+        cv_event_string(ev, "partner_id", &partner_id) != CV_OK ||
+        cv_event_int(ev, "lead_count", &lead_count) != CV_OK)
+        return cv_fail(ctx, "record does not match UploadCompleted");
+    snprintf(count, sizeof(count), "%d", (int)lead_count);
+    {
+        const char *p[] = {batch_id, partner_id, count};
+        cv_sql_exec(ctx,
+                    "INSERT INTO marketplace.partner_upload_batches "
+                    "(batch_id, partner_id, lead_count, status, "
+                    "completed_at) VALUES ($1, $2, $3, 'completed', now()) "
+                    "ON CONFLICT (batch_id) DO UPDATE SET status = "
+                    "'completed', lead_count = EXCLUDED.lead_count, "
+                    "completed_at = now()",
+                    3, p);
+    }
+    {
+        const char *p[] = {batch_id, partner_id, cv_event_id(ev)};
+        cv_sql_exec(ctx,
+                    "INSERT INTO marketplace.email_verification_queue "
+                    "(lead_id, partner_id, email, status, source_event_id) "
+                    "SELECT l.lead_id, l.partner_id, l.email, 'pending', $3 "
+                    "FROM marketplace.leads l WHERE l.upload_batch_id = $1 "
+                    "AND l.partner_id = $2 AND NOT EXISTS (SELECT 1 FROM "
+                    "marketplace.email_verification_queue q WHERE "
+                    "q.lead_id = l.lead_id)",
+                    3, p);
+    }
+    return CV_HANDLED;
+}
+
+static const struct cv_handler_def handlers[] = {
+    {"lead_submitted", lead_submitted,
+     "store a lead, queue it for verification, count partner volume"},
+    {"upload_completed", upload_completed,
+     "queueNewLeadsForVerification: queue an upload's unqueued leads"},
+    {NULL, NULL, NULL},
+};
+
+const struct cv_domain_def cv_domain_leads = {
+    "leads",
+    "leads and partner uploads of the lead marketplace",
+    handlers,
+};

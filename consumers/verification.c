@@ -1,0 +1,39 @@
+/*
+ * verification.c - the email verification domain (seed 000).
+ *
+ *   marketplace.verification.requested  emitted by the leads domain through
+ *       the outbox: record the request. Calling the verification provider
+ *       (MillionVerifier in the runbook) is processEmailVerificationQueue's
+ *       job on a schedule; this handler only takes the request in, so that
+ *       every lead's request is accounted for exactly once.
+ */
+#include "handler.h"
+
+static cv_result_t verification_requested(struct cv_ctx *ctx,
+                                          const struct cv_event *ev)
+{
+    const char *lead_id, *partner_id, *email;
+
+    if (cv_event_string(ev, "lead_id", &lead_id) != CV_OK ||
+        cv_event_string(ev, "partner_id", &partner_id) != CV_OK ||
+        cv_event_string(ev, "email", &email) != CV_OK)
+        return cv_fail(ctx, "record does not match VerificationRequested");
+    const char *p[] = {lead_id, partner_id, email, cv_event_id(ev)};
+    cv_sql_exec(ctx,
+                "INSERT INTO marketplace.verification_requests (lead_id, "
+                "partner_id, email, source_event_id) VALUES ($1, $2, $3, $4)",
+                4, p);
+    return CV_HANDLED;
+}
+
+static const struct cv_handler_def handlers[] = {
+    {"verification_requested", verification_requested,
+     "take in a verification request"},
+    {NULL, NULL, NULL},
+};
+
+const struct cv_domain_def cv_domain_verification = {
+    "verification",
+    "email verification of the lead marketplace",
+    handlers,
+};

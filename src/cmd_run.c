@@ -1,0 +1,134 @@
+/*
+ * cmd_run.c - `conveyor run` and `conveyor migrate`.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "log.h"
+#include "migrate.h"
+#include "pg.h"
+#include "runner.h"
+#include "stats.h"
+
+static void run_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: conveyor run [--domain NAME]... [--no-relay] "
+            "[--relay-only]\n\n"
+            "Runs the consumers of every domain in the topology (or only the\n"
+            "named ones) and the outbox relay, until SIGTERM or SIGINT: the\n"
+            "first signal finishes and commits the batches in flight and\n"
+            "leaves the consumer groups; a second exits at once.\n\n"
+            "  --domain NAME  run this domain's consumers (repeatable)\n"
+            "  --no-relay     do not run the outbox relay\n"
+            "  --relay-only   run only the outbox relay\n");
+}
+
+int cv_cmd_run(struct cv_app *app, int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"domain", required_argument, NULL, 'd'},
+        {"no-relay", no_argument, NULL, 'n'},
+        {"relay-only", no_argument, NULL, 'r'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    struct cv_runner_opts opts = {NULL, 0, 1, 1};
+    char errstr[1024];
+    struct cv_runner *r;
+    int ch, rc;
+
+    optind = 1;
+    opts.domains = cv_calloc((size_t)argc, sizeof(char *));
+    while ((ch = getopt_long(argc, argv, "d:h", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 'd':
+            opts.domains[opts.ndomains++] = optarg;
+            break;
+        case 'n':
+            opts.relay = 0;
+            break;
+        case 'r':
+            opts.consumers = 0;
+            break;
+        case 'h':
+            run_usage(stdout);
+            free(opts.domains);
+            return CV_EXIT_OK;
+        default:
+            run_usage(stderr);
+            free(opts.domains);
+            return CV_EXIT_USAGE;
+        }
+    }
+    if (optind < argc || (!opts.relay && !opts.consumers)) {
+        run_usage(stderr);
+        free(opts.domains);
+        return CV_EXIT_USAGE;
+    }
+    if (strcmp(app->cfg.kafka_brokers, "dev") == 0) {
+        fprintf(stderr, "conveyor run: kafka.brokers is \"dev\" (the "
+                        "in-process dev broker, for `conveyor dev`); set "
+                        "CONVEYOR_KAFKA_BROKERS or kafka.brokers\n");
+        free(opts.domains);
+        return CV_EXIT_USAGE;
+    }
+    if (cv_app_load_topology(app) != CV_OK) {
+        free(opts.domains);
+        return CV_EXIT_USAGE;
+    }
+    cv_runner_signals_install();
+    r = cv_runner_start(app, &opts, errstr, sizeof(errstr));
+    free(opts.domains);
+    if (!r) {
+        cv_error("%s", errstr);
+        return CV_EXIT_RUNTIME;
+    }
+    rc = cv_runner_wait(r, NULL, NULL);
+    cv_info("processed=%llu duplicates=%llu dead_letters=%llu batches=%llu "
+            "fenced=%llu rolled_back=%llu published=%llu",
+            (unsigned long long)atomic_load(&cv_stats.processed),
+            (unsigned long long)atomic_load(&cv_stats.duplicates),
+            (unsigned long long)atomic_load(&cv_stats.dead_letters),
+            (unsigned long long)atomic_load(&cv_stats.batches),
+            (unsigned long long)atomic_load(&cv_stats.fenced),
+            (unsigned long long)atomic_load(&cv_stats.retried),
+            (unsigned long long)atomic_load(&cv_stats.published));
+    cv_runner_destroy(r);
+    return rc;
+}
+
+int cv_cmd_migrate(struct cv_app *app, int argc, char **argv)
+{
+    char errstr[1024];
+    struct cv_pg *pg;
+    int applied = 0, rc;
+
+    if (cv_cli_wants_help(argc, argv)) {
+        printf("usage: conveyor migrate\n\n"
+               "Applies the SQL migrations compiled into this binary (engine "
+               "schema\n\"conveyor\", domain schema \"marketplace\"), each "
+               "once, in order, each in\nits own transaction. Safe to run "
+               "again and from several processes at once.\n");
+        return CV_EXIT_OK;
+    }
+    if (argc > 1) {
+        fprintf(stderr, "usage: conveyor migrate\n");
+        return CV_EXIT_USAGE;
+    }
+    pg = cv_pg_connect(app->cfg.pg_conninfo, "conveyor/migrate",
+                       app->cfg.pg_connect_timeout_s, errstr, sizeof(errstr));
+    if (!pg) {
+        cv_error("%s", errstr);
+        return CV_EXIT_RUNTIME;
+    }
+    rc = cv_migrate(cv_pg_conn(pg), &applied, errstr, sizeof(errstr));
+    if (rc != CV_OK)
+        cv_error("%s", errstr);
+    else
+        printf("migrations: %d applied, database up to date\n", applied);
+    cv_pg_destroy(pg);
+    return rc == CV_OK ? CV_EXIT_OK : CV_EXIT_RUNTIME;
+}

@@ -1,0 +1,146 @@
+/*
+ * cmd_status.c - `conveyor status`: where every group stands.
+ *
+ * Per group and partition: the stored offset (Postgres), the high watermark
+ * (the broker) and the lag between them; the outbox backlog; open dead
+ * letters; retention gaps (events the broker deleted before they were
+ * processed: those partitions are stopped).
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "kafka.h"
+#include "log.h"
+#include "pg.h"
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: conveyor status [--group GROUP]\n\n"
+                 "Prints per group and partition the log start offset (LOW), the\n"
+                 "stored offset, the high watermark and the lag; the outbox backlog; open dead "
+                 "letters; retention gaps.\nExit code 1 if Postgres cannot "
+                 "be reached.\n");
+}
+
+int cv_cmd_status(struct cv_app *app, int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"group", required_argument, NULL, 'g'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    const char *group = NULL;
+    char errstr[1024];
+    struct cv_pg *pg = NULL;
+    struct cv_pg_error err;
+    rd_kafka_t *rk = NULL;
+    PGresult *res = NULL;
+    int ch, rc = CV_EXIT_RUNTIME;
+    long long total_lag = 0;
+
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "g:h", longopts, NULL)) != -1) {
+        if (ch == 'g') {
+            group = optarg;
+        } else if (ch == 'h') {
+            usage(stdout);
+            return CV_EXIT_OK;
+        } else {
+            usage(stderr);
+            return CV_EXIT_USAGE;
+        }
+    }
+    pg = cv_pg_connect(app->cfg.pg_conninfo, "conveyor/status",
+                       app->cfg.pg_connect_timeout_s, errstr, sizeof(errstr));
+    if (!pg) {
+        cv_error("%s", errstr);
+        return CV_EXIT_RUNTIME;
+    }
+    if (strcmp(app->cfg.kafka_brokers, "dev") != 0)
+        rk = cv_kafka_producer_new(&app->cfg, NULL, errstr, sizeof(errstr));
+
+    res = cv_pg_exec(pg,
+                     "SELECT group_id, topic, partition, next_offset FROM "
+                     "conveyor.consumer_offsets WHERE $1::text IS NULL OR "
+                     "group_id = $1 ORDER BY 1, 2, 3",
+                     1, (const char *[]){group}, &err);
+    if (!res)
+        goto pg_fail;
+    printf("%-28s %-28s %5s %10s %12s %12s %10s\n", "GROUP", "TOPIC", "PART",
+           "LOW", "STORED", "HIGH", "LAG");
+    for (int i = 0; i < PQntuples(res); i++) {
+        long long stored = strtoll(PQgetvalue(res, i, 3), NULL, 10);
+        int64_t low = 0, high = 0;
+        char los[24] = "-", hs[24] = "-", ls[24] = "-";
+        if (rk && cv_kafka_watermarks(rk, PQgetvalue(res, i, 1),
+                                      atoi(PQgetvalue(res, i, 2)), &low,
+                                      &high, 5000, errstr,
+                                      sizeof(errstr)) == CV_OK) {
+            snprintf(los, sizeof(los), "%lld", (long long)low);
+            snprintf(hs, sizeof(hs), "%lld", (long long)high);
+            snprintf(ls, sizeof(ls), "%lld", (long long)high - stored);
+            total_lag += (long long)high - stored;
+        }
+        printf("%-28s %-28s %5s %10s %12lld %12s %10s\n",
+               PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
+               PQgetvalue(res, i, 2), los, stored, hs, ls);
+    }
+    if (!PQntuples(res))
+        printf("(no stored offsets yet: no consumer has joined)\n");
+    PQclear(res);
+    if (rk)
+        printf("total lag: %lld\n", total_lag);
+    else
+        printf("total lag: unknown (no broker configured)\n");
+
+    res = cv_pg_exec(pg,
+                     "SELECT count(*), coalesce(extract(epoch FROM now() - "
+                     "min(created_at))::bigint, 0) FROM conveyor.outbox "
+                     "WHERE published_at IS NULL",
+                     0, NULL, &err);
+    if (!res)
+        goto pg_fail;
+    printf("outbox: %s unpublished (oldest %ss)\n", PQgetvalue(res, 0, 0),
+           PQgetvalue(res, 0, 1));
+    PQclear(res);
+
+    res = cv_pg_exec(pg,
+                     "SELECT count(*) FROM conveyor.dead_letters WHERE "
+                     "status = 'open' AND ($1::text IS NULL OR group_id = $1)",
+                     1, (const char *[]){group}, &err);
+    if (!res)
+        goto pg_fail;
+    printf("dead letters: %s open\n", PQgetvalue(res, 0, 0));
+    PQclear(res);
+
+    res = cv_pg_exec(pg,
+                     "SELECT group_id, topic, partition, lost_from, lost_to, "
+                     "detected_at FROM conveyor.retention_gaps WHERE "
+                     "$1::text IS NULL OR group_id = $1 ORDER BY detected_at",
+                     1, (const char *[]){group}, &err);
+    if (!res)
+        goto pg_fail;
+    if (!PQntuples(res))
+        printf("retention gaps: none\n");
+    for (int i = 0; i < PQntuples(res); i++)
+        printf("RETENTION GAP: group %s %s [%s] offsets %s..%lld deleted by "
+               "the broker before they were processed (detected %s); "
+               "partition stopped\n",
+               PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
+               PQgetvalue(res, i, 2), PQgetvalue(res, i, 3),
+               strtoll(PQgetvalue(res, i, 4), NULL, 10) - 1,
+               PQgetvalue(res, i, 5));
+    PQclear(res);
+    res = NULL;
+    rc = CV_EXIT_OK;
+    goto out;
+pg_fail:
+    cv_error("status: %s", err.message);
+out:
+    if (rk)
+        rd_kafka_destroy(rk);
+    cv_pg_destroy(pg);
+    return rc;
+}

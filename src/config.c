@@ -1,0 +1,875 @@
+/*
+ * config.c - the runtime configuration: config/conveyor.cfg and environment.
+ *
+ * Every key lives in one table below (dotted name, type, default, bounds or
+ * allowed values, environment variable, description). Loading fills the
+ * defaults from the table, walks the file and validates each setting against
+ * its table entry (an unknown group or key, a wrong type or a bad value stops
+ * with "file:line: key 'x.y': expected ..., got ..."), then applies the
+ * environment through the same validation, then runs one finalize step for
+ * rules that involve more than one key. The describe output and the list of
+ * key names come from the same table, so the reference file, --help and the
+ * code cannot drift apart without a test noticing.
+ *
+ * Secrets stay out of the file: a postgres.conninfo read from the file that
+ * carries a password is refused (DATABASE_URL and PGPASSWORD may carry one),
+ * and no error message repeats a conninfo. Relative paths from the file are
+ * resolved against the file's directory; paths from the environment and the
+ * built-in defaults are relative to the working directory.
+ *
+ * This module also owns cv_config_read_file(), the libconfig front end the
+ * topology loader shares: it turns libconfig's failures into file:line
+ * errors and catches integer literals that libconfig 1.5 would silently wrap.
+ * It does not talk to Kafka or Postgres; kafka.c and pg.c interpret values.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <libconfig.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+/* No configuration or topology comes close; a bigger file is a mistake. */
+#define CONFIG_FILE_MAX (16 * 1024 * 1024)
+
+enum key_type {
+    KEY_STRING,
+    KEY_INT,
+    KEY_ENUM,
+    KEY_PROPS, /* list of ["name", "value"] pairs */
+};
+
+#define KEY_NONEMPTY 0x01 /* "" is not a valid value */
+#define KEY_PATH     0x02 /* relative values from the file: file's dir */
+#define KEY_NOSECRET 0x04 /* a conninfo that must not carry a password */
+
+struct key_def {
+    const char *name; /* dotted: section.key */
+    enum key_type type;
+    size_t offset; /* of the member in struct cv_config */
+    const char *def_str;
+    int def_int;
+    int min, max;
+    int (*parse)(const char *s); /* KEY_ENUM: value, or -1 */
+    const char *allowed;         /* KEY_ENUM: "a|b|c" */
+    int flags;
+    const char *env; /* overriding environment variable, or NULL */
+    const char *desc;
+};
+
+static int parse_log_format(const char *s)
+{
+    if (strcmp(s, "logfmt") == 0)
+        return CV_LOG_LOGFMT;
+    if (strcmp(s, "json") == 0)
+        return CV_LOG_JSON;
+    return -1;
+}
+
+#define OFF(m) offsetof(struct cv_config, m)
+
+static const struct key_def keys[] = {
+    {"kafka.brokers", KEY_STRING, OFF(kafka_brokers), "dev", 0, 0, 0, NULL,
+     NULL, KEY_NONEMPTY, "CONVEYOR_KAFKA_BROKERS",
+     "Kafka bootstrap servers, host:port[,host:port...]. \"dev\" means the "
+     "in-process dev broker (librdkafka's mock cluster)."},
+    {"kafka.properties", KEY_PROPS, OFF(kafka_props), NULL, 0, 0, 0, NULL, NULL,
+     0, NULL,
+     "librdkafka properties passed through as they are, a list of "
+     "[\"name\", \"value\"] pairs (libconfig names cannot hold dots). "
+     "Settings the engine owns (offset commits, group.id) override these."},
+    {"postgres.conninfo", KEY_STRING, OFF(pg_conninfo), "", 0, 0, 0, NULL, NULL,
+     KEY_NOSECRET, "DATABASE_URL",
+     "libpq connection string, a URL or key=value pairs. \"\" uses libpq's "
+     "environment (PGHOST, PGDATABASE, ...). Never put a password here: use "
+     "PGPASSWORD or DATABASE_URL."},
+    {"postgres.connect_timeout_s", KEY_INT, OFF(pg_connect_timeout_s), NULL, 10,
+     1, 600, NULL, NULL, 0, NULL,
+     "Seconds to wait for a Postgres connection before giving up."},
+    {"postgres.statement_timeout_ms", KEY_INT, OFF(pg_statement_timeout_ms),
+     NULL, 0, 0, 3600000, NULL, NULL, 0, NULL,
+     "Postgres statement_timeout for engine sessions, ms; 0 = none."},
+    {"schemas.dir", KEY_STRING, OFF(schema_dir), "schemas", 0, 0, 0, NULL, NULL,
+     KEY_NONEMPTY | KEY_PATH, "CONVEYOR_SCHEMAS",
+     "Directory of the .avsc schemas and ids.cfg (the local catalogue)."},
+    {"topology.path", KEY_STRING, OFF(topology_path),
+     "topology/marketplace.cfg", 0, 0, 0, NULL, NULL, KEY_NONEMPTY | KEY_PATH,
+     "CONVEYOR_TOPOLOGY",
+     "The topology file: topics, event types, domains and routes."},
+    {"outbox.batch_size", KEY_INT, OFF(outbox_batch_size), NULL, 500, 1, 100000,
+     NULL, NULL, 0, NULL, "Outbox rows the relay publishes per round trip."},
+    {"outbox.poll_ms", KEY_INT, OFF(outbox_poll_ms), NULL, 1000, 10, 60000,
+     NULL, NULL, 0, NULL,
+     "How often the relay looks for outbox rows when no NOTIFY wakes it, ms."},
+    {"consumer.shutdown_timeout_ms", KEY_INT, OFF(shutdown_timeout_ms), NULL,
+     10000, 100, 600000, NULL, NULL, 0, NULL,
+     "On SIGTERM, how long a consumer may take to finish and commit its "
+     "batch and leave its group, ms."},
+    {"log.level", KEY_ENUM, OFF(log_level), "info", 0, 0, 0, cv_log_level_parse,
+     "error|warn|info|debug", 0, "CONVEYOR_LOG_LEVEL",
+     "Least severe level written to stderr."},
+    {"log.format", KEY_ENUM, OFF(log_format), "logfmt", 0, 0, 0,
+     parse_log_format, "logfmt|json", 0, NULL,
+     "Log line format: logfmt (key=value) or json (one object per line)."},
+};
+
+static char **str_member(struct cv_config *cfg, const struct key_def *k)
+{
+    return (char **)((char *)cfg + k->offset);
+}
+
+static int *int_member(struct cv_config *cfg, const struct key_def *k)
+{
+    return (int *)((char *)cfg + k->offset);
+}
+
+static const struct key_def *key_find(const char *name)
+{
+    for (size_t i = 0; i < CV_ARRAY_SIZE(keys); i++)
+        if (strcmp(keys[i].name, name) == 0)
+            return &keys[i];
+    return NULL;
+}
+
+/* True if some key lives in the section named by the first n bytes. */
+static int section_known(const char *section, size_t n)
+{
+    for (size_t i = 0; i < CV_ARRAY_SIZE(keys); i++)
+        if (strncmp(keys[i].name, section, n) == 0 && keys[i].name[n] == '.')
+            return 1;
+    return 0;
+}
+
+/* "a, b, c": the keys of a section, or (section NULL) the sections. */
+static void list_names(const char *section, char *buf, size_t size)
+{
+    size_t len = 0;
+
+    buf[0] = '\0';
+    for (size_t i = 0; i < CV_ARRAY_SIZE(keys); i++) {
+        const char *dot = strchr(keys[i].name, '.');
+        size_t n = (size_t)(dot - keys[i].name);
+        const char *item;
+        int w;
+
+        if (section) {
+            if (strlen(section) != n || strncmp(section, keys[i].name, n))
+                continue;
+            item = dot + 1;
+            n = strlen(item);
+        } else {
+            /* each section once: skip it if an earlier key had it */
+            int seen = 0;
+            for (size_t j = 0; j < i && !seen; j++)
+                seen = strncmp(keys[j].name, keys[i].name, n + 1) == 0;
+            if (seen)
+                continue;
+            item = keys[i].name;
+        }
+        w = snprintf(buf + len, size - len, "%s%.*s", len ? ", " : "", (int)n,
+                     item);
+        if (w < 0 || (size_t)w >= size - len)
+            return;
+        len += (size_t)w;
+    }
+}
+
+static const char *setting_type_name(const config_setting_t *s)
+{
+    switch (config_setting_type(s)) {
+    case CONFIG_TYPE_GROUP:
+        return "a group";
+    case CONFIG_TYPE_INT:
+    case CONFIG_TYPE_INT64:
+        return "an integer";
+    case CONFIG_TYPE_FLOAT:
+        return "a float";
+    case CONFIG_TYPE_STRING:
+        return "a string";
+    case CONFIG_TYPE_BOOL:
+        return "a boolean";
+    case CONFIG_TYPE_ARRAY:
+        return "an array";
+    case CONFIG_TYPE_LIST:
+        return "a list";
+    default:
+        return "nothing";
+    }
+}
+
+/* ---- conninfo secrets ---- */
+
+static int has_prefix(const char *s, const char *prefix)
+{
+    return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* A postgres:// URL with user:password@ or a password query parameter. */
+static int url_has_password(const char *url)
+{
+    const char *p = strstr(url, "://") + 3;
+    size_t auth = strcspn(p, "/?#");
+    const char *at = NULL, *q;
+
+    for (size_t i = 0; i < auth; i++)
+        if (p[i] == '@')
+            at = p + i;
+    if (at && memchr(p, ':', (size_t)(at - p)))
+        return 1;
+    q = strchr(p, '?');
+    while (q) {
+        q++;
+        if (has_prefix(q, "password="))
+            return 1;
+        q = strchr(q, '&');
+    }
+    return 0;
+}
+
+/*
+ * key=value conninfo: keys are words, values are bare words or single-quoted
+ * with backslash escapes (libpq's grammar). Returns 1 if a key is password.
+ */
+static int kv_has_password(const char *s)
+{
+    while (*s) {
+        const char *key;
+        size_t keylen;
+
+        while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
+            s++;
+        if (!*s)
+            break;
+        key = s;
+        while (*s && *s != '=' && *s != ' ' && *s != '\t')
+            s++;
+        keylen = (size_t)(s - key);
+        while (*s == ' ' || *s == '\t')
+            s++;
+        if (*s != '=')
+            continue; /* not conninfo; libpq will say so */
+        if (keylen == 8 && strncmp(key, "password", 8) == 0)
+            return 1;
+        s++;
+        while (*s == ' ' || *s == '\t')
+            s++;
+        if (*s == '\'') {
+            for (s++; *s && *s != '\''; s++)
+                if (*s == '\\' && s[1])
+                    s++;
+            if (*s)
+                s++;
+        } else {
+            while (*s && *s != ' ' && *s != '\t' && *s != '\n')
+                s++;
+        }
+    }
+    return 0;
+}
+
+static int conninfo_has_password(const char *s)
+{
+    if (has_prefix(s, "postgresql://") || has_prefix(s, "postgres://"))
+        return url_has_password(s);
+    return kv_has_password(s);
+}
+
+/* ---- setting values ---- */
+
+/*
+ * Where a value came from, for messages ("config/conveyor.cfg:12" or
+ * "environment variable CONVEYOR_LOG_LEVEL") and for the rules that depend
+ * on it (paths, secrets).
+ */
+struct origin {
+    const char *where;
+    const char *dir; /* the file's directory with its '/', or NULL */
+    int from_file;
+};
+
+static int set_string(struct cv_config *cfg, const struct key_def *k,
+                      const char *value, const struct origin *o, char *errstr,
+                      size_t errstr_size)
+{
+    char **dst = str_member(cfg, k);
+
+    if ((k->flags & KEY_NONEMPTY) && !*value)
+        return cv_err(errstr, errstr_size,
+                      "%s: key '%s': expected a non-empty string, got \"\"",
+                      o->where, k->name);
+    if ((k->flags & KEY_NOSECRET) && o->from_file &&
+        conninfo_has_password(value))
+        return cv_err(errstr, errstr_size,
+                      "%s: key '%s': contains a password; secrets do not "
+                      "belong in the file, set PGPASSWORD or DATABASE_URL "
+                      "in the environment",
+                      o->where, k->name);
+    free(*dst);
+    if ((k->flags & KEY_PATH) && o->dir && value[0] != '/')
+        *dst = cv_asprintf("%s%s", o->dir, value);
+    else
+        *dst = cv_strdup(value);
+    return CV_OK;
+}
+
+static int set_int(struct cv_config *cfg, const struct key_def *k,
+                   long long value, const char *shown, const struct origin *o,
+                   char *errstr, size_t errstr_size)
+{
+    if (value < k->min || value > k->max)
+        return cv_err(errstr, errstr_size,
+                      "%s: key '%s': expected integer %d..%d, got %s", o->where,
+                      k->name, k->min, k->max, shown);
+    *int_member(cfg, k) = (int)value;
+    return CV_OK;
+}
+
+static int set_enum(struct cv_config *cfg, const struct key_def *k,
+                    const char *value, const struct origin *o, char *errstr,
+                    size_t errstr_size)
+{
+    int v = k->parse(value);
+
+    if (v < 0)
+        return cv_err(errstr, errstr_size,
+                      "%s: key '%s': expected %s, got '%s'", o->where, k->name,
+                      k->allowed, value);
+    *int_member(cfg, k) = v;
+    return CV_OK;
+}
+
+/* A value given as text (the environment) for any scalar key. */
+static int set_from_text(struct cv_config *cfg, const struct key_def *k,
+                         const char *value, const struct origin *o,
+                         char *errstr, size_t errstr_size)
+{
+    char *end;
+    long long v;
+
+    switch (k->type) {
+    case KEY_STRING:
+        return set_string(cfg, k, value, o, errstr, errstr_size);
+    case KEY_ENUM:
+        return set_enum(cfg, k, value, o, errstr, errstr_size);
+    case KEY_INT:
+        errno = 0;
+        v = strtoll(value, &end, 10);
+        if (errno || end == value || *end)
+            return cv_err(errstr, errstr_size,
+                          "%s: key '%s': expected integer %d..%d, got '%s'",
+                          o->where, k->name, k->min, k->max, value);
+        return set_int(cfg, k, v, value, o, errstr, errstr_size);
+    case KEY_PROPS:
+        break;
+    }
+    return cv_err(errstr, errstr_size, "%s: key '%s' cannot be set here",
+                  o->where, k->name);
+}
+
+static void props_free(struct cv_config *cfg)
+{
+    for (size_t i = 0; i < cfg->kafka_props_n; i++) {
+        free(cfg->kafka_props[i].key);
+        free(cfg->kafka_props[i].value);
+    }
+    free(cfg->kafka_props);
+    cfg->kafka_props = NULL;
+    cfg->kafka_props_n = 0;
+}
+
+/* kafka.properties = ( ["linger.ms", "5"], ... ); */
+static int set_props(struct cv_config *cfg, const struct key_def *k,
+                     const config_setting_t *s, const char *path, char *errstr,
+                     size_t errstr_size)
+{
+    int n = config_setting_length(s);
+    int type = config_setting_type(s);
+
+    if (type != CONFIG_TYPE_LIST && !(type == CONFIG_TYPE_ARRAY && n == 0))
+        return cv_err(errstr, errstr_size,
+                      "%s:%d: key '%s': expected a list of [\"name\", "
+                      "\"value\"] pairs, got %s",
+                      path, config_setting_source_line(s), k->name,
+                      setting_type_name(s));
+    props_free(cfg);
+    cfg->kafka_props = cv_calloc((size_t)n, sizeof(*cfg->kafka_props));
+    for (int i = 0; i < n; i++) {
+        const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+        const char *name, *value;
+        int line = config_setting_source_line(e);
+
+        if (config_setting_type(e) != CONFIG_TYPE_ARRAY ||
+            config_setting_length(e) != 2 ||
+            config_setting_type(config_setting_get_elem(e, 0)) !=
+                CONFIG_TYPE_STRING)
+            return cv_err(errstr, errstr_size,
+                          "%s:%d: key '%s': element %d: expected [\"name\", "
+                          "\"value\"], got %s",
+                          path, line, k->name, i + 1,
+                          config_setting_type(e) == CONFIG_TYPE_ARRAY
+                              ? "an array of another shape"
+                              : setting_type_name(e));
+        name = config_setting_get_string_elem(e, 0);
+        value = config_setting_get_string_elem(e, 1);
+        if (!*name)
+            return cv_err(errstr, errstr_size,
+                          "%s:%d: key '%s': element %d: empty property name",
+                          path, line, k->name, i + 1);
+        for (size_t j = 0; j < cfg->kafka_props_n; j++)
+            if (strcmp(cfg->kafka_props[j].key, name) == 0)
+                return cv_err(errstr, errstr_size,
+                              "%s:%d: key '%s': property '%s' is set twice",
+                              path, line, k->name, name);
+        cfg->kafka_props[cfg->kafka_props_n].key = cv_strdup(name);
+        cfg->kafka_props[cfg->kafka_props_n].value = cv_strdup(value);
+        cfg->kafka_props_n++;
+    }
+    return CV_OK;
+}
+
+static int set_from_setting(struct cv_config *cfg, const struct key_def *k,
+                            const config_setting_t *s, const char *path,
+                            const char *dir, char *errstr, size_t errstr_size)
+{
+    char where[1024], shown[32];
+    struct origin o = {where, dir, 1};
+    int type = config_setting_type(s);
+    long long v;
+
+    snprintf(where, sizeof(where), "%s:%d", path,
+             config_setting_source_line(s));
+    switch (k->type) {
+    case KEY_PROPS:
+        return set_props(cfg, k, s, path, errstr, errstr_size);
+    case KEY_STRING:
+        if (type != CONFIG_TYPE_STRING)
+            return cv_err(errstr, errstr_size,
+                          "%s: key '%s': expected a string, got %s", where,
+                          k->name, setting_type_name(s));
+        return set_string(cfg, k, config_setting_get_string(s), &o, errstr,
+                          errstr_size);
+    case KEY_ENUM:
+        if (type != CONFIG_TYPE_STRING)
+            return cv_err(errstr, errstr_size,
+                          "%s: key '%s': expected %s, got %s", where, k->name,
+                          k->allowed, setting_type_name(s));
+        return set_enum(cfg, k, config_setting_get_string(s), &o, errstr,
+                        errstr_size);
+    case KEY_INT:
+        if (type != CONFIG_TYPE_INT && type != CONFIG_TYPE_INT64)
+            return cv_err(errstr, errstr_size,
+                          "%s: key '%s': expected integer %d..%d, got %s",
+                          where, k->name, k->min, k->max, setting_type_name(s));
+        v = config_setting_get_int64(s);
+        snprintf(shown, sizeof(shown), "%lld", v);
+        return set_int(cfg, k, v, shown, &o, errstr, errstr_size);
+    }
+    return CV_ERR;
+}
+
+static void set_defaults(struct cv_config *cfg)
+{
+    for (size_t i = 0; i < CV_ARRAY_SIZE(keys); i++) {
+        const struct key_def *k = &keys[i];
+        switch (k->type) {
+        case KEY_STRING:
+            free(*str_member(cfg, k));
+            *str_member(cfg, k) = cv_strdup(k->def_str);
+            break;
+        case KEY_INT:
+            *int_member(cfg, k) = k->def_int;
+            break;
+        case KEY_ENUM:
+            *int_member(cfg, k) = k->parse(k->def_str);
+            break;
+        case KEY_PROPS:
+            props_free(cfg);
+            break;
+        }
+    }
+}
+
+/* ---- reading libconfig files ---- */
+
+static int read_whole(const char *path, char **out, size_t *len, char *errstr,
+                      size_t errstr_size)
+{
+    FILE *fp = NULL;
+    char *buf = NULL;
+    size_t cap = 0, n = 0;
+
+    fp = fopen(path, "r");
+    if (!fp) {
+        cv_err(errstr, errstr_size, "%s: cannot open: %s", path,
+               strerror(errno));
+        goto fail;
+    }
+    for (;;) {
+        size_t got;
+        if (n == cap) {
+            if (cap >= CONFIG_FILE_MAX) {
+                cv_err(errstr, errstr_size, "%s: larger than %d bytes", path,
+                       CONFIG_FILE_MAX);
+                goto fail;
+            }
+            cap = cap ? cap * 2 : 4096;
+            buf = cv_realloc(buf, cap + 1);
+        }
+        got = fread(buf + n, 1, cap - n, fp);
+        n += got;
+        if (got == 0)
+            break;
+    }
+    if (ferror(fp)) {
+        cv_err(errstr, errstr_size, "%s: cannot read: %s", path,
+               strerror(errno));
+        goto fail;
+    }
+    fclose(fp);
+    buf[n] = '\0';
+    *out = buf;
+    *len = n;
+    return CV_OK;
+
+fail:
+    if (fp)
+        fclose(fp);
+    free(buf);
+    return CV_ERR;
+}
+
+static int is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+static int is_hex(char c)
+{
+    return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/*
+ * libconfig 1.5 stores an integer literal without the L suffix in an int
+ * and wraps anything larger without a word, so 4294967796 would load as
+ * 500. Scan the text the way its lexer does (comments, strings, names) and
+ * refuse such literals before parsing.
+ */
+static int check_int_literals(const char *path, const char *s, size_t len,
+                              char *errstr, size_t errstr_size)
+{
+    const char *end = s + len;
+    int line = 1;
+
+    while (s < end) {
+        const char *tok;
+        size_t n;
+
+        if (*s == '\n') {
+            line++;
+            s++;
+        } else if (*s == '#' || (*s == '/' && s + 1 < end && s[1] == '/')) {
+            while (s < end && *s != '\n')
+                s++;
+        } else if (*s == '/' && s + 1 < end && s[1] == '*') {
+            for (s += 2; s < end && !(*s == '*' && s + 1 < end && s[1] == '/');
+                 s++)
+                if (*s == '\n')
+                    line++;
+            s = s < end ? s + 2 : end;
+        } else if (*s == '"') {
+            for (s++; s < end && *s != '"'; s++) {
+                if (*s == '\\' && s + 1 < end)
+                    s++;
+                if (*s == '\n')
+                    line++;
+            }
+            if (s < end)
+                s++;
+        } else if ((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+                   *s == '*' || *s == '_' || *s == '@') {
+            while (s < end && (is_hex(*s) || (*s >= 'g' && *s <= 'z') ||
+                               (*s >= 'G' && *s <= 'Z') || *s == '_' ||
+                               *s == '*' || *s == '-' || *s == '@'))
+                s++;
+        } else if (is_digit(*s) || *s == '-' || *s == '+' || *s == '.') {
+            const char *p;
+            int neg = *s == '-', hex, big;
+            unsigned long long v = 0, limit;
+            int overflow = 0;
+
+            tok = s;
+            while (s < end &&
+                   (is_hex(*s) || *s == 'x' || *s == 'X' || *s == 'L' ||
+                    *s == '.' || *s == '+' || *s == '-' ||
+                    (*s >= 'g' && *s <= 'z') || (*s >= 'G' && *s <= 'Z')))
+                s++;
+            n = (size_t)(s - tok);
+            p = tok + (*tok == '-' || *tok == '+');
+            hex = p + 1 < s && p[0] == '0' && (p[1] == 'x' || p[1] == 'X');
+            if (hex)
+                p += 2;
+            while (p < s && (hex ? is_hex(*p) : is_digit(*p))) {
+                unsigned d = is_digit(*p)  ? (unsigned)(*p - '0')
+                             : (*p >= 'a') ? (unsigned)(*p - 'a' + 10)
+                                           : (unsigned)(*p - 'A' + 10);
+                if (v > (ULLONG_MAX - d) / (hex ? 16 : 10))
+                    overflow = 1;
+                else
+                    v = v * (hex ? 16 : 10) + d;
+                p++;
+            }
+            big = p < s && *p == 'L';
+            while (p < s && *p == 'L')
+                p++;
+            if (p != s || p == tok)
+                continue; /* a float or not a number: the parser decides */
+            limit = big ? (unsigned long long)LLONG_MAX + (unsigned)neg
+                        : (unsigned long long)INT_MAX + (unsigned)neg;
+            if (overflow || v > limit)
+                return cv_err(errstr, errstr_size,
+                              "%s:%d: integer %.*s is out of range%s", path,
+                              line, (int)(n > 40 ? 40 : n), tok,
+                              big ? "" : " (append L for a 64-bit integer)");
+        } else {
+            s++;
+        }
+    }
+    return CV_OK;
+}
+
+int cv_config_read_file(struct config_t *lc, const char *path, char *errstr,
+                        size_t errstr_size)
+{
+    char *buf = NULL, *dir = NULL;
+    const char *slash;
+    size_t len = 0;
+    int rc = CV_ERR;
+
+    if (read_whole(path, &buf, &len, errstr, errstr_size) != CV_OK)
+        goto out;
+    if (memchr(buf, '\0', len)) {
+        cv_err(errstr, errstr_size, "%s: contains a NUL byte: not a text file",
+               path);
+        goto out;
+    }
+    if (check_int_literals(path, buf, len, errstr, errstr_size) != CV_OK)
+        goto out;
+    slash = strrchr(path, '/');
+    if (slash) {
+        dir = cv_strndup(path, (size_t)(slash - path) + 1);
+        config_set_include_dir(lc, dir);
+    }
+    if (!config_read_string(lc, buf)) {
+        const char *file = config_error_file(lc) ? config_error_file(lc) : path;
+        const char *text = config_error_text(lc);
+
+        if (strcmp(text, "syntax error") == 0)
+            cv_err(errstr, errstr_size, "%s:%d: syntax error", file,
+                   config_error_line(lc));
+        else
+            cv_err(errstr, errstr_size, "%s:%d: syntax error: %s", file,
+                   config_error_line(lc), text);
+        goto out;
+    }
+    rc = CV_OK;
+
+out:
+    free(buf);
+    free(dir);
+    return rc;
+}
+
+/* ---- loading ---- */
+
+static int load_file(struct cv_config *cfg, const char *path, char *errstr,
+                     size_t errstr_size)
+{
+    config_t lc;
+    config_setting_t *root;
+    const char *slash = strrchr(path, '/');
+    char *dir = NULL;
+    int rc = CV_ERR;
+
+    config_init(&lc);
+    if (cv_config_read_file(&lc, path, errstr, errstr_size) != CV_OK)
+        goto out;
+    if (slash)
+        dir = cv_strndup(path, (size_t)(slash - path) + 1);
+    root = config_root_setting(&lc);
+    for (int i = 0; i < config_setting_length(root); i++) {
+        config_setting_t *group = config_setting_get_elem(root, (unsigned)i);
+        const char *gname = config_setting_name(group);
+        const char *gfile = config_setting_source_file(group);
+        char list[512];
+
+        if (!gfile)
+            gfile = path;
+        if (!section_known(gname, strlen(gname))) {
+            list_names(NULL, list, sizeof(list));
+            cv_err(errstr, errstr_size, "%s:%d: unknown group '%s' (known: %s)",
+                   gfile, config_setting_source_line(group), gname, list);
+            goto out;
+        }
+        if (config_setting_type(group) != CONFIG_TYPE_GROUP) {
+            cv_err(errstr, errstr_size,
+                   "%s:%d: '%s' must be a group, %s = { ... }; got %s", gfile,
+                   config_setting_source_line(group), gname, gname,
+                   setting_type_name(group));
+            goto out;
+        }
+        for (int j = 0; j < config_setting_length(group); j++) {
+            config_setting_t *s = config_setting_get_elem(group, (unsigned)j);
+            const char *sfile = config_setting_source_file(s);
+            char dotted[256];
+            const struct key_def *k;
+
+            if (!sfile)
+                sfile = path;
+            snprintf(dotted, sizeof(dotted), "%s.%s", gname,
+                     config_setting_name(s));
+            k = key_find(dotted);
+            if (!k) {
+                list_names(gname, list, sizeof(list));
+                cv_err(errstr, errstr_size,
+                       "%s:%d: unknown key '%s' (%s keys: %s)", sfile,
+                       config_setting_source_line(s), dotted, gname, list);
+                goto out;
+            }
+            if (set_from_setting(cfg, k, s, sfile, dir, errstr, errstr_size) !=
+                CV_OK)
+                goto out;
+        }
+    }
+    rc = CV_OK;
+
+out:
+    free(dir);
+    config_destroy(&lc);
+    return rc;
+}
+
+static int apply_env(struct cv_config *cfg, char *errstr, size_t errstr_size)
+{
+    for (size_t i = 0; i < CV_ARRAY_SIZE(keys); i++) {
+        const struct key_def *k = &keys[i];
+        char where[128];
+        struct origin o = {where, NULL, 0};
+        const char *v;
+
+        if (!k->env || !(v = getenv(k->env)))
+            continue;
+        snprintf(where, sizeof(where), "environment variable %s", k->env);
+        if (set_from_text(cfg, k, v, &o, errstr, errstr_size) != CV_OK)
+            return CV_ERR;
+    }
+    return CV_OK;
+}
+
+static const char *prop_find(const struct cv_config *cfg, const char *key)
+{
+    for (size_t i = 0; i < cfg->kafka_props_n; i++)
+        if (strcmp(cfg->kafka_props[i].key, key) == 0)
+            return cfg->kafka_props[i].value;
+    return NULL;
+}
+
+/*
+ * Rules across keys, on the final values (file and environment). Errors
+ * name the keys; a line would point at only one of them.
+ */
+static int finalize(struct cv_config *cfg, char *errstr, size_t errstr_size)
+{
+    const char *where = cfg->path ? cfg->path : "configuration";
+    const char *bs =
+        prop_find(cfg, "bootstrap.servers")
+            ? "bootstrap.servers"
+            : (prop_find(cfg, "metadata.broker.list") ? "metadata.broker.list"
+                                                      : NULL);
+
+    /*
+     * Brokers in two places and one silently winning is how a service ends
+     * up talking to the wrong cluster. "dev" is the exception: it names the
+     * dev broker, whose address may be given as a property (kafka.c).
+     */
+    if (bs && strcmp(cfg->kafka_brokers, "dev") != 0)
+        return cv_err(errstr, errstr_size,
+                      "%s: kafka.properties sets '%s' and kafka.brokers "
+                      "(or CONVEYOR_KAFKA_BROKERS) is '%s': give the brokers "
+                      "in one place",
+                      where, bs, cfg->kafka_brokers);
+    return CV_OK;
+}
+
+int cv_config_load(const char *path, struct cv_config *cfg, char *errstr,
+                   size_t errstr_size)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    set_defaults(cfg);
+    if (path) {
+        cfg->path = cv_strdup(path);
+        if (load_file(cfg, path, errstr, errstr_size) != CV_OK)
+            goto fail;
+    }
+    if (apply_env(cfg, errstr, errstr_size) != CV_OK)
+        goto fail;
+    if (finalize(cfg, errstr, errstr_size) != CV_OK)
+        goto fail;
+    return CV_OK;
+
+fail:
+    cv_config_free(cfg);
+    return CV_ERR;
+}
+
+void cv_config_free(struct cv_config *cfg)
+{
+    if (!cfg)
+        return;
+    free(cfg->path);
+    for (size_t i = 0; i < CV_ARRAY_SIZE(keys); i++)
+        if (keys[i].type == KEY_STRING)
+            free(*str_member(cfg, &keys[i]));
+    props_free(cfg);
+    memset(cfg, 0, sizeof(*cfg));
+}
+
+void cv_config_describe(FILE *out)
+{
+    for (size_t i = 0; i < CV_ARRAY_SIZE(keys); i++) {
+        const struct key_def *k = &keys[i];
+
+        fprintf(out, "%s", k->name);
+        switch (k->type) {
+        case KEY_STRING:
+            fprintf(out, " (string, default \"%s\"", k->def_str);
+            break;
+        case KEY_INT:
+            fprintf(out, " (integer %d..%d, default %d", k->min, k->max,
+                    k->def_int);
+            break;
+        case KEY_ENUM:
+            fprintf(out, " (%s, default %s", k->allowed, k->def_str);
+            break;
+        case KEY_PROPS:
+            fprintf(out, " (list of [\"name\", \"value\"], default empty");
+            break;
+        }
+        if (k->env)
+            fprintf(out, "; env %s", k->env);
+        fprintf(out, ")\n    %s\n", k->desc);
+    }
+}
+
+const char *const *cv_config_keys(void)
+{
+    /* Filled on first use; the program calls this before starting threads. */
+    static const char *names[CV_ARRAY_SIZE(keys) + 1];
+
+    if (!names[0])
+        for (size_t i = 0; i < CV_ARRAY_SIZE(keys); i++)
+            names[i] = keys[i].name;
+    return names;
+}

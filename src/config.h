@@ -1,0 +1,87 @@
+/*
+ * config.h - runtime configuration (config/conveyor.cfg, libconfig).
+ *
+ * Every key is declared in one table in config.c with its type, default,
+ * bounds and description; an unknown key, a wrong type or a bad value fails
+ * with file:line and what was expected. A finalize step checks rules across
+ * keys. Environment variables override the file for deployment:
+ *
+ *   CONVEYOR_KAFKA_BROKERS  kafka.brokers
+ *   DATABASE_URL            postgres.conninfo (a URL or key=value conninfo)
+ *   CONVEYOR_TOPOLOGY       topology.path
+ *   CONVEYOR_SCHEMAS        schemas.dir
+ *   CONVEYOR_LOG_LEVEL      log.level
+ *
+ * Secrets never live in the file: the Postgres password comes from PGPASSWORD
+ * (or DATABASE_URL); a conninfo in the file that contains a password is an
+ * error. Relative paths are resolved against the config file's directory.
+ */
+#ifndef CV_CONFIG_H
+#define CV_CONFIG_H
+
+#include <stdio.h>
+
+#include "common.h"
+
+struct cv_kv {
+    char *key;
+    char *value;
+};
+
+struct cv_config {
+    char *path; /* the file loaded, or NULL for built-in defaults */
+
+    /* kafka */
+    char *kafka_brokers;     /* "dev" = the in-process dev broker */
+    struct cv_kv *kafka_props; /* kafka.properties: passed to librdkafka */
+    size_t kafka_props_n;
+
+    /* postgres */
+    char *pg_conninfo;
+    int pg_connect_timeout_s;
+    int pg_statement_timeout_ms; /* 0 = none */
+
+    /* schemas and topology */
+    char *schema_dir;
+    char *topology_path;
+
+    /* outbox relay */
+    int outbox_batch_size;
+    int outbox_poll_ms; /* fallback poll when no NOTIFY arrives */
+
+    /* consumers */
+    int shutdown_timeout_ms;
+
+    /* logging */
+    int log_level;  /* enum cv_log_level */
+    int log_format; /* enum cv_log_format */
+};
+
+/*
+ * Fills cfg from path (NULL = defaults only), then applies the environment.
+ * Returns CV_OK, or CV_ERR with "file:line: message" in errstr.
+ * cfg is always safe to pass to cv_config_free() afterwards.
+ */
+int cv_config_load(const char *path, struct cv_config *cfg, char *errstr,
+                   size_t errstr_size);
+void cv_config_free(struct cv_config *cfg);
+
+/* Prints every key with its type, default and description (for --help and
+ * the test that checks config/conveyor.cfg documents every key). */
+void cv_config_describe(FILE *out);
+/* The dotted names of all keys, NULL-terminated. */
+const char *const *cv_config_keys(void);
+
+/*
+ * Reads and parses a libconfig file into lc (which the caller has passed to
+ * config_init() and later passes to config_destroy()), with the errors both
+ * config and topology files need: a missing or unreadable file, a NUL byte,
+ * an integer literal too large for its type (libconfig 1.5 wraps those
+ * silently), and "path:line: syntax error: <libconfig's text>". @include
+ * paths are relative to the file's directory. Returns CV_OK or CV_ERR.
+ */
+struct config_t;
+int cv_config_read_file(struct config_t *lc, const char *path, char *errstr,
+                        size_t errstr_size);
+
+#endif

@@ -1,0 +1,1022 @@
+/*
+ * consume.c - the domain consumer loop: exactly-once by construction.
+ *
+ * A batch is up to batch_size events polled within batch_wait_ms. It is
+ * applied in one Postgres transaction sent as a pipeline in two round trips:
+ *
+ *   1. BEGIN; SELECT the batch's event ids already in conveyor.inbox; SYNC
+ *   2. every handler's statements and outbox rows, dead letters for bad
+ *      input, one multi-row inbox insert, the offset compare-and-set for
+ *      every partition in the batch, NOTIFY for the relay, COMMIT; SYNC
+ *
+ * Offsets live only in Postgres (I-1): on assignment we seek to the stored
+ * offsets, and Kafka offset commits are off. The compare-and-set (I-3) is
+ * conveyor.advance_offsets(), which raises SQLSTATE CV001 when a partition's
+ * stored offset is not the one this consumer started from; the batch's
+ * writes roll back with it and the consumer re-seeks to what is stored.
+ *
+ * No savepoints (I-2): when an event fails, the pipeline is rolled back and
+ * re-run in pieces: the events before it in one transaction, the failing
+ * event alone (retried a few times, then dead-lettered with its offset
+ * advanced), then the rest. The failing statement is found by its tag: every
+ * statement a handler queues carries the index of its event in the batch.
+ *
+ * Bad input (headers, framing, unknown schema, undecodable body, unrouted
+ * type) becomes a dead-letter row in the same transaction; the partition
+ * flows on. A stored offset below the log start offset (the broker deleted
+ * events before they were processed) stops that partition with an error and
+ * a row in conveyor.retention_gaps; it is never skipped silently.
+ *
+ * Retry policies with backoff, deferred retries and the DLQ topic are not
+ * here yet: a failing event is retried in place CV_INLINE_ATTEMPTS times.
+ */
+#include "consume.h"
+
+#include <jansson.h>
+#include <librdkafka/rdkafka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "codec.h"
+#include "ctx.h"
+#include "kafka.h"
+#include "log.h"
+#include "pg.h"
+#include "stats.h"
+
+#define CV_INLINE_ATTEMPTS 3
+#define TAG_ENGINE         -1
+#define TAG_CAS            -2
+#define FENCE_SQLSTATE     "CV001"
+
+struct part {
+    char *topic;
+    int32_t partition;
+    int64_t next;  /* stored next_offset: everything below is committed */
+    int64_t seen;  /* next offset expected from the fetcher in this batch */
+    int assigned;
+    int stopped;   /* retention gap: not consumed until an operator acts */
+    int64_t batch_expected, batch_next; /* scratch for the CAS */
+    int in_batch;
+};
+
+struct slot {
+    rd_kafka_message_t *msg;
+    struct part *part;
+    struct cv_ce ce;
+    int bad;        /* the headers did not parse */
+    int dup;        /* already in the inbox (found by the dedupe query) */
+    char why[256];
+};
+
+enum txn_result {
+    TXN_OK = 0,
+    TXN_EVENT,     /* one event failed: c->failed_at, c->fail_reason */
+    TXN_FENCED,    /* the offset CAS refused the commit */
+    TXN_TRANSIENT, /* connection lost, serialization failure, ... */
+};
+
+struct cv_consumer {
+    const struct cv_config *cfg;
+    const struct cv_topology *topo;
+    const struct cv_topo_domain *domain;
+    const struct cv_catalogue *cat;
+    char name[96];
+    char kv[160]; /* log context */
+    rd_kafka_t *rk;
+    struct cv_pg *pg;
+    struct cv_decoder *dec;
+    atomic_int *stop;
+
+    struct part **parts;
+    size_t nparts, parts_cap;
+    struct part *last_part;
+
+    struct slot *slots;
+    size_t nslots, slots_cap;
+    int revoked; /* a revoke happened during the poll */
+
+    /* event id -> first slot index, for the current transaction */
+    int *idx;
+    size_t idx_cap;
+
+    int failed_at;
+    int fail_retriable;
+    char fail_reason[600];
+
+};
+
+/* ---------------------------------------------------------------- parts */
+
+static struct part *part_find(struct cv_consumer *c, const char *topic,
+                              int32_t partition, int create)
+{
+    for (size_t i = 0; i < c->nparts; i++)
+        if (c->parts[i]->partition == partition &&
+            strcmp(c->parts[i]->topic, topic) == 0)
+            return c->parts[i];
+    if (!create)
+        return NULL;
+    if (c->nparts == c->parts_cap) {
+        c->parts_cap = c->parts_cap ? c->parts_cap * 2 : 64;
+        c->parts = cv_realloc(c->parts, c->parts_cap * sizeof(*c->parts));
+    }
+    struct part *p = cv_calloc(1, sizeof(*p));
+    p->topic = cv_strdup(topic);
+    p->partition = partition;
+    p->next = -1;
+    c->parts[c->nparts++] = p;
+    return p;
+}
+
+/* The hot path looks a message's partition up per event: remember the last
+ * hit, since a poll returns runs of one partition. */
+static struct part *part_of(struct cv_consumer *c,
+                            const rd_kafka_message_t *msg)
+{
+    const char *topic = rd_kafka_topic_name(msg->rkt);
+    struct part *last = c->last_part; /* parts live as long as c */
+    if (last && last->partition == msg->partition &&
+        strcmp(last->topic, topic) == 0)
+        return last;
+    c->last_part = part_find(c, topic, msg->partition, 0);
+    return c->last_part;
+}
+
+/* ------------------------------------------------------------ postgres */
+
+static int pg_connect(struct cv_consumer *c)
+{
+    char errstr[512];
+    struct cv_pg_error err;
+    int64_t backoff = 100;
+
+    while (!atomic_load(c->stop)) {
+        c->pg = cv_pg_connect(c->cfg->pg_conninfo, c->name,
+                              c->cfg->pg_connect_timeout_s, errstr,
+                              sizeof(errstr));
+        if (c->pg) {
+            /* A consumer stopped mid-transaction (SIGSTOP, a long GC pause
+             * of the host) must not hold row locks for long. */
+            if (cv_pg_command(c->pg,
+                              "SELECT set_config("
+                              "'idle_in_transaction_session_timeout', $1, "
+                              "false)",
+                              1, (const char *[]){"15s"}, &err) == CV_OK) {
+                CV_LOG(CV_LOG_INFO, c->kv, "connected to Postgres (%s)",
+                       cv_pg_describe(c->pg));
+                return CV_OK;
+            }
+            cv_pg_destroy(c->pg);
+            c->pg = NULL;
+            snprintf(errstr, sizeof(errstr), "%s", err.message);
+        }
+        CV_LOG(CV_LOG_WARN, c->kv, "Postgres unavailable, retrying in %lldms: %s",
+               (long long)backoff, errstr);
+        struct timespec ts = {backoff / 1000, (backoff % 1000) * 1000000};
+        nanosleep(&ts, NULL);
+        backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
+    }
+    return CV_ERR;
+}
+
+static void pg_reset(struct cv_consumer *c)
+{
+    cv_pg_destroy(c->pg);
+    c->pg = NULL;
+    pg_connect(c);
+}
+
+static void gap_found(struct cv_consumer *c, struct part *p, int64_t low)
+{
+    char part[16], from[24], to[24];
+    const char *params[6] = {c->domain->group_id, p->topic, part, from, to};
+    struct cv_pg_error err;
+
+    snprintf(part, sizeof(part), "%d", (int)p->partition);
+    snprintf(from, sizeof(from), "%lld", (long long)p->next);
+    snprintf(to, sizeof(to), "%lld", (long long)low);
+    p->stopped = 1;
+    CV_LOG(CV_LOG_ERROR, c->kv,
+           "retention gap: the broker deleted offsets %lld..%lld of %s [%d] "
+           "before they were processed; partition stopped (see conveyor "
+           "status)",
+           (long long)p->next, (long long)low - 1, p->topic,
+           (int)p->partition);
+    if (cv_pg_command(c->pg,
+                      "INSERT INTO conveyor.retention_gaps (group_id, topic, "
+                      "partition, lost_from, lost_to) VALUES ($1, $2, $3, $4, "
+                      "$5) ON CONFLICT DO NOTHING",
+                      5, params, &err) != CV_OK)
+        CV_LOG(CV_LOG_ERROR, c->kv, "recording the retention gap: %s",
+               err.message);
+}
+
+/* Reads the stored offsets of the group into the partition table. */
+static int load_offsets(struct cv_consumer *c, struct cv_pg_error *err)
+{
+    const char *params[1] = {c->domain->group_id};
+    PGresult *res = cv_pg_exec(c->pg,
+                               "SELECT topic, partition, next_offset FROM "
+                               "conveyor.consumer_offsets WHERE group_id = $1",
+                               1, params, err);
+    if (!res)
+        return CV_ERR;
+    for (int i = 0; i < PQntuples(res); i++) {
+        struct part *p = part_find(c, PQgetvalue(res, i, 0),
+                                   atoi(PQgetvalue(res, i, 1)), 0);
+        if (p)
+            p->next = strtoll(PQgetvalue(res, i, 2), NULL, 10);
+    }
+    PQclear(res);
+    return CV_OK;
+}
+
+/*
+ * For every assigned partition: make sure a stored offset exists (the
+ * domain's reset policy decides where a new group starts) and check it
+ * against the log start offset.
+ */
+static int prepare_assignment(struct cv_consumer *c,
+                              rd_kafka_topic_partition_list_t *parts)
+{
+    struct cv_pg_error err;
+    char errstr[256];
+
+    for (int i = 0; i < parts->cnt; i++) {
+        struct part *p = part_find(c, parts->elems[i].topic,
+                                   parts->elems[i].partition, 1);
+        p->next = -1;
+        p->stopped = 0;
+    }
+    if (load_offsets(c, &err) != CV_OK)
+        goto pg_fail;
+    for (int i = 0; i < parts->cnt; i++) {
+        struct part *p = part_find(c, parts->elems[i].topic,
+                                   parts->elems[i].partition, 0);
+        int64_t low = 0, high = 0;
+        if (cv_kafka_watermarks(c->rk, p->topic, p->partition, &low, &high,
+                                10000, errstr, sizeof(errstr)) != CV_OK) {
+            CV_LOG(CV_LOG_WARN, c->kv, "watermarks of %s [%d]: %s", p->topic,
+                   (int)p->partition, errstr);
+            return CV_ERR;
+        }
+        if (p->next < 0) {
+            char part[16], start[24];
+            const char *params[4] = {c->domain->group_id, p->topic, part,
+                                     start};
+            snprintf(part, sizeof(part), "%d", (int)p->partition);
+            snprintf(start, sizeof(start), "%lld",
+                     (long long)(c->domain->reset_earliest ? low : high));
+            if (cv_pg_command(c->pg,
+                              "INSERT INTO conveyor.consumer_offsets "
+                              "(group_id, topic, partition, next_offset) "
+                              "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                              4, params, &err) != CV_OK)
+                goto pg_fail;
+            if (load_offsets(c, &err) != CV_OK)
+                goto pg_fail;
+        }
+        if (p->next < low)
+            gap_found(c, p, low);
+        parts->elems[i].offset = p->next;
+        p->seen = p->next;
+    }
+    return CV_OK;
+pg_fail:
+    CV_LOG(CV_LOG_WARN, c->kv, "loading stored offsets: %s", err.message);
+    if (!cv_pg_ok(c->pg))
+        pg_reset(c);
+    return CV_ERR;
+}
+
+/* -------------------------------------------------------------- kafka */
+
+static void drop_slots(struct cv_consumer *c, size_t from)
+{
+    for (size_t i = from; i < c->nslots; i++)
+        rd_kafka_message_destroy(c->slots[i].msg);
+    c->nslots = from;
+}
+
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    struct cv_consumer *c = opaque;
+
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        int64_t backoff = 200;
+        while (prepare_assignment(c, parts) != CV_OK) {
+            if (atomic_load(c->stop))
+                return;
+            struct timespec ts = {backoff / 1000, (backoff % 1000) * 1000000};
+            nanosleep(&ts, NULL);
+            backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
+        }
+        for (int i = 0; i < parts->cnt; i++)
+            part_find(c, parts->elems[i].topic, parts->elems[i].partition, 0)
+                ->assigned = 1;
+        rd_kafka_assign(rk, parts);
+        for (int i = 0; i < parts->cnt; i++) {
+            struct part *p = part_find(c, parts->elems[i].topic,
+                                       parts->elems[i].partition, 0);
+            if (p->stopped) {
+                rd_kafka_topic_partition_list_t *one =
+                    rd_kafka_topic_partition_list_new(1);
+                rd_kafka_topic_partition_list_add(one, p->topic, p->partition);
+                rd_kafka_pause_partitions(rk, one);
+                rd_kafka_topic_partition_list_destroy(one);
+            }
+        }
+        int_fast64_t zero = 0;
+        atomic_compare_exchange_strong(&cv_stats.assigned_ms, &zero,
+                                       cv_wall_ms());
+        CV_LOG(CV_LOG_INFO, c->kv, "assigned %d partitions", parts->cnt);
+    } else {
+        for (int i = 0; i < parts->cnt; i++) {
+            struct part *p = part_find(c, parts->elems[i].topic,
+                                       parts->elems[i].partition, 0);
+            if (p)
+                p->assigned = 0;
+        }
+        c->revoked = 1;
+        rd_kafka_assign(rk, NULL);
+        CV_LOG(CV_LOG_INFO, c->kv, "revoked %d partitions", parts->cnt);
+    }
+}
+
+/* Re-reads the stored offsets and seeks every assigned partition to them:
+ * after a fence or a rolled-back batch, Postgres is the truth. */
+static void reseek(struct cv_consumer *c)
+{
+    struct cv_pg_error err;
+    rd_kafka_topic_partition_list_t *list;
+    rd_kafka_error_t *error;
+
+    drop_slots(c, 0);
+    while (!atomic_load(c->stop)) {
+        if (!c->pg && pg_connect(c) != CV_OK)
+            return;
+        if (load_offsets(c, &err) == CV_OK)
+            break;
+        CV_LOG(CV_LOG_WARN, c->kv, "re-reading stored offsets: %s",
+               err.message);
+        pg_reset(c);
+    }
+    list = rd_kafka_topic_partition_list_new((int)c->nparts);
+    for (size_t i = 0; i < c->nparts; i++) {
+        struct part *p = c->parts[i];
+        if (!p->assigned || p->stopped || p->next < 0)
+            continue;
+        rd_kafka_topic_partition_list_add(list, p->topic, p->partition)
+            ->offset = p->next;
+        p->seen = p->next;
+    }
+    if (list->cnt) {
+        error = rd_kafka_seek_partitions(c->rk, list, 10000);
+        if (error) {
+            CV_LOG(CV_LOG_WARN, c->kv, "seek: %s",
+                   rd_kafka_error_string(error));
+            rd_kafka_error_destroy(error);
+        }
+    }
+    rd_kafka_topic_partition_list_destroy(list);
+}
+
+static void consumer_error(struct cv_consumer *c, rd_kafka_message_t *msg)
+{
+    if (msg->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET && msg->rkt) {
+        struct part *p = part_of(c, msg);
+        int64_t low = 0, high = 0;
+        char errstr[256];
+        if (p && !p->stopped &&
+            cv_kafka_watermarks(c->rk, p->topic, p->partition, &low, &high,
+                                10000, errstr, sizeof(errstr)) == CV_OK &&
+            p->next < low) {
+            gap_found(c, p, low);
+            return;
+        }
+    }
+    if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+        return;
+    CV_LOG(CV_LOG_WARN, c->kv, "kafka: %s", rd_kafka_message_errstr(msg));
+}
+
+/* Polls up to batch_size events, waiting at most batch_wait_ms after the
+ * first one. */
+static void collect(struct cv_consumer *c)
+{
+    int64_t deadline = 0;
+    size_t max = (size_t)c->domain->batch_size;
+
+    for (size_t i = 0; i < c->nparts; i++)
+        c->parts[i]->seen = c->parts[i]->next;
+    while (c->nslots < max && !atomic_load(c->stop)) {
+        int timeout = 100;
+        if (c->nslots) {
+            int64_t left = deadline - cv_mono_ms();
+            if (left <= 0)
+                break;
+            timeout = (int)left;
+        }
+        rd_kafka_message_t *msg = rd_kafka_consumer_poll(c->rk, timeout);
+        if (c->revoked) {
+            /* keep only what we still own */
+            size_t keep = 0;
+            for (size_t i = 0; i < c->nslots; i++) {
+                if (c->slots[i].part->assigned)
+                    c->slots[keep++] = c->slots[i];
+                else
+                    rd_kafka_message_destroy(c->slots[i].msg);
+            }
+            c->nslots = keep;
+            c->revoked = 0;
+        }
+        if (!msg)
+            continue;
+        if (msg->err) {
+            consumer_error(c, msg);
+            rd_kafka_message_destroy(msg);
+            continue;
+        }
+        struct part *p = part_of(c, msg);
+        if (!p || !p->assigned || p->stopped || msg->offset < p->seen) {
+            rd_kafka_message_destroy(msg);
+            continue;
+        }
+        p->seen = msg->offset + 1;
+        if (c->nslots == c->slots_cap) {
+            c->slots_cap = c->slots_cap ? c->slots_cap * 2 : max;
+            c->slots = cv_realloc(c->slots, c->slots_cap * sizeof(*c->slots));
+        }
+        struct slot *s = &c->slots[c->nslots++];
+        memset(s, 0, sizeof(*s));
+        s->msg = msg;
+        s->part = p;
+        if (c->nslots == 1)
+            deadline = cv_mono_ms() + c->domain->batch_wait_ms;
+    }
+}
+
+/* -------------------------------------------------------- transactions */
+
+static uint64_t hash_str(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+/* Indexes slots [lo,hi) by event id; returns nothing, fills c->idx. */
+static void index_ids(struct cv_consumer *c, size_t lo, size_t hi)
+{
+    size_t need = 16;
+    while (need < (hi - lo) * 2)
+        need *= 2;
+    if (need > c->idx_cap) {
+        c->idx_cap = need;
+        c->idx = cv_realloc(c->idx, need * sizeof(*c->idx));
+    }
+    for (size_t i = 0; i < c->idx_cap; i++)
+        c->idx[i] = -1;
+    for (size_t i = lo; i < hi; i++) {
+        struct slot *s = &c->slots[i];
+        if (s->bad)
+            continue;
+        size_t h = hash_str(s->ce.id) & (c->idx_cap - 1);
+        while (c->idx[h] >= 0 &&
+               strcmp(c->slots[c->idx[h]].ce.id, s->ce.id) != 0)
+            h = (h + 1) & (c->idx_cap - 1);
+        if (c->idx[h] < 0)
+            c->idx[h] = (int)i;
+    }
+}
+
+static int first_with_id(struct cv_consumer *c, const char *id)
+{
+    size_t h = hash_str(id) & (c->idx_cap - 1);
+    while (c->idx[h] >= 0) {
+        if (strcmp(c->slots[c->idx[h]].ce.id, id) == 0)
+            return c->idx[h];
+        h = (h + 1) & (c->idx_cap - 1);
+    }
+    return -1;
+}
+
+struct dedupe {
+    struct cv_consumer *c;
+};
+
+static void mark_dups(void *opaque, int tag, PGresult *res)
+{
+    struct dedupe *d = opaque;
+    (void)tag;
+    /* marking the first slot with the id is enough: later ones are
+     * duplicates of it anyway */
+    for (int r = 0; r < PQntuples(res); r++) {
+        int i = first_with_id(d->c, PQgetvalue(res, r, 0));
+        if (i >= 0)
+            d->c->slots[i].dup = 1;
+    }
+}
+
+/* The message's headers as a JSON object (hex for non-UTF-8 values). */
+static char *headers_json(const rd_kafka_message_t *msg)
+{
+    rd_kafka_headers_t *hdrs = NULL;
+    json_t *obj = json_object();
+    const char *name;
+    const void *val;
+    size_t size;
+    char *out;
+
+    if (rd_kafka_message_headers(msg, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        for (size_t i = 0;
+             rd_kafka_header_get_all(hdrs, i, &name, &val, &size) ==
+             RD_KAFKA_RESP_ERR_NO_ERROR;
+             i++) {
+            json_t *s = val ? json_stringn(val, size) : json_null();
+            if (!s) {
+                char *hex = cv_malloc(size * 2 + 5);
+                memcpy(hex, "hex:", 4);
+                for (size_t j = 0; j < size; j++)
+                    snprintf(hex + 4 + 2 * j, 3, "%02x",
+                             ((const unsigned char *)val)[j]);
+                s = json_string(hex);
+                free(hex);
+            }
+            json_object_set_new(obj, name, s ? s : json_null());
+        }
+    }
+    out = json_dumps(obj, JSON_COMPACT);
+    json_decref(obj);
+    return out ? out : cv_strdup("{}");
+}
+
+static int send_dead_letter(struct cv_consumer *c, struct slot *s, int tag,
+                            const char *reason, int attempts)
+{
+    static const char *const sql =
+        "INSERT INTO conveyor.dead_letters (group_id, topic, partition, "
+        "\"offset\", key, headers, value, event_id, event_type, error, "
+        "attempts) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
+    char part[16], off[24], att[16];
+    char *hdrs = headers_json(s->msg);
+    const char *values[11];
+    int lengths[11] = {0}, formats[11] = {0};
+    int rc;
+
+    snprintf(part, sizeof(part), "%d", (int)s->msg->partition);
+    snprintf(off, sizeof(off), "%lld", (long long)s->msg->offset);
+    snprintf(att, sizeof(att), "%d", attempts);
+    values[0] = c->domain->group_id;
+    values[1] = s->part->topic;
+    values[2] = part;
+    values[3] = off;
+    values[4] = s->msg->key;
+    lengths[4] = (int)s->msg->key_len;
+    formats[4] = 1;
+    values[5] = hdrs;
+    values[6] = s->msg->payload;
+    lengths[6] = (int)s->msg->len;
+    formats[6] = 1;
+    values[7] = s->ce.id[0] ? s->ce.id : NULL;
+    values[8] = s->ce.type[0] ? s->ce.type : NULL;
+    values[9] = reason;
+    values[10] = att;
+    rc = cv_pg_pipe_send(c->pg, tag, sql, 11, values, lengths, formats);
+    free(hdrs);
+    CV_LOG(CV_LOG_WARN, c->kv,
+           "dead letter: %s [%d] offset %lld event_id=%s: %s", s->part->topic,
+           (int)s->msg->partition, (long long)s->msg->offset,
+           s->ce.id[0] ? s->ce.id : "-", reason);
+    return rc;
+}
+
+/* Queues the inbox rows, the offset CAS, NOTIFY and COMMIT for [lo,hi). */
+static int send_commit(struct cv_consumer *c, size_t lo, size_t hi,
+                       const char *inbox_ids, int outbox_rows)
+{
+    char *topics = NULL, *nparts = NULL, *expected = NULL, *next = NULL;
+    size_t tl = 0, tc = 0, pl = 0, pc = 0, el = 0, ec = 0, nl = 0, nc = 0;
+    char num[24];
+    int rc = CV_OK;
+
+    if (inbox_ids) {
+        const char *params[2] = {c->domain->group_id, inbox_ids};
+        rc |= cv_pg_pipe_send(c->pg, TAG_ENGINE,
+                              "INSERT INTO conveyor.inbox (group_id, event_id) "
+                              "SELECT $1, unnest($2::text[])",
+                              2, params, NULL, NULL);
+    }
+    for (size_t i = lo; i < hi; i++) {
+        struct part *p = c->slots[i].part;
+        if (!p->in_batch) {
+            p->in_batch = 1;
+            p->batch_expected = p->next;
+        }
+        p->batch_next = c->slots[i].msg->offset + 1;
+    }
+    for (size_t i = 0; i < c->nparts; i++) {
+        struct part *p = c->parts[i];
+        if (!p->in_batch)
+            continue;
+        cv_pg_array_add(&topics, &tl, &tc, p->topic);
+        snprintf(num, sizeof(num), "%d", (int)p->partition);
+        cv_pg_array_add(&nparts, &pl, &pc, num);
+        snprintf(num, sizeof(num), "%lld", (long long)p->batch_expected);
+        cv_pg_array_add(&expected, &el, &ec, num);
+        snprintf(num, sizeof(num), "%lld", (long long)p->batch_next);
+        cv_pg_array_add(&next, &nl, &nc, num);
+    }
+    {
+        const char *params[5] = {c->domain->group_id, topics, nparts,
+                                 expected, next};
+        rc |= cv_pg_pipe_send(c->pg, TAG_CAS,
+                              "SELECT conveyor.advance_offsets($1, "
+                              "$2::text[], $3::int[], $4::bigint[], "
+                              "$5::bigint[])",
+                              5, params, NULL, NULL);
+    }
+    if (outbox_rows)
+        rc |= cv_pg_pipe_send(c->pg, TAG_ENGINE,
+                              "SELECT pg_notify('conveyor_outbox', $1)", 1,
+                              (const char *[]){c->domain->name}, NULL, NULL);
+    rc |= cv_pg_pipe_send(c->pg, TAG_ENGINE, "COMMIT", 0, NULL, NULL, NULL);
+    free(topics);
+    free(nparts);
+    free(expected);
+    free(next);
+    return rc ? CV_ERR : CV_OK;
+}
+
+static void batch_done(struct cv_consumer *c, int ok)
+{
+    for (size_t i = 0; i < c->nparts; i++) {
+        struct part *p = c->parts[i];
+        if (p->in_batch && ok)
+            p->next = p->batch_next;
+        p->in_batch = 0;
+    }
+}
+
+static enum txn_result classify(struct cv_consumer *c,
+                                const struct cv_pg_error *err)
+{
+    if (err->tag == TAG_CAS && strcmp(err->sqlstate, FENCE_SQLSTATE) == 0) {
+        CV_LOG(CV_LOG_WARN, c->kv, "commit refused, %s; re-seeking to the "
+               "stored offsets", err->message);
+        return TXN_FENCED;
+    }
+    if (err->tag >= 0 && err->sqlstate[0] && !cv_pg_retriable(err->sqlstate)) {
+        c->failed_at = err->tag;
+        c->fail_retriable = 0;
+        snprintf(c->fail_reason, sizeof(c->fail_reason), "SQLSTATE %s: %s",
+                 err->sqlstate, err->message);
+        return TXN_EVENT;
+    }
+    CV_LOG(CV_LOG_WARN, c->kv, "batch rolled back (SQLSTATE %s): %s",
+           err->sqlstate[0] ? err->sqlstate : "none", err->message);
+    return TXN_TRANSIENT;
+}
+
+/*
+ * Applies events [lo,hi) in one transaction. With dead_letter_reason set,
+ * [lo,hi) is one event that is not handled but dead-lettered.
+ */
+static enum txn_result run_txn(struct cv_consumer *c, size_t lo, size_t hi,
+                               const char *dead_letter_reason, int attempts,
+                               size_t *handled)
+{
+    struct cv_pg_error err;
+    struct cv_ctx ctx;
+    struct dedupe d = {c};
+    char *ids = NULL, *inbox = NULL;
+    size_t il = 0, ic = 0, bl = 0, bc = 0;
+    enum txn_result r = TXN_OK;
+    int64_t t0;
+
+    *handled = 0;
+    if (!c->pg && pg_connect(c) != CV_OK)
+        return TXN_TRANSIENT;
+    for (size_t i = lo; i < hi; i++)
+        c->slots[i].dup = 0;
+    index_ids(c, lo, hi);
+
+    /* round trip 1: BEGIN and the inbox look-up */
+    cv_pg_pipe_begin(c->pg);
+    int rc = cv_pg_pipe_send(c->pg, TAG_ENGINE, "BEGIN", 0, NULL, NULL, NULL);
+    if (!dead_letter_reason) {
+        for (size_t i = lo; i < hi; i++)
+            if (!c->slots[i].bad)
+                cv_pg_array_add(&ids, &il, &ic, c->slots[i].ce.id);
+        if (ids) {
+            const char *params[2] = {c->domain->group_id, ids};
+            rc |= cv_pg_pipe_send(c->pg, TAG_ENGINE,
+                                  "SELECT event_id FROM conveyor.inbox WHERE "
+                                  "group_id = $1 AND event_id = ANY($2::text[])",
+                                  2, params, NULL, NULL);
+        }
+    }
+    if (rc != CV_OK || cv_pg_pipe_sync(c->pg, mark_dups, &d, &err) != CV_OK) {
+        if (rc != CV_OK)
+            snprintf(err.message, sizeof(err.message), "%s",
+                     PQerrorMessage(cv_pg_conn(c->pg)));
+        err.tag = TAG_ENGINE;
+        if (rc != CV_OK)
+            err.sqlstate[0] = '\0';
+        r = classify(c, &err);
+        goto out;
+    }
+
+    /* round trip 2: the handlers, the inbox, the offsets, COMMIT */
+    t0 = cv_mono_ms();
+    memset(&ctx, 0, sizeof(ctx));
+    ctx.pg = c->pg;
+    ctx.topo = c->topo;
+    ctx.cat = c->cat;
+    ctx.domain = c->domain->name;
+    for (size_t i = lo; i < hi && r == TXN_OK; i++) {
+        struct slot *s = &c->slots[i];
+        const struct cv_schema *schema;
+        const struct cv_topo_route *route;
+        avro_value_t *value;
+        struct cv_event ev;
+        char why[512];
+
+        if (dead_letter_reason) {
+            rc |= send_dead_letter(c, s, (int)i, dead_letter_reason,
+                                   attempts);
+            continue;
+        }
+        if (s->bad) {
+            rc |= send_dead_letter(c, s, (int)i, s->why, 1);
+            continue;
+        }
+        if (s->dup || first_with_id(c, s->ce.id) != (int)i) {
+            s->dup = 1;
+            continue;
+        }
+        route = cv_topology_route(c->domain, s->ce.type);
+        if (!route || !route->fn) {
+            snprintf(why, sizeof(why),
+                     "unrouted event type '%s' for domain %s", s->ce.type,
+                     c->domain->name);
+            rc |= send_dead_letter(c, s, (int)i, why, 1);
+            continue;
+        }
+        if (cv_decoder_decode(c->dec, s->msg->payload, s->msg->len, &schema,
+                              &value, why, sizeof(why)) != CV_OK) {
+            rc |= send_dead_letter(c, s, (int)i, why, 1);
+            continue;
+        }
+        ev.msg = s->msg;
+        ev.ce = &s->ce;
+        ev.value = value;
+        ev.topic = s->part->topic;
+        ctx.ev = &ev;
+        ctx.tag = (int)i;
+        ctx.emit_seq = 0;
+        ctx.reason[0] = '\0';
+        cv_result_t hr = route->fn(&ctx, &ev);
+        if (ctx.broken) {
+            rc = CV_ERR;
+            break;
+        }
+        if (hr != CV_HANDLED) {
+            c->failed_at = (int)i;
+            c->fail_retriable = hr == CV_RETRY;
+            snprintf(c->fail_reason, sizeof(c->fail_reason), "%s: %s",
+                     hr == CV_RETRY ? "retry" : "failed",
+                     ctx.reason[0] ? ctx.reason : "(no reason given)");
+            r = TXN_EVENT;
+            break;
+        }
+        cv_pg_array_add(&inbox, &bl, &bc, s->ce.id);
+        (*handled)++;
+    }
+    if (r == TXN_EVENT) {
+        /* undo what the handlers queued */
+        cv_pg_pipe_send(c->pg, TAG_ENGINE, "ROLLBACK", 0, NULL, NULL, NULL);
+        cv_pg_pipe_sync(c->pg, NULL, NULL, &err);
+        batch_done(c, 0);
+        goto out;
+    }
+    if (rc == CV_OK)
+        rc = send_commit(c, lo, hi, inbox, ctx.outbox_rows);
+    if (rc != CV_OK || cv_pg_pipe_sync(c->pg, NULL, NULL, &err) != CV_OK) {
+        if (rc != CV_OK) {
+            err.tag = TAG_ENGINE;
+            err.sqlstate[0] = '\0';
+            snprintf(err.message, sizeof(err.message), "%s",
+                     PQerrorMessage(cv_pg_conn(c->pg)));
+        }
+        batch_done(c, 0);
+        r = classify(c, &err);
+        goto out;
+    }
+    batch_done(c, 1);
+    cv_stats_commit_sample((cv_mono_ms() - t0) * 1000);
+    int_fast64_t zero = 0;
+    atomic_compare_exchange_strong(&cv_stats.first_commit_ms, &zero,
+                                   cv_wall_ms());
+out:
+    if (c->pg)
+        cv_pg_pipe_end(c->pg);
+    if (r == TXN_TRANSIENT && c->pg && !cv_pg_ok(c->pg)) {
+        cv_pg_destroy(c->pg);
+        c->pg = NULL;
+    }
+    free(ids);
+    free(inbox);
+    return r;
+}
+
+static void count_committed(struct cv_consumer *c, size_t lo, size_t hi,
+                            size_t handled)
+{
+    size_t dups = 0, dead;
+    for (size_t i = lo; i < hi; i++)
+        dups += c->slots[i].dup;
+    dead = (hi - lo) - handled - dups; /* the rest became dead letters */
+    atomic_fetch_add(&cv_stats.processed, handled);
+    atomic_fetch_add(&cv_stats.duplicates, dups);
+    atomic_fetch_add(&cv_stats.dead_letters, dead);
+    atomic_fetch_add(&cv_stats.batches, 1);
+}
+
+static void sleep_ms(int64_t ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
+    nanosleep(&ts, NULL);
+}
+
+/* One failing event alone: retried in place, then dead-lettered. */
+static enum txn_result isolate(struct cv_consumer *c, size_t i)
+{
+    size_t handled;
+    enum txn_result r = TXN_EVENT;
+    int attempt = 1;
+
+    while (r == TXN_EVENT && c->fail_retriable &&
+           attempt < CV_INLINE_ATTEMPTS && !atomic_load(c->stop)) {
+        sleep_ms(100LL << attempt);
+        attempt++;
+        r = run_txn(c, i, i + 1, NULL, 0, &handled);
+        if (r == TXN_OK) {
+            count_committed(c, i, i + 1, handled);
+            return TXN_OK;
+        }
+    }
+    if (r != TXN_EVENT)
+        return r;
+    /* attempt counted the first failure in the batch */
+    r = run_txn(c, i, i + 1, c->fail_reason, attempt, &handled);
+    if (r == TXN_OK)
+        count_committed(c, i, i + 1, 0);
+    return r;
+}
+
+static void process(struct cv_consumer *c)
+{
+    size_t lo = 0, hi = c->nslots, handled;
+
+    for (size_t i = 0; i < c->nslots; i++) {
+        struct slot *s = &c->slots[i];
+        rd_kafka_headers_t *hdrs = NULL;
+        rd_kafka_message_headers(s->msg, &hdrs);
+        s->bad = cv_ce_parse(hdrs, &s->ce, s->why, sizeof(s->why)) != CV_OK;
+    }
+    while (lo < c->nslots && !(atomic_load(c->stop) > 1)) {
+        enum txn_result r = run_txn(c, lo, hi, NULL, 0, &handled);
+        if (r == TXN_OK) {
+            count_committed(c, lo, hi, handled);
+            lo = hi;
+            hi = c->nslots;
+            continue;
+        }
+        if (r == TXN_EVENT) {
+            size_t k = (size_t)c->failed_at;
+            CV_LOG(CV_LOG_WARN, c->kv,
+                   "event %s at %s [%d] offset %lld failed (%s); isolating it",
+                   c->slots[k].ce.id, c->slots[k].part->topic,
+                   (int)c->slots[k].msg->partition,
+                   (long long)c->slots[k].msg->offset, c->fail_reason);
+            if (k > lo) {
+                hi = k; /* commit what came before it first */
+                continue;
+            }
+            r = isolate(c, k);
+            if (r == TXN_OK) {
+                lo = k + 1;
+                hi = c->nslots;
+                continue;
+            }
+        }
+        /* fenced, or Postgres trouble: what is stored is the truth */
+        if (r == TXN_FENCED)
+            atomic_fetch_add(&cv_stats.fenced, 1);
+        else
+            atomic_fetch_add(&cv_stats.retried, 1);
+        if (r == TXN_TRANSIENT)
+            sleep_ms(200);
+        reseek(c);
+        return;
+    }
+    drop_slots(c, 0);
+}
+
+/* ------------------------------------------------------------ lifecycle */
+
+struct cv_consumer *cv_consumer_new(const struct cv_config *cfg,
+                                    const struct cv_topology *topo,
+                                    const struct cv_topo_domain *domain,
+                                    const struct cv_catalogue *cat,
+                                    int instance, char *errstr,
+                                    size_t errstr_size)
+{
+    struct cv_consumer *c = cv_calloc(1, sizeof(*c));
+    rd_kafka_conf_t *conf = NULL;
+    rd_kafka_topic_partition_list_t *topics = NULL;
+    rd_kafka_resp_err_t err;
+
+    c->cfg = cfg;
+    c->topo = topo;
+    c->domain = domain;
+    c->cat = cat;
+    snprintf(c->name, sizeof(c->name), "conveyor/%s#%d", domain->name,
+             instance);
+    snprintf(c->kv, sizeof(c->kv), "domain=%s group=%s instance=%d",
+             domain->name, domain->group_id, instance);
+    c->dec = cv_decoder_new(cat);
+
+    conf = cv_kafka_consumer_conf_new(cfg, domain->group_id, NULL, errstr,
+                                      errstr_size);
+    if (!conf)
+        goto fail;
+    rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+    rd_kafka_conf_set_opaque(conf, c);
+    c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, errstr_size);
+    if (!c->rk)
+        goto fail;
+    conf = NULL;
+    rd_kafka_poll_set_consumer(c->rk);
+
+    topics = rd_kafka_topic_partition_list_new((int)domain->ntopics);
+    for (size_t i = 0; i < domain->ntopics; i++)
+        rd_kafka_topic_partition_list_add(topics, domain->topics[i],
+                                          RD_KAFKA_PARTITION_UA);
+    err = rd_kafka_subscribe(c->rk, topics);
+    rd_kafka_topic_partition_list_destroy(topics);
+    if (err) {
+        cv_err(errstr, errstr_size, "subscribing: %s", rd_kafka_err2str(err));
+        goto fail;
+    }
+    return c;
+fail:
+    if (conf)
+        rd_kafka_conf_destroy(conf);
+    cv_consumer_destroy(c);
+    return NULL;
+}
+
+int cv_consumer_run(struct cv_consumer *c, atomic_int *stop)
+{
+    c->stop = stop;
+    if (pg_connect(c) != CV_OK)
+        return CV_OK; /* stopped before Postgres came up */
+    CV_LOG(CV_LOG_INFO, c->kv, "consumer started");
+    while (!atomic_load(stop)) {
+        collect(c);
+        if (c->nslots)
+            process(c);
+    }
+    drop_slots(c, 0);
+    CV_LOG(CV_LOG_INFO, c->kv, "leaving the group");
+    rd_kafka_consumer_close(c->rk);
+    return CV_OK;
+}
+
+void cv_consumer_destroy(struct cv_consumer *c)
+{
+    if (!c)
+        return;
+    drop_slots(c, 0);
+    if (c->rk)
+        rd_kafka_destroy(c->rk);
+    cv_pg_destroy(c->pg);
+    cv_decoder_destroy(c->dec);
+    for (size_t i = 0; i < c->nparts; i++) {
+        free(c->parts[i]->topic);
+        free(c->parts[i]);
+    }
+    free(c->parts);
+    free(c->slots);
+    free(c->idx);
+    free(c);
+}

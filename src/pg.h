@@ -1,0 +1,91 @@
+/*
+ * pg.h - Postgres connections, prepared statements and pipeline mode.
+ *
+ * The engine spends its time waiting on Postgres, so this module is about
+ * round trips: every statement is prepared once per connection (by its SQL
+ * text) and a batch is sent as a pipeline whose results are read in one go
+ * at a sync point. Errors are translated here: each carries the SQLSTATE,
+ * and cv_pg_retriable() classifies it (classes 08 and 40, shutdowns).
+ *
+ * A struct cv_pg belongs to one thread.
+ */
+#ifndef CV_PG_H
+#define CV_PG_H
+
+#include <libpq-fe.h>
+
+#include "common.h"
+
+struct cv_pg;
+
+/* The first error of a pipeline or a statement. */
+struct cv_pg_error {
+    int tag;          /* the tag of the statement that failed, -1 if none */
+    char sqlstate[6]; /* "" if the connection itself failed */
+    char message[512];
+};
+
+/*
+ * conninfo: a URL or key=value string ("" = libpq's environment defaults).
+ * The password is never logged: use cv_pg_describe() for log lines.
+ */
+struct cv_pg *cv_pg_connect(const char *conninfo, const char *app_name,
+                            int connect_timeout_s, char *errstr,
+                            size_t errstr_size);
+void cv_pg_destroy(struct cv_pg *pg);
+PGconn *cv_pg_conn(struct cv_pg *pg);
+/* "host=... port=... dbname=... user=..." of a live connection. */
+const char *cv_pg_describe(struct cv_pg *pg);
+/* True if the connection is usable. */
+int cv_pg_ok(struct cv_pg *pg);
+
+/* 1 if the SQLSTATE (or "" = connection lost) is worth retrying. */
+int cv_pg_retriable(const char *sqlstate);
+
+/*
+ * Runs one statement now (not in pipeline mode), prepared by its text.
+ * Returns the result (caller PQclear()s) or NULL with err filled in.
+ */
+PGresult *cv_pg_exec(struct cv_pg *pg, const char *sql, int nparams,
+                     const char *const *params, struct cv_pg_error *err);
+/* Same, for statements whose result is not needed. */
+int cv_pg_command(struct cv_pg *pg, const char *sql, int nparams,
+                  const char *const *params, struct cv_pg_error *err);
+
+/*
+ * Pipeline: begin, send any number of statements, sync. A statement's tag
+ * comes back in cv_pg_error.tag if it is the first to fail; after a failure
+ * Postgres skips everything up to the sync (and an open transaction stays
+ * aborted until ROLLBACK: cv_pg_pipe_sync() rolls it back for you).
+ */
+int cv_pg_pipe_begin(struct cv_pg *pg);
+/* lengths/formats may be NULL (all text). Returns CV_ERR only if libpq
+ * could not queue it (connection lost). */
+int cv_pg_pipe_send(struct cv_pg *pg, int tag, const char *sql, int nparams,
+                    const char *const *values, const int *lengths,
+                    const int *formats);
+typedef void (*cv_pg_rows_cb)(void *opaque, int tag, PGresult *res);
+/*
+ * Sends a sync point and reads every result up to it. Row results are
+ * handed to on_rows (may be NULL; the callback must not keep res). Returns
+ * CV_OK if every statement succeeded, else CV_ERR with the first error.
+ * If a transaction is left open and aborted, it is rolled back.
+ */
+int cv_pg_pipe_sync(struct cv_pg *pg, cv_pg_rows_cb on_rows, void *opaque,
+                    struct cv_pg_error *err);
+/*
+ * Reads the results of everything sent so far without ending the pipeline
+ * (a flush request), handing rows to on_rows. For a handler that needs an
+ * answer mid-batch. Returns CV_ERR at the first error (the rest of the
+ * pipeline is then aborted until the sync).
+ */
+int cv_pg_pipe_read(struct cv_pg *pg, cv_pg_rows_cb on_rows, void *opaque,
+                    struct cv_pg_error *err);
+/* Leaves pipeline mode (after a sync). */
+int cv_pg_pipe_end(struct cv_pg *pg);
+
+/* Appends s to a Postgres array literal being built in *buf ("{" ... "}"),
+ * quoting as needed. */
+void cv_pg_array_add(char **buf, size_t *len, size_t *cap, const char *s);
+
+#endif

@@ -1,0 +1,913 @@
+/*
+ * topology.c - load and cross-check topology/<name>.cfg: topics, event
+ * types, consumer domains and their routes.
+ *
+ * Loading is strict and stops at the first problem in the file itself: a
+ * syntax error, an unknown key, a wrong type, a value out of range, a
+ * missing required key, an illegal Kafka topic name. Each error carries
+ * file:line. Optional keys get their defaults here (batch_size 500,
+ * batch_wait_ms 50, parallelism 1, reset earliest, dlq_topic
+ * "conveyor.dlq.<domain>"), so the rest of the engine never guesses.
+ *
+ * Checking is the other half: it looks across the file, the schema
+ * catalogue and the compiled-in handler registry, reports every error it
+ * finds (sorted by line, so the output reads like a compiler's), and
+ * resolves each route's handler to its function. The caller passes the
+ * catalogue and the registry, so tests can check against their own; a NULL
+ * catalogue or registry skips the checks that need it.
+ *
+ * The loaded topology is immutable after cv_topology_check() and may be
+ * shared by threads. This module does not create topics or talk to Kafka.
+ */
+#include "topology.h"
+
+#include <libconfig.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+
+/* Kafka's own limit on topic names. */
+#define TOPIC_NAME_MAX 249
+
+/* ---- loading ---- */
+
+struct loader {
+    const char *path;
+    char *errstr;
+    size_t errstr_size;
+};
+
+/* The keys each kind of group may hold. */
+static const char *const root_keys[] = {"topics", "events", "domains", NULL};
+static const char *const topic_keys[] = {"name", "partitions", "description",
+                                         NULL};
+static const char *const event_keys[] = {"type", "schema",      "topic",
+                                         "key",  "description", NULL};
+static const char *const domain_keys[] = {
+    "name",          "group",       "description", "topics",
+    "routes",        "dlq_topic",   "reset",       "batch_size",
+    "batch_wait_ms", "parallelism", NULL};
+static const char *const route_keys[] = {"event", "handler", "description",
+                                         NULL};
+
+static int line_of(const config_setting_t *s)
+{
+    return (int)config_setting_source_line(s);
+}
+
+static int fail_at(struct loader *ld, const config_setting_t *s,
+                   const char *fmt, ...) CV_PRINTF(3, 4);
+
+static int fail_at(struct loader *ld, const config_setting_t *s,
+                   const char *fmt, ...)
+{
+    char msg[768];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    return cv_err(ld->errstr, ld->errstr_size, "%s:%d: %s", ld->path,
+                  line_of(s), msg);
+}
+
+static const char *type_name(const config_setting_t *s)
+{
+    switch (config_setting_type(s)) {
+    case CONFIG_TYPE_GROUP:
+        return "a group";
+    case CONFIG_TYPE_INT:
+    case CONFIG_TYPE_INT64:
+        return "an integer";
+    case CONFIG_TYPE_FLOAT:
+        return "a float";
+    case CONFIG_TYPE_STRING:
+        return "a string";
+    case CONFIG_TYPE_BOOL:
+        return "a boolean";
+    case CONFIG_TYPE_ARRAY:
+        return "an array";
+    case CONFIG_TYPE_LIST:
+        return "a list";
+    default:
+        return "nothing";
+    }
+}
+
+/* "a, b, c" from a NULL-terminated list. */
+static void join(const char *const *names, char *buf, size_t size)
+{
+    size_t len = 0;
+
+    buf[0] = '\0';
+    for (size_t i = 0; names[i]; i++) {
+        int w =
+            snprintf(buf + len, size - len, "%s%s", i ? ", " : "", names[i]);
+        if (w < 0 || (size_t)w >= size - len)
+            return;
+        len += (size_t)w;
+    }
+}
+
+/*
+ * Errors must point at a line of this file, and a setting that came from
+ * an @include'd file would point into another; topologies are one file.
+ */
+static int no_include(struct loader *ld, const config_setting_t *s)
+{
+    const char *file = config_setting_source_file(s);
+
+    if (file)
+        return cv_err(ld->errstr, ld->errstr_size,
+                      "%s:%d: @include is not supported in a topology file "
+                      "(from '%s')",
+                      ld->path, line_of(s), file);
+    return CV_OK;
+}
+
+static int check_keys(struct loader *ld, const config_setting_t *group,
+                      const char *what, const char *const *allowed)
+{
+    char list[256];
+
+    for (int i = 0; i < config_setting_length(group); i++) {
+        const config_setting_t *s = config_setting_get_elem(group, (unsigned)i);
+        const char *name = config_setting_name(s);
+        size_t k = 0;
+
+        if (no_include(ld, s) != CV_OK)
+            return CV_ERR;
+        while (allowed[k] && strcmp(allowed[k], name) != 0)
+            k++;
+        if (!allowed[k]) {
+            join(allowed, list, sizeof(list));
+            return fail_at(ld, s, "%s: unknown key '%s' (expected %s)", what,
+                           name, list);
+        }
+    }
+    return CV_OK;
+}
+
+static int get_string(struct loader *ld, const config_setting_t *group,
+                      const char *what, const char *key, int required,
+                      char **out)
+{
+    const config_setting_t *s = config_setting_get_member(group, key);
+
+    if (!s) {
+        if (required)
+            return fail_at(ld, group, "%s: missing '%s'", what, key);
+        return CV_OK;
+    }
+    if (config_setting_type(s) != CONFIG_TYPE_STRING)
+        return fail_at(ld, s, "%s: key '%s': expected a string, got %s", what,
+                       key, type_name(s));
+    if (!*config_setting_get_string(s))
+        return fail_at(ld, s,
+                       "%s: key '%s': expected a non-empty string, got \"\"",
+                       what, key);
+    *out = cv_strdup(config_setting_get_string(s));
+    return CV_OK;
+}
+
+static int get_int(struct loader *ld, const config_setting_t *group,
+                   const char *what, const char *key, int required, int min,
+                   int max, int *out)
+{
+    const config_setting_t *s = config_setting_get_member(group, key);
+    long long v;
+
+    if (!s) {
+        if (required)
+            return fail_at(ld, group, "%s: missing '%s'", what, key);
+        return CV_OK;
+    }
+    if (config_setting_type(s) != CONFIG_TYPE_INT &&
+        config_setting_type(s) != CONFIG_TYPE_INT64)
+        return fail_at(ld, s, "%s: key '%s': expected integer %d..%d, got %s",
+                       what, key, min, max, type_name(s));
+    v = config_setting_get_int64(s);
+    if (v < min || v > max)
+        return fail_at(ld, s, "%s: key '%s': expected integer %d..%d, got %lld",
+                       what, key, min, max, v);
+    *out = (int)v;
+    return CV_OK;
+}
+
+/* Kafka: 1..249 of [A-Za-z0-9._-], and not "." or "..". */
+static int topic_name_ok(const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n == 0 || n > TOPIC_NAME_MAX || strcmp(s, ".") == 0 ||
+        strcmp(s, "..") == 0)
+        return 0;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+              (*s >= '0' && *s <= '9') || *s == '.' || *s == '_' || *s == '-'))
+            return 0;
+    return 1;
+}
+
+static int check_topic_name(struct loader *ld, const config_setting_t *s,
+                            const char *what, const char *key, const char *name)
+{
+    if (topic_name_ok(name))
+        return CV_OK;
+    return fail_at(ld, s,
+                   "%s: key '%s': '%.*s' is not a valid Kafka topic name "
+                   "(1..249 of letters, digits, '.', '_', '-')",
+                   what, key, 300, name);
+}
+
+/*
+ * What to call an element in messages: "topic 'marketplace.leads'", or
+ * "topics[2]" until it has a usable name.
+ */
+static void label(char *buf, size_t size, const config_setting_t *elem,
+                  const char *kind, const char *list, int index,
+                  const char *name_key)
+{
+    const config_setting_t *n = config_setting_type(elem) == CONFIG_TYPE_GROUP
+                                    ? config_setting_get_member(elem, name_key)
+                                    : NULL;
+
+    if (n && config_setting_type(n) == CONFIG_TYPE_STRING &&
+        *config_setting_get_string(n))
+        snprintf(buf, size, "%s '%.200s'", kind, config_setting_get_string(n));
+    else
+        snprintf(buf, size, "%s[%d]", list, index);
+}
+
+/* A list of groups (an empty array is an empty list too). */
+static int get_list(struct loader *ld, const config_setting_t *parent,
+                    const char *what, const char *key, int required,
+                    const config_setting_t **out)
+{
+    const config_setting_t *s = config_setting_get_member(parent, key);
+    int type;
+
+    *out = NULL;
+    if (!s) {
+        if (!required)
+            return CV_OK;
+        if (what)
+            return fail_at(ld, parent, "%s: missing '%s'", what, key);
+        return cv_err(ld->errstr, ld->errstr_size,
+                      "%s: missing '%s = ( ... );'", ld->path, key);
+    }
+    type = config_setting_type(s);
+    if (type != CONFIG_TYPE_LIST &&
+        !(type == CONFIG_TYPE_ARRAY && config_setting_length(s) == 0))
+        return fail_at(ld, s,
+                       "%s%skey '%s': expected a list ( { ... } ), "
+                       "got %s",
+                       what ? what : "", what ? ": " : "", key, type_name(s));
+    for (int i = 0; i < config_setting_length(s); i++) {
+        const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+        if (no_include(ld, e) != CV_OK)
+            return CV_ERR;
+        if (config_setting_type(e) != CONFIG_TYPE_GROUP)
+            return fail_at(ld, e, "%s[%d]: expected a group { ... }, got %s",
+                           key, i, type_name(e));
+    }
+    *out = s;
+    return CV_OK;
+}
+
+static int load_topics(struct loader *ld, const config_setting_t *list,
+                       struct cv_topology *t)
+{
+    int n = config_setting_length(list);
+
+    t->topics = cv_calloc((size_t)n, sizeof(*t->topics));
+    for (int i = 0; i < n; i++) {
+        const config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
+        struct cv_topo_topic *tp = &t->topics[t->ntopics++];
+        char what[256];
+        char *desc = NULL;
+        int rc;
+
+        tp->line = line_of(g);
+        label(what, sizeof(what), g, "topic", "topics", i, "name");
+        if (check_keys(ld, g, what, topic_keys) != CV_OK ||
+            get_string(ld, g, what, "name", 1, &tp->name) != CV_OK ||
+            check_topic_name(ld, config_setting_get_member(g, "name"), what,
+                             "name", tp->name) != CV_OK ||
+            get_int(ld, g, what, "partitions", 1, 1, 10000, &tp->partitions) !=
+                CV_OK)
+            return CV_ERR;
+        rc = get_string(ld, g, what, "description", 0, &desc);
+        free(desc);
+        if (rc != CV_OK)
+            return CV_ERR;
+    }
+    return CV_OK;
+}
+
+static int load_events(struct loader *ld, const config_setting_t *list,
+                       struct cv_topology *t)
+{
+    int n = config_setting_length(list);
+
+    t->events = cv_calloc((size_t)n, sizeof(*t->events));
+    for (int i = 0; i < n; i++) {
+        const config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
+        struct cv_topo_event *ev = &t->events[t->nevents++];
+        char what[256];
+        char *desc = NULL;
+        int rc;
+
+        ev->line = line_of(g);
+        label(what, sizeof(what), g, "event", "events", i, "type");
+        if (check_keys(ld, g, what, event_keys) != CV_OK ||
+            get_string(ld, g, what, "type", 1, &ev->type) != CV_OK ||
+            get_string(ld, g, what, "schema", 1, &ev->schema) != CV_OK ||
+            get_string(ld, g, what, "topic", 1, &ev->topic) != CV_OK ||
+            check_topic_name(ld, config_setting_get_member(g, "topic"), what,
+                             "topic", ev->topic) != CV_OK ||
+            get_string(ld, g, what, "key", 0, &ev->key_field) != CV_OK)
+            return CV_ERR;
+        rc = get_string(ld, g, what, "description", 0, &desc);
+        free(desc);
+        if (rc != CV_OK)
+            return CV_ERR;
+    }
+    return CV_OK;
+}
+
+static int load_domain_topics(struct loader *ld, const config_setting_t *g,
+                              const char *what, struct cv_topo_domain *d)
+{
+    const config_setting_t *s = config_setting_get_member(g, "topics");
+    int type, n;
+
+    if (!s)
+        return fail_at(ld, g, "%s: missing 'topics'", what);
+    type = config_setting_type(s);
+    n = config_setting_length(s);
+    if (type != CONFIG_TYPE_ARRAY && type != CONFIG_TYPE_LIST)
+        return fail_at(ld, s,
+                       "%s: key 'topics': expected an array of topic names "
+                       "[ \"a\", \"b\" ], got %s",
+                       what, type_name(s));
+    if (n == 0)
+        return fail_at(ld, s,
+                       "%s: key 'topics': a domain consumes at least "
+                       "one topic",
+                       what);
+    d->topics = cv_calloc((size_t)n, sizeof(*d->topics));
+    for (int i = 0; i < n; i++) {
+        const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+        if (config_setting_type(e) != CONFIG_TYPE_STRING)
+            return fail_at(ld, e,
+                           "%s: key 'topics': expected topic names, got %s",
+                           what, type_name(e));
+        if (check_topic_name(ld, e, what, "topics",
+                             config_setting_get_string(e)) != CV_OK)
+            return CV_ERR;
+        d->topics[d->ntopics++] = cv_strdup(config_setting_get_string(e));
+    }
+    return CV_OK;
+}
+
+static int load_routes(struct loader *ld, const config_setting_t *g,
+                       const char *what, struct cv_topo_domain *d)
+{
+    const config_setting_t *list;
+    int n;
+
+    if (get_list(ld, g, what, "routes", 0, &list) != CV_OK)
+        return CV_ERR;
+    if (!list)
+        return CV_OK; /* cv_topology_check() reports a domain without routes */
+    n = config_setting_length(list);
+    d->routes = cv_calloc((size_t)n, sizeof(*d->routes));
+    for (int i = 0; i < n; i++) {
+        const config_setting_t *r = config_setting_get_elem(list, (unsigned)i);
+        struct cv_topo_route *rt = &d->routes[d->nroutes++];
+        char rwhat[1024], tmp[256];
+        char *desc = NULL;
+        int rc;
+
+        rt->line = line_of(r);
+        label(tmp, sizeof(tmp), r, "route for", "routes", i, "event");
+        snprintf(rwhat, sizeof(rwhat), "%s: %s", what, tmp);
+        if (check_keys(ld, r, rwhat, route_keys) != CV_OK ||
+            get_string(ld, r, rwhat, "event", 1, &rt->event_type) != CV_OK ||
+            get_string(ld, r, rwhat, "handler", 1, &rt->handler) != CV_OK)
+            return CV_ERR;
+        rc = get_string(ld, r, rwhat, "description", 0, &desc);
+        free(desc);
+        if (rc != CV_OK)
+            return CV_ERR;
+    }
+    return CV_OK;
+}
+
+static int load_domains(struct loader *ld, const config_setting_t *list,
+                        struct cv_topology *t)
+{
+    int n = config_setting_length(list);
+
+    t->domains = cv_calloc((size_t)n, sizeof(*t->domains));
+    for (int i = 0; i < n; i++) {
+        const config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
+        const config_setting_t *s;
+        struct cv_topo_domain *d = &t->domains[t->ndomains++];
+        char what[256];
+        char *desc = NULL, *reset = NULL;
+        int rc;
+
+        d->line = line_of(g);
+        d->batch_size = 500;
+        d->batch_wait_ms = 50;
+        d->parallelism = 1;
+        d->reset_earliest = 1;
+        label(what, sizeof(what), g, "domain", "domains", i, "name");
+        if (check_keys(ld, g, what, domain_keys) != CV_OK ||
+            get_string(ld, g, what, "name", 1, &d->name) != CV_OK)
+            return CV_ERR;
+        /* the name goes into the default DLQ topic and metric labels */
+        if (!topic_name_ok(d->name))
+            return fail_at(ld, config_setting_get_member(g, "name"),
+                           "%s: key 'name': use letters, digits, '.', '_' "
+                           "and '-' only",
+                           what);
+        if (get_string(ld, g, what, "group", 1, &d->group_id) != CV_OK ||
+            load_domain_topics(ld, g, what, d) != CV_OK ||
+            get_int(ld, g, what, "batch_size", 0, 1, 100000, &d->batch_size) !=
+                CV_OK ||
+            get_int(ld, g, what, "batch_wait_ms", 0, 0, 60000,
+                    &d->batch_wait_ms) != CV_OK ||
+            get_int(ld, g, what, "parallelism", 0, 1, 64, &d->parallelism) !=
+                CV_OK ||
+            get_string(ld, g, what, "dlq_topic", 0, &d->dlq_topic) != CV_OK)
+            return CV_ERR;
+        s = config_setting_get_member(g, "dlq_topic");
+        if (s &&
+            check_topic_name(ld, s, what, "dlq_topic", d->dlq_topic) != CV_OK)
+            return CV_ERR;
+        if (!d->dlq_topic) {
+            d->dlq_topic = cv_asprintf("conveyor.dlq.%s", d->name);
+            if (!topic_name_ok(d->dlq_topic))
+                return fail_at(ld, g,
+                               "%s: the default dlq_topic would be longer "
+                               "than %d characters; set dlq_topic",
+                               what, TOPIC_NAME_MAX);
+        }
+        if (get_string(ld, g, what, "reset", 0, &reset) != CV_OK)
+            return CV_ERR;
+        if (reset) {
+            s = config_setting_get_member(g, "reset");
+            rc = strcmp(reset, "earliest") == 0 ? 1
+                 : strcmp(reset, "latest") == 0 ? 0
+                                                : -1;
+            if (rc < 0) {
+                fail_at(ld, s,
+                        "%s: key 'reset': expected earliest|latest, got "
+                        "'%.100s'",
+                        what, reset);
+                free(reset);
+                return CV_ERR;
+            }
+            d->reset_earliest = rc;
+            free(reset);
+        }
+        rc = get_string(ld, g, what, "description", 0, &desc);
+        free(desc);
+        if (rc != CV_OK || load_routes(ld, g, what, d) != CV_OK)
+            return CV_ERR;
+    }
+    return CV_OK;
+}
+
+int cv_topology_load(const char *path, struct cv_topology *t, char *errstr,
+                     size_t errstr_size)
+{
+    struct loader ld = {path, errstr, errstr_size};
+    const config_setting_t *root, *topics, *events, *domains;
+    config_t lc;
+
+    memset(t, 0, sizeof(*t));
+    config_init(&lc);
+    t->path = cv_strdup(path);
+    if (cv_config_read_file(&lc, path, errstr, errstr_size) != CV_OK)
+        goto fail;
+    root = config_root_setting(&lc);
+    if (check_keys(&ld, root, "topology", root_keys) != CV_OK ||
+        get_list(&ld, root, NULL, "topics", 1, &topics) != CV_OK ||
+        get_list(&ld, root, NULL, "events", 1, &events) != CV_OK ||
+        get_list(&ld, root, NULL, "domains", 1, &domains) != CV_OK ||
+        load_topics(&ld, topics, t) != CV_OK ||
+        load_events(&ld, events, t) != CV_OK ||
+        load_domains(&ld, domains, t) != CV_OK)
+        goto fail;
+    config_destroy(&lc);
+    return CV_OK;
+
+fail:
+    config_destroy(&lc);
+    cv_topology_free(t);
+    return CV_ERR;
+}
+
+void cv_topology_free(struct cv_topology *t)
+{
+    if (!t)
+        return;
+    for (size_t i = 0; i < t->ntopics; i++)
+        free(t->topics[i].name);
+    free(t->topics);
+    for (size_t i = 0; i < t->nevents; i++) {
+        free(t->events[i].type);
+        free(t->events[i].schema);
+        free(t->events[i].topic);
+        free(t->events[i].key_field);
+    }
+    free(t->events);
+    for (size_t i = 0; i < t->ndomains; i++) {
+        struct cv_topo_domain *d = &t->domains[i];
+        free(d->name);
+        free(d->group_id);
+        for (size_t k = 0; k < d->ntopics; k++)
+            free(d->topics[k]);
+        free(d->topics);
+        free(d->dlq_topic);
+        for (size_t k = 0; k < d->nroutes; k++) {
+            free(d->routes[k].event_type);
+            free(d->routes[k].handler);
+        }
+        free(d->routes);
+    }
+    free(t->domains);
+    free(t->path);
+    memset(t, 0, sizeof(*t));
+}
+
+/* ---- lookups ---- */
+
+const struct cv_topo_topic *cv_topology_topic(const struct cv_topology *t,
+                                              const char *name)
+{
+    for (size_t i = 0; i < t->ntopics; i++)
+        if (strcmp(t->topics[i].name, name) == 0)
+            return &t->topics[i];
+    return NULL;
+}
+
+const struct cv_topo_event *cv_topology_event(const struct cv_topology *t,
+                                              const char *type)
+{
+    for (size_t i = 0; i < t->nevents; i++)
+        if (strcmp(t->events[i].type, type) == 0)
+            return &t->events[i];
+    return NULL;
+}
+
+const struct cv_topo_domain *cv_topology_domain(const struct cv_topology *t,
+                                                const char *name)
+{
+    for (size_t i = 0; i < t->ndomains; i++)
+        if (strcmp(t->domains[i].name, name) == 0)
+            return &t->domains[i];
+    return NULL;
+}
+
+const struct cv_topo_route *cv_topology_route(const struct cv_topo_domain *d,
+                                              const char *event_type)
+{
+    for (size_t i = 0; i < d->nroutes; i++)
+        if (strcmp(d->routes[i].event_type, event_type) == 0)
+            return &d->routes[i];
+    return NULL;
+}
+
+/* ---- checking ---- */
+
+struct finding {
+    int line;
+    size_t seq; /* keeps findings on one line in the order they were made */
+    char *msg;
+};
+
+struct checker {
+    struct finding *v;
+    size_t n, cap;
+};
+
+static void report(struct checker *ck, int line, const char *fmt, ...)
+    CV_PRINTF(3, 4);
+
+static void report(struct checker *ck, int line, const char *fmt, ...)
+{
+    va_list ap;
+    char *msg = NULL;
+
+    va_start(ap, fmt);
+    if (vasprintf(&msg, fmt, ap) < 0)
+        msg = NULL;
+    va_end(ap);
+    if (!msg)
+        msg = cv_strdup("(out of memory formatting an error)");
+    if (ck->n == ck->cap) {
+        ck->cap = ck->cap ? ck->cap * 2 : 16;
+        ck->v = cv_realloc(ck->v, ck->cap * sizeof(*ck->v));
+    }
+    ck->v[ck->n].line = line;
+    ck->v[ck->n].seq = ck->n;
+    ck->v[ck->n].msg = msg;
+    ck->n++;
+}
+
+static int finding_cmp(const void *a, const void *b)
+{
+    const struct finding *x = a, *y = b;
+
+    if (x->line != y->line)
+        return x->line < y->line ? -1 : 1;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+static int domain_consumes(const struct cv_topo_domain *d, const char *topic)
+{
+    for (size_t i = 0; i < d->ntopics; i++)
+        if (strcmp(d->topics[i], topic) == 0)
+            return 1;
+    return 0;
+}
+
+static const char *avro_type_name(avro_schema_t s)
+{
+    switch (avro_typeof(s)) {
+    case AVRO_STRING:
+        return "string";
+    case AVRO_BYTES:
+        return "bytes";
+    case AVRO_INT32:
+        return "int";
+    case AVRO_INT64:
+        return "long";
+    case AVRO_FLOAT:
+        return "float";
+    case AVRO_DOUBLE:
+        return "double";
+    case AVRO_BOOLEAN:
+        return "boolean";
+    case AVRO_NULL:
+        return "null";
+    case AVRO_RECORD:
+        return "record";
+    case AVRO_ENUM:
+        return "enum";
+    case AVRO_FIXED:
+        return "fixed";
+    case AVRO_MAP:
+        return "map";
+    case AVRO_ARRAY:
+        return "array";
+    case AVRO_UNION:
+        return "union";
+    default:
+        return "other";
+    }
+}
+
+static void check_event_schema(struct checker *ck,
+                               const struct cv_topo_event *ev,
+                               const struct cv_catalogue *cat)
+{
+    const struct cv_schema *sch = cv_catalogue_by_name(cat, ev->schema);
+    avro_schema_t field;
+    int idx;
+
+    if (!sch) {
+        report(ck, ev->line, "event '%s': schema '%s' is not in the catalogue",
+               ev->type, ev->schema);
+        return;
+    }
+    if (!ev->key_field)
+        return;
+    /*
+     * avro_schema_record_field_get() reads an uninitialised pointer when the
+     * field is missing (avro-c 1.11), so look the index up first.
+     */
+    idx = is_avro_record(sch->avro)
+              ? avro_schema_record_field_get_index(sch->avro, ev->key_field)
+              : -1;
+    if (idx < 0) {
+        report(ck, ev->line,
+               "event '%s': key '%s' is not a field of schema "
+               "'%s'",
+               ev->type, ev->key_field, ev->schema);
+        return;
+    }
+    field = avro_schema_record_field_get_by_index(sch->avro, idx);
+    /* a null or composite key would scatter one entity over partitions */
+    if (!is_avro_string(field) && !is_avro_int32(field) &&
+        !is_avro_int64(field))
+        report(ck, ev->line,
+               "event '%s': key '%s' of schema '%s' has type %s; a key field "
+               "must be a string, int or long",
+               ev->type, ev->key_field, ev->schema, avro_type_name(field));
+}
+
+/* Appends ", name" (or "name" first) to buf while it fits. */
+static void append_name(char *buf, size_t size, const char *name)
+{
+    size_t len = strlen(buf);
+
+    snprintf(buf + len, size - len, "%s%s", len ? ", " : "", name);
+}
+
+static void domain_names(const struct cv_domain_def *const *defs, char *buf,
+                         size_t size)
+{
+    buf[0] = '\0';
+    for (size_t i = 0; defs[i]; i++)
+        append_name(buf, size, defs[i]->name);
+    if (!buf[0])
+        snprintf(buf, size, "none");
+}
+
+static void handler_names(const struct cv_domain_def *def, char *buf,
+                          size_t size)
+{
+    buf[0] = '\0';
+    for (size_t i = 0; def->handlers && def->handlers[i].name; i++)
+        append_name(buf, size, def->handlers[i].name);
+    if (!buf[0])
+        snprintf(buf, size, "none");
+}
+
+static void resolve_handler(struct checker *ck, const struct cv_topo_domain *d,
+                            struct cv_topo_route *rt,
+                            const struct cv_domain_def *const *defs)
+{
+    const char *dot = strchr(rt->handler, '.');
+    size_t n = (size_t)(dot - rt->handler);
+    const struct cv_domain_def *def = NULL;
+    char list[512];
+
+    for (size_t i = 0; defs[i] && !def; i++)
+        if (strlen(defs[i]->name) == n &&
+            strncmp(defs[i]->name, rt->handler, n) == 0)
+            def = defs[i];
+    if (!def) {
+        domain_names(defs, list, sizeof(list));
+        report(ck, rt->line,
+               "domain '%s': route for '%s': handler '%s': no compiled-in "
+               "domain '%.*s' (have: %s)",
+               d->name, rt->event_type, rt->handler, (int)n, rt->handler, list);
+        return;
+    }
+    for (size_t i = 0; def->handlers && def->handlers[i].name; i++)
+        if (strcmp(def->handlers[i].name, dot + 1) == 0) {
+            rt->fn = def->handlers[i].fn;
+            return;
+        }
+    handler_names(def, list, sizeof(list));
+    report(ck, rt->line,
+           "domain '%s': route for '%s': handler '%s': domain '%s' has no "
+           "handler '%s' (has: %s)",
+           d->name, rt->event_type, rt->handler, def->name, dot + 1, list);
+}
+
+static void check_domain(struct checker *ck, const struct cv_topology *t,
+                         size_t di, const struct cv_domain_def *const *defs)
+{
+    struct cv_topo_domain *d = &t->domains[di];
+
+    for (size_t j = 0; j < di; j++) {
+        if (strcmp(t->domains[j].name, d->name) == 0)
+            report(ck, d->line, "duplicate domain '%s' (first at line %d)",
+                   d->name, t->domains[j].line);
+        if (strcmp(t->domains[j].group_id, d->group_id) == 0)
+            report(ck, d->line,
+                   "domain '%s': group '%s' is also the group of domain '%s' "
+                   "(line %d)",
+                   d->name, d->group_id, t->domains[j].name,
+                   t->domains[j].line);
+    }
+    for (size_t k = 0; k < d->ntopics; k++) {
+        int twice = 0;
+        for (size_t j = 0; j < k; j++)
+            twice |= strcmp(d->topics[j], d->topics[k]) == 0;
+        if (twice)
+            report(ck, d->line, "domain '%s': topic '%s' is listed twice",
+                   d->name, d->topics[k]);
+        else if (!cv_topology_topic(t, d->topics[k]))
+            report(ck, d->line, "domain '%s': topic '%s' is not declared",
+                   d->name, d->topics[k]);
+    }
+    if (domain_consumes(d, d->dlq_topic))
+        report(ck, d->line,
+               "domain '%s': dlq_topic '%s' is one of the topics it consumes",
+               d->name, d->dlq_topic);
+    if (d->nroutes == 0)
+        report(ck, d->line, "domain '%s': no routes", d->name);
+
+    for (size_t r = 0; r < d->nroutes; r++) {
+        struct cv_topo_route *rt = &d->routes[r];
+        const struct cv_topo_event *ev = cv_topology_event(t, rt->event_type);
+
+        rt->fn = NULL;
+        for (size_t j = 0; j < r; j++)
+            if (strcmp(d->routes[j].event_type, rt->event_type) == 0) {
+                report(ck, rt->line,
+                       "domain '%s': event '%s' is routed twice (first at "
+                       "line %d)",
+                       d->name, rt->event_type, d->routes[j].line);
+                break;
+            }
+        if (!ev)
+            report(ck, rt->line,
+                   "domain '%s': route for undeclared event type '%s'", d->name,
+                   rt->event_type);
+        else if (!domain_consumes(d, ev->topic))
+            report(ck, rt->line,
+                   "domain '%s': route for '%s': the event travels on topic "
+                   "'%s', which the domain does not consume",
+                   d->name, rt->event_type, ev->topic);
+        if (!strchr(rt->handler, '.') || rt->handler[0] == '.' ||
+            !strchr(rt->handler, '.')[1])
+            report(ck, rt->line,
+                   "domain '%s': route for '%s': handler '%s' is not "
+                   "\"<domain>.<handler>\"",
+                   d->name, rt->event_type, rt->handler);
+        else if (defs)
+            resolve_handler(ck, d, rt, defs);
+    }
+
+    /*
+     * The consumer dead-letters an event it has no route for, so a domain
+     * that consumes a topic must route every event type declared on it.
+     */
+    for (size_t e = 0; e < t->nevents; e++) {
+        const struct cv_topo_event *ev = &t->events[e];
+        if (d->nroutes && domain_consumes(d, ev->topic) &&
+            !cv_topology_route(d, ev->type) &&
+            cv_topology_event(t, ev->type) == ev)
+            report(ck, d->line,
+                   "domain '%s': no route for event '%s' on its topic '%s' "
+                   "(each one would be dead-lettered)",
+                   d->name, ev->type, ev->topic);
+    }
+}
+
+int cv_topology_check(struct cv_topology *t, const struct cv_catalogue *cat,
+                      const struct cv_domain_def *const *domains, FILE *out)
+{
+    struct checker ck = {NULL, 0, 0};
+    int count;
+
+    for (size_t i = 0; i < t->ntopics; i++) {
+        const struct cv_topo_topic *tp = &t->topics[i];
+        int consumed = 0;
+
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(t->topics[j].name, tp->name) == 0) {
+                report(&ck, tp->line, "duplicate topic '%s' (first at line %d)",
+                       tp->name, t->topics[j].line);
+                break;
+            }
+        for (size_t d = 0; d < t->ndomains && !consumed; d++)
+            consumed = domain_consumes(&t->domains[d], tp->name);
+        if (!consumed && cv_topology_topic(t, tp->name) == tp)
+            report(&ck, tp->line, "topic '%s': no domain consumes it",
+                   tp->name);
+    }
+    for (size_t i = 0; i < t->nevents; i++) {
+        const struct cv_topo_event *ev = &t->events[i];
+        int dup = 0;
+
+        for (size_t j = 0; j < i && !dup; j++)
+            if (strcmp(t->events[j].type, ev->type) == 0) {
+                report(&ck, ev->line,
+                       "duplicate event type '%s' (first at line %d)", ev->type,
+                       t->events[j].line);
+                dup = 1;
+            }
+        if (!cv_topology_topic(t, ev->topic))
+            report(&ck, ev->line, "event '%s': topic '%s' is not declared",
+                   ev->type, ev->topic);
+        if (cat)
+            check_event_schema(&ck, ev, cat);
+    }
+    for (size_t i = 0; i < t->ndomains; i++)
+        check_domain(&ck, t, i, domains);
+
+    if (ck.n)
+        qsort(ck.v, ck.n, sizeof(*ck.v), finding_cmp);
+    for (size_t i = 0; i < ck.n; i++) {
+        if (out)
+            fprintf(out, "%s:%d: %s\n", t->path ? t->path : "topology",
+                    ck.v[i].line, ck.v[i].msg);
+        free(ck.v[i].msg);
+    }
+    free(ck.v);
+    count = (int)ck.n;
+    return count;
+}

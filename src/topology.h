@@ -1,0 +1,104 @@
+/*
+ * topology.h - topics, event types, domains and routes (topology/<name>.cfg).
+ *
+ *   topics  = ( { name = "marketplace.leads"; partitions = 8; } );
+ *   events  = ( { type = "marketplace.lead.submitted";
+ *                 schema = "marketplace.LeadSubmitted";
+ *                 topic = "marketplace.leads"; key = "partner_id"; } );
+ *   domains = ( { name = "leads"; group = "conveyor.leads";
+ *                 topics = [ "marketplace.leads" ];
+ *                 batch_size = 500; batch_wait_ms = 50; parallelism = 1;
+ *                 reset = "earliest";
+ *                 routes = ( { event = "marketplace.lead.submitted";
+ *                              handler = "leads.lead_submitted"; } ); } );
+ *
+ * cv_topology_load() reads the file and reports syntax, type and value
+ * errors with file:line. cv_topology_check() checks references across the
+ * file, the schema catalogue and the compiled-in handlers, and reports every
+ * error it finds, each with file:line.
+ */
+#ifndef CV_TOPOLOGY_H
+#define CV_TOPOLOGY_H
+
+#include <stdio.h>
+
+#include "common.h"
+#include "handler.h"
+#include "schema.h"
+
+struct cv_topo_topic {
+    char *name;
+    int partitions;
+    int line;
+};
+
+struct cv_topo_event {
+    char *type;      /* ce_type, e.g. "marketplace.lead.submitted" */
+    char *schema;    /* full Avro name in the catalogue */
+    char *topic;     /* where producers send it */
+    char *key_field; /* record field used as the Kafka key, or NULL */
+    int line;
+};
+
+struct cv_topo_route {
+    char *event_type;
+    char *handler; /* "<domain def>.<handler>" */
+    int line;
+    cv_handler_fn fn; /* resolved by cv_topology_check(), else NULL */
+};
+
+struct cv_topo_domain {
+    char *name;
+    char *group_id;
+    char **topics;
+    size_t ntopics;
+    int batch_size;
+    int batch_wait_ms;
+    int parallelism;
+    int reset_earliest; /* 1 = earliest, 0 = latest */
+    char *dlq_topic;    /* default "<first topic>.dlq" */
+    struct cv_topo_route *routes;
+    size_t nroutes;
+    int line;
+};
+
+struct cv_topology {
+    char *path;
+    struct cv_topo_topic *topics;
+    size_t ntopics;
+    struct cv_topo_event *events;
+    size_t nevents;
+    struct cv_topo_domain *domains;
+    size_t ndomains;
+};
+
+/* Returns CV_OK or CV_ERR with "file:line: message". t is always safe to
+ * pass to cv_topology_free() afterwards. */
+int cv_topology_load(const char *path, struct cv_topology *t, char *errstr,
+                     size_t errstr_size);
+void cv_topology_free(struct cv_topology *t);
+
+/*
+ * Cross-checks and resolves handlers (route->fn). Each error is printed to
+ * out (may be NULL) as "file:line: message". Checks: duplicate topic, event,
+ * domain or group names; an event whose schema is not in the catalogue or
+ * whose topic is not declared; a key field that is not in the schema; a
+ * domain topic that is not declared; a route to an undeclared event type or
+ * an unknown handler; a route whose event's topic is not consumed by the
+ * domain; a declared topic that no domain consumes (unrouted topic).
+ * Returns the number of errors (0 = valid).
+ */
+int cv_topology_check(struct cv_topology *t, const struct cv_catalogue *cat,
+                      const struct cv_domain_def *const *domains, FILE *out);
+
+const struct cv_topo_topic *cv_topology_topic(const struct cv_topology *t,
+                                              const char *name);
+const struct cv_topo_event *cv_topology_event(const struct cv_topology *t,
+                                              const char *type);
+const struct cv_topo_domain *cv_topology_domain(const struct cv_topology *t,
+                                                const char *name);
+/* The route for an event type within a domain, or NULL. */
+const struct cv_topo_route *
+cv_topology_route(const struct cv_topo_domain *d, const char *event_type);
+
+#endif

@@ -1,0 +1,143 @@
+# lib.sh - helpers for the integration tests. Sourced inside pg_virtualenv
+# (PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE point at a throwaway
+# cluster). Every process a test starts is killed when the test exits.
+set -euo pipefail
+
+T=$(mktemp -d /tmp/conveyor-it.XXXXXX)
+export CONVEYOR_TOPOLOGY=${CONVEYOR_TOPOLOGY:-$CONVEYOR_SOURCE_DIR/tests/integration/topology.cfg}
+export CONVEYOR_SCHEMAS=$CONVEYOR_SOURCE_DIR/schemas
+export CONVEYOR_CONFIG=$CONVEYOR_SOURCE_DIR/config/conveyor.cfg
+export DATABASE_URL=""
+PIDS=()
+
+log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
+fail() { log "FAIL: $*"; dump_logs; exit 1; }
+
+dump_logs() {
+    for f in "$T"/*.log; do
+        [ -f "$f" ] || continue
+        echo "---- last lines of $(basename "$f")" >&2
+        tail -n 25 "$f" >&2
+    done
+}
+
+cleanup() {
+    local rc=$?
+    for p in "${PIDS[@]:-}"; do
+        [ -n "$p" ] && kill -CONT "$p" 2>/dev/null || true
+        [ -n "$p" ] && kill -KILL "$p" 2>/dev/null || true
+    done
+    wait 2>/dev/null || true
+    if [ "$rc" -eq 0 ]; then rm -rf "$T"; else log "logs kept in $T"; fi
+    exit "$rc"
+}
+trap cleanup EXIT
+
+q() { psql -X -v ON_ERROR_STOP=1 -Atq -c "$1"; }
+
+start_broker() {
+    "$CONVEYOR_BIN" dev-broker --bootstrap-file "$T/bootstrap" \
+        >"$T/broker.out" 2>"$T/broker.log" &
+    PIDS+=($!)
+    BROKER_PID=$!
+    for _ in $(seq 100); do
+        [ -s "$T/bootstrap" ] && break
+        sleep 0.1
+    done
+    [ -s "$T/bootstrap" ] || fail "dev broker did not start"
+    export CONVEYOR_KAFKA_BROKERS=$(cat "$T/bootstrap")
+    log "dev broker at $CONVEYOR_KAFKA_BROKERS"
+}
+
+migrate() { "$CONVEYOR_BIN" migrate >/dev/null 2>"$T/migrate.log" || fail "migrate"; }
+
+# start_conveyor NAME [run options...]: a `conveyor run` in the background;
+# its pid is in $LAST_PID, its log in $T/NAME.log (appended).
+start_conveyor() {
+    local name=$1
+    shift
+    "$CONVEYOR_BIN" run "$@" >>"$T/$name.log" 2>&1 &
+    LAST_PID=$!
+    PIDS+=($LAST_PID)
+}
+
+# gen_leads FROM COUNT DUP_PERMILLE: NDJSON envelopes of lead.submitted
+# events FROM..FROM+COUNT-1 with deterministic ids; every event whose number
+# is a multiple of 1000/DUP_PERMILLE is written twice (same ce_id).
+gen_leads() {
+    awk -v from="$1" -v n="$2" -v dup="$3" 'BEGIN {
+        every = dup > 0 ? int(1000 / dup) : 0
+        for (i = from; i < from + n; i++) {
+            p = i % 50
+            line = sprintf("{\"id\":\"evt-%d\",\"data\":{\"lead_id\":\"%08x-0000-4000-8000-%012x\",\"partner_id\":\"00000000-0000-4000-8000-%012x\",\"email\":\"lead%d@example.com\",\"first_name\":\"Ada\",\"last_name\":null,\"company\":null,\"phone\":null,\"submitted_at\":%d}}", i, i, i, p, i, 1763790000000 + i * 1000)
+            print line
+            if (every && i % every == 0) print line
+        }
+    }'
+}
+
+# produce_leads FROM COUNT DUP_PERMILLE
+produce_leads() {
+    gen_leads "$@" | "$CONVEYOR_BIN" produce --type marketplace.lead.submitted \
+        --envelope 2>>"$T/produce.log" || fail "produce"
+}
+
+distinct_events() { q "SELECT count(*) FROM conveyor.inbox WHERE group_id = 'conveyor.leads'"; }
+queue_rows() { q "SELECT count(*) FROM marketplace.email_verification_queue"; }
+volume_sum() { q "SELECT coalesce(sum(leads), 0) FROM marketplace.partner_monthly_volume"; }
+
+# wait_for SQL EXPECTED SECONDS
+wait_for() {
+    local got=""
+    for _ in $(seq $(($3 * 5))); do
+        got=$(q "$1" 2>/dev/null || true)
+        [ "$got" = "$2" ] && return 0
+        sleep 0.2
+    done
+    fail "waited $3 s for [$1] = $2, got '$got'"
+}
+
+# The exactly-once witnesses of the leads domain for N distinct events.
+check_witnesses() {
+    local n=$1
+    local rows vol leads
+    rows=$(queue_rows); vol=$(volume_sum); leads=$(q "SELECT count(*) FROM marketplace.leads")
+    log "witnesses: queue rows=$rows volume sum=$vol leads=$leads (expected $n)"
+    [ "$rows" = "$n" ] || fail "email_verification_queue has $rows rows, expected $n"
+    [ "$vol" = "$n" ] || fail "partner_monthly_volume sums to $vol, expected $n"
+    [ "$leads" = "$n" ] || fail "marketplace.leads has $leads rows, expected $n"
+    local dups
+    dups=$(q "SELECT count(*) FROM (SELECT source_event_id FROM marketplace.email_verification_queue GROUP BY 1 HAVING count(*) > 1) d")
+    [ "$dups" = "0" ] || fail "$dups events were applied more than once"
+}
+
+# Every stored offset equals the partition's end, and the broker trimmed
+# nothing (log start offset 0), so a retention loss can't pass for a bug.
+check_offsets_at_end() {
+    "$CONVEYOR_BIN" status >"$T/status.out" 2>>"$T/status.log" || fail "status"
+    awk 'NR > 1 && $1 ~ /^conveyor\./ {
+            if ($4 != 0) { print "trimmed: " $0; bad = 1 }
+            if ($5 != $6) { print "not at end: " $0; bad = 1 }
+            rows++
+         }
+         END { if (!rows) { print "no partitions"; bad = 1 } exit bad }' \
+        "$T/status.out" >&2 || { cat "$T/status.out" >&2; fail "offsets not at the end of every partition"; }
+}
+
+check_no_trim() {
+    "$CONVEYOR_BIN" status >"$T/status.out" 2>>"$T/status.log" || fail "status"
+    awk 'NR > 1 && $1 ~ /^conveyor\./ && $4 != 0 { print "trimmed: " $0; bad = 1 }
+         END { exit bad }' "$T/status.out" >&2 || fail "the dev broker trimmed a partition"
+}
+
+# Waits until `conveyor status` shows zero lag everywhere.
+wait_drained() {
+    local secs=$1
+    for _ in $(seq $((secs * 2))); do
+        "$CONVEYOR_BIN" status >"$T/status.out" 2>/dev/null || true
+        if grep -q '^total lag: 0$' "$T/status.out"; then return 0; fi
+        sleep 0.5
+    done
+    cat "$T/status.out" >&2
+    fail "lag did not reach 0 in $secs s"
+}

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Runs one integration test inside a throwaway Postgres cluster
+# (pg_virtualenv), with the test library loaded. Usage: run.sh TEST.sh
+set -euo pipefail
+test_script=$(readlink -f "$1")
+here=$(dirname "$(readlink -f "$0")")
+export CONVEYOR_SOURCE_DIR=${CONVEYOR_SOURCE_DIR:-$(readlink -f "$here/../..")}
+export CONVEYOR_BIN=${CONVEYOR_BIN:-$CONVEYOR_SOURCE_DIR/build/conveyor}
+[ -x "$CONVEYOR_BIN" ] || { echo "no conveyor binary at $CONVEYOR_BIN" >&2; exit 1; }
+# fsync off: these tests kill Conveyor, not the machine; Postgres' own
+# crash safety (WAL in the OS cache) is all an immediate stop needs.
+exec pg_virtualenv -t -o 'fsync=off' -o 'max_connections=200' \
+    bash -c 'source "$1"; source "$2"' _ "$here/lib.sh" "$test_script"
