@@ -87,6 +87,12 @@ int cv_cmd_run(struct cv_app *app, int argc, char **argv)
         return CV_EXIT_RUNTIME;
     }
     rc = cv_runner_wait(r, NULL, NULL);
+    cv_info("commit_p50_us=%lld commit_p99_us=%lld assigned_at_ms=%lld "
+            "first_commit_at_ms=%lld",
+            (long long)cv_stats_commit_percentile(50),
+            (long long)cv_stats_commit_percentile(99),
+            (long long)atomic_load(&cv_stats.assigned_ms),
+            (long long)atomic_load(&cv_stats.first_commit_ms));
     cv_info("processed=%llu duplicates=%llu dead_letters=%llu batches=%llu "
             "fenced=%llu rolled_back=%llu published=%llu",
             (unsigned long long)atomic_load(&cv_stats.processed),

@@ -39,19 +39,48 @@
 /* Nesting deeper than this in a schema or a value is refused. */
 #define MAX_DEPTH 64
 
+/*
+ * Array items of a zero-width type (null, a record of nulls) take no bytes,
+ * so a few bytes of block count could make the decoder append for ever.
+ * A message may hold this many of them in all; every other item costs at
+ * least one byte and is bounded by the body's length.
+ */
+#define ZERO_WIDTH_MAX 65536
+
 /* ------------------------------------------------------------------ */
 /* helpers shared by decoding and encoding                             */
 
-/* Strict UTF-8: no overlong forms, no surrogates, nothing past U+10FFFF. */
-static int utf8_valid(const unsigned char *s, size_t len)
+enum { TEXT_OK, TEXT_NUL, TEXT_UTF8 };
+
+#define HIGH_BITS 0x8080808080808080ULL
+#define LOW_BITS  0x0101010101010101ULL
+
+/*
+ * TEXT_OK if s is strict UTF-8 (no overlong forms, no surrogates, nothing
+ * past U+10FFFF) without a NUL byte. Runs of ASCII, the usual content, are
+ * checked eight bytes at a time: this is on the decoder's hot path.
+ */
+static int text_check(const unsigned char *s, size_t len)
 {
     size_t i = 0;
 
     while (i < len) {
-        unsigned char c = s[i];
+        unsigned char c;
         size_t n;
         unsigned char lo = 0x80, hi = 0xbf;
 
+        if (len - i >= 8) {
+            uint64_t w;
+            memcpy(&w, s + i, 8);
+            /* no high bit set, and no zero byte */
+            if (!(w & HIGH_BITS) && !((w - LOW_BITS) & ~w & HIGH_BITS)) {
+                i += 8;
+                continue;
+            }
+        }
+        c = s[i];
+        if (c == 0)
+            return TEXT_NUL;
         if (c < 0x80) {
             i++;
             continue;
@@ -71,18 +100,18 @@ static int utf8_valid(const unsigned char *s, size_t len)
             else if (c == 0xf4)
                 hi = 0x8f;
         } else {
-            return 0;
+            return TEXT_UTF8;
         }
         if (len - i <= n)
-            return 0;
+            return TEXT_UTF8;
         if (s[i + 1] < lo || s[i + 1] > hi)
-            return 0;
+            return TEXT_UTF8;
         for (size_t k = 2; k <= n; k++)
             if ((s[i + k] & 0xc0) != 0x80)
-                return 0;
+                return TEXT_UTF8;
         i += n + 1;
     }
-    return 1;
+    return TEXT_OK;
 }
 
 static avro_schema_t resolve(avro_schema_t sch)
@@ -90,6 +119,25 @@ static avro_schema_t resolve(avro_schema_t sch)
     while (sch && is_avro_link(sch))
         sch = avro_schema_link_target(sch);
     return sch;
+}
+
+/* Whether a value of this type can encode to zero bytes. */
+static int zero_width(avro_schema_t sch, int depth)
+{
+    sch = resolve(sch);
+    if (depth > MAX_DEPTH)
+        return 0;
+    if (is_avro_null(sch))
+        return 1;
+    if (is_avro_fixed(sch))
+        return avro_schema_fixed_size(sch) == 0;
+    if (!is_avro_record(sch))
+        return 0;
+    for (size_t i = 0; i < avro_schema_record_size(sch); i++)
+        if (!zero_width(avro_schema_record_field_get_by_index(sch, (int)i),
+                        depth + 1))
+            return 0;
+    return 1;
 }
 
 static const char *type_name(avro_type_t type)
@@ -192,6 +240,7 @@ struct snode {
     avro_type_t type;
     avro_schema_t schema; /* resolved (never a link) */
     int64_t size;         /* fixed: byte count; enum: symbol count */
+    int zero;             /* can encode to zero bytes */
     size_t n;             /* record fields, union branches, 1 for containers */
     struct snode **kids;
     const char **names; /* record field names, borrowed from the schema */
@@ -223,6 +272,7 @@ static struct snode *compile(struct slot *slot, avro_schema_t sch)
     node = cv_calloc(1, sizeof(*node));
     node->schema = sch;
     node->type = avro_typeof(sch);
+    node->zero = zero_width(sch, 0);
     if (slot->nnodes == slot->cap) {
         slot->cap = slot->cap ? slot->cap * 2 : 8;
         slot->nodes = cv_realloc(slot->nodes, slot->cap * sizeof(*slot->nodes));
@@ -272,7 +322,7 @@ static struct snode *compile(struct slot *slot, avro_schema_t sch)
 /* The state of one decode: input cursor, where we are, what went wrong. */
 struct scan {
     const unsigned char *start, *p, *end;
-    int64_t items; /* array/map items still allowed */
+    int64_t zero_items; /* zero-width array items still allowed */
     int depth;
     const char *path[MAX_DEPTH + 1]; /* record field names, outermost first */
     int plen;
@@ -343,10 +393,12 @@ static int scan_string(struct scan *sc, const char **s, size_t *len)
     if (scan_len(sc, len) != CV_OK)
         return CV_ERR;
     *s = (const char *)sc->p;
-    if (memchr(*s, '\0', *len))
+    switch (text_check(sc->p, *len)) {
+    case TEXT_NUL:
         return scan_fail(sc, "string contains a NUL byte");
-    if (!utf8_valid(sc->p, *len))
+    case TEXT_UTF8:
         return scan_fail(sc, "string is not valid UTF-8");
+    }
     sc->p += *len;
     return CV_OK;
 }
@@ -363,6 +415,9 @@ static int scan_value(struct scan *sc, const struct snode *node,
 static int scan_blocks(struct scan *sc, const struct snode *node,
                        avro_value_t *dst)
 {
+    /* empties it but keeps the storage of the previous event's items */
+    if (avro_value_reset(dst) != 0)
+        return avro_failed(sc);
     for (;;) {
         int64_t count, bytes = -1;
         const unsigned char *block;
@@ -381,15 +436,18 @@ static int scan_blocks(struct scan *sc, const struct snode *node,
                 return scan_failf(sc, "block size %lld, %zu bytes left",
                                   (long long)bytes, (size_t)(sc->end - sc->p));
         }
-        /*
-         * Items of a zero-width type (null, an empty record) cost no bytes,
-         * so the count alone could keep us appending for ever. No message
-         * has more items than bytes unless it is built to hurt.
-         */
-        if (count > sc->items)
-            return scan_failf(sc, "%lld items in a %zu-byte body",
-                              (long long)count, (size_t)(sc->end - sc->start));
-        sc->items -= count;
+        if (node->type == AVRO_ARRAY && node->kids[0]->zero) {
+            if (count > sc->zero_items)
+                return scan_failf(sc,
+                                  "more than %d zero-width items in a "
+                                  "message",
+                                  ZERO_WIDTH_MAX);
+            sc->zero_items -= count;
+        } else if (count > sc->end - sc->p) {
+            /* each item takes a byte at least: refuse before appending */
+            return scan_failf(sc, "%lld items but only %zu bytes left",
+                              (long long)count, (size_t)(sc->end - sc->p));
+        }
         block = sc->p;
         for (int64_t i = 0; i < count; i++) {
             avro_value_t child;
@@ -635,14 +693,15 @@ int cv_decoder_decode(struct cv_decoder *dec, const void *buf, size_t len,
 
     sc.start = sc.p = body;
     sc.end = sc.start + body_len;
-    sc.items = (int64_t)body_len;
+    sc.zero_items = ZERO_WIDTH_MAX;
     sc.depth = 0;
     sc.plen = 0;
     sc.why = NULL;
-    /* Keeps string buffers and union branches for reuse. */
-    if (avro_value_reset(&slot->value) != 0)
-        return cv_err(errstr, errstr_size, "%s (id %d): avro: %s",
-                      slot->schema->name, id, avro_strerror());
+    /*
+     * No avro_value_reset() of the whole record: the scan sets every field
+     * of every record it passes and every union's branch, and clears the
+     * arrays and maps it fills, so the previous event cannot show through.
+     */
     if (scan_value(&sc, slot->root, &slot->value) != CV_OK ||
         (sc.p != sc.end &&
          scan_failf(&sc, "%zu trailing byte%s after the record",
@@ -988,6 +1047,7 @@ struct enc {
     const struct cv_schema *schema;
     char *errstr;
     size_t errstr_size;
+    size_t zero_items; /* zero-width array items so far (ZERO_WIDTH_MAX) */
 };
 
 static const char *json_kind(const json_t *j)
@@ -1397,6 +1457,15 @@ static int from_json(struct enc *e, avro_value_t *dst, avro_schema_t sch,
         json_t *item;
         if (!json_is_array(j))
             return type_err(e, path, sch, j);
+        /* the decoder would refuse more; do not produce what it refuses */
+        if (zero_width(avro_schema_array_items(sch), 0)) {
+            e->zero_items += json_array_size(j);
+            if (e->zero_items > ZERO_WIDTH_MAX)
+                return cv_err(e->errstr, e->errstr_size,
+                              "field '%s': more than %d zero-width items in "
+                              "a message",
+                              path, ZERO_WIDTH_MAX);
+        }
         json_array_foreach(j, i, item)
         {
             avro_value_t child;
@@ -1481,7 +1550,7 @@ int cv_codec_encode_json(const struct cv_schema *schema, const char *json,
     json_t *root = NULL;
     json_error_t jerr;
     avro_value_t value = {NULL, NULL};
-    struct enc e = {schema, errstr, errstr_size};
+    struct enc e = {schema, errstr, errstr_size, 0};
     int rc = CV_ERR;
 
     root = json_loadb(json, json_len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL,
@@ -1641,7 +1710,8 @@ int cv_record_set_string(struct cv_record *rec, const char *field,
                                    field, value);
             rc = avro_value_set_enum(&v, idx);
         } else {
-            if (!utf8_valid((const unsigned char *)value, strlen(value)))
+            if (text_check((const unsigned char *)value, strlen(value)) !=
+                TEXT_OK)
                 return record_fail(rec, "field '%s': not valid UTF-8", field);
             rc = avro_value_set_string(&v, value);
         }
@@ -1727,7 +1797,7 @@ int cv_record_set_bool(struct cv_record *rec, const char *field, int value)
 int cv_record_encode(struct cv_record *rec, char **out, size_t *out_len,
                      char *errstr, size_t errstr_size)
 {
-    struct enc e = {rec->schema, errstr, errstr_size};
+    struct enc e = {rec->schema, errstr, errstr_size, 0};
     avro_schema_t sch = rec->schema->avro;
 
     if (rec->error)

@@ -38,6 +38,7 @@ char *cv_asprintf(const char *fmt, ...) CV_PRINTF(1, 2);
 
 /* Monotonic and wall clocks in milliseconds. */
 int64_t cv_mono_ms(void);
+int64_t cv_mono_us(void);
 int64_t cv_wall_ms(void);
 
 /* Writes a random RFC 4122 version 4 UUID (36 chars + NUL) into out. */

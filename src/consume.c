@@ -160,11 +160,16 @@ static int pg_connect(struct cv_consumer *c)
         if (c->pg) {
             /* A consumer stopped mid-transaction (SIGSTOP, a long GC pause
              * of the host) must not hold row locks for long. */
+            char stmt_timeout[24];
+            snprintf(stmt_timeout, sizeof(stmt_timeout), "%d",
+                     c->cfg->pg_statement_timeout_ms);
             if (cv_pg_command(c->pg,
                               "SELECT set_config("
                               "'idle_in_transaction_session_timeout', $1, "
+                              "false), set_config('statement_timeout', $2, "
                               "false)",
-                              1, (const char *[]){"15s"}, &err) == CV_OK) {
+                              2, (const char *[]){"15s", stmt_timeout},
+                              &err) == CV_OK) {
                 CV_LOG(CV_LOG_INFO, c->kv, "connected to Postgres (%s)",
                        cv_pg_describe(c->pg));
                 return CV_OK;
@@ -735,7 +740,7 @@ static enum txn_result run_txn(struct cv_consumer *c, size_t lo, size_t hi,
     }
 
     /* round trip 2: the handlers, the inbox, the offsets, COMMIT */
-    t0 = cv_mono_ms();
+    t0 = cv_mono_us();
     memset(&ctx, 0, sizeof(ctx));
     ctx.pg = c->pg;
     ctx.topo = c->topo;
@@ -821,7 +826,7 @@ static enum txn_result run_txn(struct cv_consumer *c, size_t lo, size_t hi,
         goto out;
     }
     batch_done(c, 1);
-    cv_stats_commit_sample((cv_mono_ms() - t0) * 1000);
+    cv_stats_commit_sample(cv_mono_us() - t0);
     int_fast64_t zero = 0;
     atomic_compare_exchange_strong(&cv_stats.first_commit_ms, &zero,
                                    cv_wall_ms());

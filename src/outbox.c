@@ -57,7 +57,8 @@ struct cv_relay *cv_relay_new(const struct cv_config *cfg, char *errstr,
     rd_kafka_conf_t *conf;
 
     r->cfg = cfg;
-    conf = cv_kafka_conf_new(cfg, overrides, errstr, errstr_size);
+    conf = cv_kafka_producer_conf_new(cfg, NULL, overrides, errstr,
+                                      errstr_size);
     if (!conf)
         goto fail;
     rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);

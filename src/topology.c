@@ -604,14 +604,18 @@ static void report(struct checker *ck, int line, const char *fmt, ...)
 static void report(struct checker *ck, int line, const char *fmt, ...)
 {
     va_list ap;
-    char *msg = NULL;
+    char *msg;
+    int n;
 
     va_start(ap, fmt);
-    if (vasprintf(&msg, fmt, ap) < 0)
-        msg = NULL;
+    n = vsnprintf(NULL, 0, fmt, ap);
     va_end(ap);
-    if (!msg)
-        msg = cv_strdup("(out of memory formatting an error)");
+    msg = cv_malloc(n > 0 ? (size_t)n + 1 : 1);
+    msg[0] = '\0';
+    va_start(ap, fmt);
+    if (n > 0)
+        vsnprintf(msg, (size_t)n + 1, fmt, ap);
+    va_end(ap);
     if (ck->n == ck->cap) {
         ck->cap = ck->cap ? ck->cap * 2 : 16;
         ck->v = cv_realloc(ck->v, ck->cap * sizeof(*ck->v));

@@ -633,6 +633,11 @@ static const char *node_avsc =
     "{\"name\":\"v\",\"type\":\"int\"},"
     "{\"name\":\"next\",\"type\":[\"null\",\"Node\"],\"default\":null}]}";
 
+static const char *nulls_avsc =
+    "{\"type\":\"record\",\"name\":\"Nulls\",\"namespace\":\"t\","
+    "\"fields\":[{\"name\":\"n\",\"type\":{\"type\":\"array\","
+    "\"items\":\"null\"}}]}";
+
 #define RICH_JSON                                                              \
     "{\"s\":\"str\",\"b\":\"\\u0000\\u00ff\\u0041\",\"i\":-1,"                 \
     "\"l\":9007199254740993,\"f\":1.5,\"d\":-2.25,\"ok\":true,"                \
@@ -703,9 +708,11 @@ static void test_rich_types(void)
     CHECK(mkdtemp(dir) != NULL);
     write_text(dir, "rich.avsc", rich_avsc);
     write_text(dir, "node.avsc", node_avsc);
+    write_text(dir, "nulls.avsc", nulls_avsc);
     write_text(dir, "ids.cfg",
                "ids = ( { schema = \"t.Rich\"; id = 50; },"
-               " { schema = \"t.Node\"; id = 51; } );");
+               " { schema = \"t.Node\"; id = 51; },"
+               " { schema = \"t.Nulls\"; id = 52; } );");
     rich_cat = cv_catalogue_load(dir, err, sizeof(err));
     CHECK(rich_cat != NULL);
     if (!rich_cat) {
@@ -871,7 +878,7 @@ static void test_rich_types(void)
         pre = sizeof(head);
         /* tags: 1000000 items claimed */
         memcpy(body + pre, "\x80\x89\x7a", 3);
-        dec_fails(body, pre + 3, "items in a");
+        dec_fails(body, pre + 3, "1000000 items but only 0 bytes left");
         CHECK_CONTAINS(err, "field 'tags'");
         /* tags: a negative block with a wrong byte size */
         memcpy(body + pre,
@@ -888,6 +895,34 @@ static void test_rich_types(void)
         dec_fails(body, pre, "boolean byte 0x02");
     }
 
+    /* zero-width items: a few bytes must not buy unbounded work */
+    {
+        size_t n = 65536, jl = 16 + 5 * (n + 1);
+        char *many = malloc(jl);
+        size_t off = (size_t)snprintf(many, jl, "{\"n\":[");
+        for (size_t k = 0; k < n; k++)
+            off +=
+                (size_t)snprintf(many + off, jl - off, "%snull", k ? "," : "");
+        snprintf(many + off, jl - off, "]}");
+        free(buf2);
+        buf2 = enc("t.Nulls", many, &len2);
+        CHECK(buf2 != NULL); /* the limit itself is fine */
+        v = buf2 ? dec_ok(buf2, len2, &s) : NULL;
+        CHECK(v && avro_value_get_by_name(v, "n", &field, NULL) == 0 &&
+              avro_value_get_size(&field, &blen) == 0 && blen == n);
+        snprintf(many + off, jl - off, ",null]}");
+        enc_fails("t.Nulls", many, "field 'n'", "zero-width items");
+        free(many);
+
+        /* 65537 nulls in one block; 40000 twice */
+        dec_fails("\x00\x00\x00\x00\x34\x82\x80\x08\x00", 9,
+                  "more than 65536 zero-width items");
+        dec_fails("\x00\x00\x00\x00\x34\x80\xf1\x04\x80\xf1\x04\x00", 12,
+                  "more than 65536 zero-width items");
+        CHECK(cv_decoder_decode(dec, "\x00\x00\x00\x00\x34\x80\xf1\x04\x00", 9,
+                                &s, &v, err, sizeof(err)) == CV_OK);
+    }
+
 out:
     free(json);
     free(buf2);
@@ -899,6 +934,7 @@ out:
     dec = saved_dec;
     unlink_in(dir, "rich.avsc");
     unlink_in(dir, "node.avsc");
+    unlink_in(dir, "nulls.avsc");
     unlink_in(dir, "ids.cfg");
     CHECK(rmdir(dir) == 0);
 }

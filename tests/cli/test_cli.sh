@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# The command line as a user meets it: exit codes (0 ok, 1 runtime, 2 usage
+# or configuration), --help on every command, and errors that say
+# file:line and what was expected. Needs no broker and no Postgres.
+set -uo pipefail
+bin=${CONVEYOR_BIN:?}
+src=${CONVEYOR_SOURCE_DIR:?}
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+cd "$src"
+passed=0 failed=0
+
+# expect CODE PATTERN -- command...: exit code and a pattern in the output
+expect() {
+    local code=$1 pattern=$2
+    shift 3
+    local out rc
+    out=$("$@" 2>&1)
+    rc=$?
+    if [ "$rc" = "$code" ] && grep -qE -- "$pattern" <<<"$out"; then
+        passed=$((passed + 1))
+    else
+        failed=$((failed + 1))
+        echo "FAIL: $* -> exit $rc (want $code), output:" >&2
+        echo "$out" | head -5 >&2
+        echo "(wanted /$pattern/)" >&2
+    fi
+}
+
+expect 0 'usage: conveyor' -- "$bin" --help
+expect 2 "unknown command 'bogus'" -- "$bin" bogus
+expect 2 'usage: conveyor' -- "$bin"
+for cmd in run dev dev-broker migrate produce status topology; do
+    expect 0 "usage: conveyor $cmd" -- "$bin" "$cmd" --help
+done
+expect 0 'ok \(3 topics, 3 event types, 2 domains\)' -- "$bin" topology check
+
+# a broken topology: every error reported with file:line, exit 2
+cat >"$T/bad.cfg" <<'CFG'
+topics = ( { name = "t1"; partitions = 2; },
+           { name = "t1"; partitions = 2; } );
+events = ( { type = "e.one"; schema = "marketplace.Nope"; topic = "t1"; } );
+domains = ( { name = "d"; group = "g"; topics = [ "t1" ];
+              routes = ( { event = "e.one"; handler = "leads.nope"; } ); } );
+CFG
+out=$("$bin" topology check "$T/bad.cfg" 2>&1); rc=$?
+if [ $rc = 2 ] && grep -q "bad.cfg:2:" <<<"$out" && grep -q "bad.cfg:3:" <<<"$out" &&
+   grep -q "bad.cfg:5:" <<<"$out"; then passed=$((passed + 1)); else
+    failed=$((failed + 1)); echo "FAIL: bad topology: exit $rc: $out" >&2; fi
+
+printf 'topics = ( { name = "t1"; partitions = "many"; } );\nevents = ();\ndomains = ();\n' >"$T/type.cfg"
+expect 2 'type.cfg:1:.*partitions' -- "$bin" topology check "$T/type.cfg"
+printf 'topics = ( { name = ; } );\n' >"$T/syntax.cfg"
+expect 2 'syntax.cfg:1:' -- "$bin" topology check "$T/syntax.cfg"
+
+# configuration errors: file:line and the key
+printf 'kafka = { brokers = "dev"; bogus = 1; };\n' >"$T/c1.cfg"
+expect 2 "c1.cfg:1:.*bogus" -- "$bin" -c "$T/c1.cfg" topology check
+printf 'outbox = {\n  batch_size = 0;\n};\n' >"$T/c2.cfg"
+expect 2 "c2.cfg:2:.*batch_size" -- "$bin" -c "$T/c2.cfg" topology check
+printf 'postgres = { conninfo = "host=db password=hunter2"; };\n' >"$T/c3.cfg"
+expect 2 "c3.cfg:1:.*password" -- "$bin" -c "$T/c3.cfg" topology check
+out=$("$bin" -c "$T/c3.cfg" topology check 2>&1)
+if grep -q hunter2 <<<"$out"; then failed=$((failed + 1)); echo "FAIL: secret echoed: $out" >&2;
+else passed=$((passed + 1)); fi
+expect 2 "no such file|cannot" -- "$bin" -c "$T/missing.cfg" topology check
+
+# produce: bad input names the field, and the line on stdin
+export CONVEYOR_KAFKA_BROKERS=127.0.0.1:1
+expect 2 "unknown event type|not declared" -- "$bin" produce --type no.such.type --data '{}'
+out=$(printf '{"lead_id":"a","partner_id":"b","email":5,"submitted_at":1}\n' |
+      "$bin" produce --type marketplace.lead.submitted 2>&1); rc=$?
+if [ $rc != 0 ] && grep -q "stdin:1: field 'email'" <<<"$out"; then passed=$((passed + 1)); else
+    failed=$((failed + 1)); echo "FAIL: produce bad field: exit $rc: $out" >&2; fi
+
+# run refuses the in-process dev broker setting
+unset CONVEYOR_KAFKA_BROKERS
+expect 2 'dev broker' -- env CONVEYOR_KAFKA_BROKERS=dev "$bin" run
+
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]

@@ -1,0 +1,598 @@
+/*
+ * test_topology.c - topology/marketplace.cfg, the loader's errors with
+ * file:line, and every cross-check of cv_topology_check() against the real
+ * schema catalogue (schemas/) and a handler registry of the test's own.
+ *
+ * The check fixtures live in tests/unit/fixtures/topology/; each test
+ * below lists the exact lines it must print. Load errors are small files
+ * written to a temporary directory from the strings below.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "schema.h"
+#include "test.h"
+#include "topology.h"
+
+static char tmpdir[64];
+static const char *srcdir;
+static struct cv_catalogue *cat;
+
+/*
+ * A registry of the test's own: static, so it cannot clash with the
+ * generated cv_domains[] the library carries. It mirrors consumers/ for
+ * the repository's topology and adds a "shop" domain for the fixtures.
+ */
+static cv_result_t h_placed(struct cv_ctx *ctx, const struct cv_event *ev)
+{
+    (void)ctx;
+    (void)ev;
+    return CV_HANDLED;
+}
+
+static cv_result_t h_paid(struct cv_ctx *ctx, const struct cv_event *ev)
+{
+    (void)ctx;
+    (void)ev;
+    return CV_HANDLED;
+}
+
+static cv_result_t h_lead(struct cv_ctx *ctx, const struct cv_event *ev)
+{
+    (void)ctx;
+    (void)ev;
+    return CV_HANDLED;
+}
+
+static cv_result_t h_upload(struct cv_ctx *ctx, const struct cv_event *ev)
+{
+    (void)ctx;
+    (void)ev;
+    return CV_HANDLED;
+}
+
+static cv_result_t h_verify(struct cv_ctx *ctx, const struct cv_event *ev)
+{
+    (void)ctx;
+    (void)ev;
+    return CV_HANDLED;
+}
+
+static const struct cv_handler_def shop_handlers[] = {
+    {"placed", h_placed, "an order was placed"},
+    {"paid", h_paid, "an order was paid"},
+    {NULL, NULL, NULL},
+};
+static const struct cv_handler_def leads_handlers[] = {
+    {"lead_submitted", h_lead, NULL},
+    {"upload_completed", h_upload, NULL},
+    {NULL, NULL, NULL},
+};
+static const struct cv_handler_def verification_handlers[] = {
+    {"verification_requested", h_verify, NULL},
+    {NULL, NULL, NULL},
+};
+static const struct cv_domain_def shop_def = {"shop", "test shop",
+                                              shop_handlers};
+static const struct cv_domain_def leads_def = {"leads", "test leads",
+                                               leads_handlers};
+static const struct cv_domain_def verification_def = {
+    "verification", "test verification", verification_handlers};
+static const struct cv_domain_def *const defs[] = {&shop_def, &leads_def,
+                                                   &verification_def, NULL};
+
+static const char *fixture(const char *name)
+{
+    static char path[512];
+    snprintf(path, sizeof(path), "%s/tests/unit/fixtures/topology/%s", srcdir,
+             name);
+    return path;
+}
+
+/* Runs the check and compares its whole output with lines (each without
+ * the "path:" prefix) and the count it returns. */
+static void expect_check(const char *path, const struct cv_catalogue *c,
+                         const struct cv_domain_def *const *d,
+                         const char *const *lines, int count)
+{
+    struct cv_topology t;
+    char errstr[1024] = "", *out = NULL, *want = NULL;
+    size_t out_len = 0, want_len = 0;
+    FILE *mem, *wmem;
+    int n;
+
+    CHECK(cv_topology_load(path, &t, errstr, sizeof(errstr)) == CV_OK);
+    if (errstr[0])
+        fprintf(stderr, "  %s\n", errstr);
+    mem = open_memstream(&out, &out_len);
+    n = cv_topology_check(&t, c, d, mem);
+    fclose(mem);
+    wmem = open_memstream(&want, &want_len);
+    for (size_t i = 0; lines[i]; i++)
+        fprintf(wmem, "%s:%s\n", path, lines[i]);
+    fclose(wmem);
+    CHECK(n == count);
+    CHECK_STR(out, want);
+    if (n != count)
+        fprintf(stderr, "  %s: %d errors, expected %d\n", path, n, count);
+    /* a second run reports the same (and resolves the same) */
+    CHECK(cv_topology_check(&t, c, d, NULL) == count);
+    cv_topology_free(&t);
+    free(out);
+    free(want);
+}
+
+static void test_repo_topology(void)
+{
+    struct cv_topology t;
+    char errstr[1024] = "", path[512];
+    const struct cv_topo_domain *d;
+    const struct cv_topo_event *ev;
+    const struct cv_topo_route *r;
+
+    snprintf(path, sizeof(path), "%s/topology/marketplace.cfg", srcdir);
+    CHECK(cv_topology_load(path, &t, errstr, sizeof(errstr)) == CV_OK);
+    if (errstr[0])
+        fprintf(stderr, "  %s\n", errstr);
+    CHECK(cv_topology_check(&t, cat, defs, stderr) == 0);
+    CHECK_STR(t.path, path);
+    CHECK(t.ntopics == 3);
+    CHECK(t.nevents == 3);
+    CHECK(t.ndomains == 2);
+    for (size_t i = 0; i < t.ntopics; i++)
+        CHECK(t.topics[i].partitions == 8);
+    CHECK(cv_topology_topic(&t, "marketplace.uploads") == &t.topics[1]);
+    CHECK(cv_topology_topic(&t, "marketplace.nope") == NULL);
+
+    ev = cv_topology_event(&t, "marketplace.upload.completed");
+    CHECK(ev != NULL);
+    if (ev) {
+        CHECK_STR(ev->schema, "marketplace.UploadCompleted");
+        CHECK_STR(ev->topic, "marketplace.uploads");
+        CHECK_STR(ev->key_field, "partner_id");
+    }
+    CHECK(cv_topology_event(&t, "marketplace.nope") == NULL);
+    for (size_t i = 0; i < t.nevents; i++)
+        CHECK_STR(t.events[i].key_field, "partner_id");
+
+    d = cv_topology_domain(&t, "leads");
+    CHECK(d != NULL);
+    if (d) {
+        CHECK_STR(d->group_id, "conveyor.leads");
+        CHECK(d->ntopics == 2);
+        CHECK_STR(d->topics[0], "marketplace.leads");
+        CHECK_STR(d->topics[1], "marketplace.uploads");
+        CHECK(d->nroutes == 2);
+        r = cv_topology_route(d, "marketplace.lead.submitted");
+        CHECK(r && r->fn == h_lead);
+        CHECK(r && strcmp(r->handler, "leads.lead_submitted") == 0);
+        r = cv_topology_route(d, "marketplace.upload.completed");
+        CHECK(r && r->fn == h_upload);
+        CHECK(cv_topology_route(d, "marketplace.verification.requested") ==
+              NULL);
+        CHECK_STR(d->dlq_topic, "conveyor.dlq.leads");
+    }
+    d = cv_topology_domain(&t, "verification");
+    CHECK(d != NULL);
+    if (d) {
+        CHECK_STR(d->group_id, "conveyor.verification");
+        CHECK(d->ntopics == 1);
+        CHECK_STR(d->topics[0], "marketplace.verification");
+        r = cv_topology_route(d, "marketplace.verification.requested");
+        CHECK(r && r->fn == h_verify);
+        /* the defaults */
+        CHECK_STR(d->dlq_topic, "conveyor.dlq.verification");
+        CHECK(d->batch_size == 500);
+        CHECK(d->batch_wait_ms == 50);
+        CHECK(d->parallelism == 1);
+        CHECK(d->reset_earliest == 1);
+    }
+    CHECK(cv_topology_domain(&t, "nope") == NULL);
+    cv_topology_free(&t);
+    CHECK(t.domains == NULL && t.path == NULL);
+    cv_topology_free(&t); /* twice is fine */
+    cv_topology_free(NULL);
+}
+
+static void test_valid_values(void)
+{
+    struct cv_topology t;
+    char errstr[1024] = "";
+    const struct cv_topo_domain *d;
+
+    CHECK(cv_topology_load(fixture("valid.cfg"), &t, errstr, sizeof(errstr)) ==
+          CV_OK);
+    CHECK(cv_topology_check(&t, cat, defs, stderr) == 0);
+    CHECK(t.topics[0].partitions == 10000);
+    CHECK(t.topics[0].line == 3);
+    CHECK(t.events[1].line == 9);
+    CHECK_STR(t.events[1].key_field, "lead_count"); /* an int key is fine */
+    d = &t.domains[0];
+    CHECK(d->line == 13);
+    CHECK(d->batch_size == 100000);
+    CHECK(d->batch_wait_ms == 0);
+    CHECK(d->parallelism == 64);
+    CHECK(d->reset_earliest == 0);
+    CHECK_STR(d->dlq_topic, "shop.dead");
+    CHECK(d->nroutes == 2);
+    CHECK(d->routes[0].line == 24);
+    CHECK(d->routes[0].fn == h_placed);
+    CHECK(d->routes[1].fn == h_paid);
+    cv_topology_free(&t);
+}
+
+static void test_check_duplicates(void)
+{
+    static const char *const lines[] = {
+        "5: duplicate topic 'shop.orders' (first at line 4)",
+        "10: duplicate event type 'shop.order.placed' (first at line 8)",
+        "16: duplicate domain 'orders' (first at line 14)",
+        "16: domain 'orders': group 'conveyor.orders' is also the group of "
+        "domain 'orders' (line 14)",
+        NULL,
+    };
+    expect_check(fixture("check_duplicates.cfg"), cat, defs, lines, 4);
+}
+
+static void test_check_references(void)
+{
+    static const char *const lines[] = {
+        "4: topic 'shop.payments': no domain consumes it",
+        "5: topic 'shop.audit': no domain consumes it",
+        "8: event 'shop.order.placed': schema 'shop.OrderPlaced' is not in "
+        "the catalogue",
+        "10: event 'shop.order.paid': topic 'shop.refunds' is not declared",
+        "12: event 'shop.payment.taken': key 'payment_id' is not a field of "
+        "schema 'marketplace.UploadCompleted'",
+        "14: event 'shop.payment.named': key 'first_name' of schema "
+        "'marketplace.LeadSubmitted' has type union; a key field must be a "
+        "string, int or long",
+        "20: domain 'orders': topic 'shop.shipments' is not declared",
+        "20: domain 'orders': topic 'shop.orders' is listed twice",
+        "20: domain 'orders': dlq_topic 'shop.orders' is one of the topics it "
+        "consumes",
+        "20: domain 'orders': no route for event 'shop.order.keyed' on its "
+        "topic 'shop.orders' (each one would be dead-lettered)",
+        "27: domain 'orders': route for undeclared event type "
+        "'shop.order.cancelled'",
+        "28: domain 'orders': route for 'shop.payment.taken': the event "
+        "travels on topic 'shop.payments', which the domain does not consume",
+        NULL,
+    };
+    /* without a catalogue, the schema checks are skipped */
+    static const char *const no_cat[] = {
+        "4: topic 'shop.payments': no domain consumes it",
+        "5: topic 'shop.audit': no domain consumes it",
+        "10: event 'shop.order.paid': topic 'shop.refunds' is not declared",
+        "20: domain 'orders': topic 'shop.shipments' is not declared",
+        "20: domain 'orders': topic 'shop.orders' is listed twice",
+        "20: domain 'orders': dlq_topic 'shop.orders' is one of the topics it "
+        "consumes",
+        "20: domain 'orders': no route for event 'shop.order.keyed' on its "
+        "topic 'shop.orders' (each one would be dead-lettered)",
+        "27: domain 'orders': route for undeclared event type "
+        "'shop.order.cancelled'",
+        "28: domain 'orders': route for 'shop.payment.taken': the event "
+        "travels on topic 'shop.payments', which the domain does not consume",
+        NULL,
+    };
+    expect_check(fixture("check_references.cfg"), cat, defs, lines, 12);
+    expect_check(fixture("check_references.cfg"), NULL, defs, no_cat, 9);
+}
+
+static void test_check_routes(void)
+{
+    static const char *const lines[] = {
+        "19: domain 'orders': route for 'shop.order.placed': handler "
+        "'placed' is not \"<domain>.<handler>\"",
+        "20: domain 'orders': route for 'shop.order.paid': handler "
+        "'shop.refunded': domain 'shop' has no handler 'refunded' (has: "
+        "placed, paid)",
+        "21: domain 'orders': event 'shop.order.placed' is routed twice "
+        "(first at line 19)",
+        "22: domain 'orders': event 'shop.order.paid' is routed twice (first "
+        "at line 20)",
+        "22: domain 'orders': route for 'shop.order.paid': handler "
+        "'warehouse.paid': no compiled-in domain 'warehouse' (have: shop, "
+        "leads, verification)",
+        "23: domain 'orders': event 'shop.order.placed' is routed twice "
+        "(first at line 19)",
+        "23: domain 'orders': route for 'shop.order.placed': handler 'shop.' "
+        "is not \"<domain>.<handler>\"",
+        "26: domain 'returns': no routes",
+        NULL,
+    };
+    /* without a registry, handlers are not resolved; the rest still is */
+    static const char *const no_defs[] = {
+        "19: domain 'orders': route for 'shop.order.placed': handler "
+        "'placed' is not \"<domain>.<handler>\"",
+        "21: domain 'orders': event 'shop.order.placed' is routed twice "
+        "(first at line 19)",
+        "22: domain 'orders': event 'shop.order.paid' is routed twice (first "
+        "at line 20)",
+        "23: domain 'orders': event 'shop.order.placed' is routed twice "
+        "(first at line 19)",
+        "23: domain 'orders': route for 'shop.order.placed': handler 'shop.' "
+        "is not \"<domain>.<handler>\"",
+        "26: domain 'returns': no routes",
+        NULL,
+    };
+    static const struct cv_domain_def *const none[] = {NULL};
+    static const char *const empty_registry[] = {
+        "19: domain 'orders': route for 'shop.order.placed': handler "
+        "'placed' is not \"<domain>.<handler>\"",
+        "20: domain 'orders': route for 'shop.order.paid': handler "
+        "'shop.refunded': no compiled-in domain 'shop' (have: none)",
+        "21: domain 'orders': event 'shop.order.placed' is routed twice "
+        "(first at line 19)",
+        "21: domain 'orders': route for 'shop.order.placed': handler "
+        "'shop.placed': no compiled-in domain 'shop' (have: none)",
+        "22: domain 'orders': event 'shop.order.paid' is routed twice (first "
+        "at line 20)",
+        "22: domain 'orders': route for 'shop.order.paid': handler "
+        "'warehouse.paid': no compiled-in domain 'warehouse' (have: none)",
+        "23: domain 'orders': event 'shop.order.placed' is routed twice "
+        "(first at line 19)",
+        "23: domain 'orders': route for 'shop.order.placed': handler 'shop.' "
+        "is not \"<domain>.<handler>\"",
+        "26: domain 'returns': no routes",
+        NULL,
+    };
+    expect_check(fixture("check_routes.cfg"), cat, defs, lines, 8);
+    expect_check(fixture("check_routes.cfg"), cat, NULL, no_defs, 6);
+    expect_check(fixture("check_routes.cfg"), cat, none, empty_registry, 9);
+}
+
+/* A resolved handler is cleared when a later check cannot resolve it. */
+static void test_resolution_is_redone(void)
+{
+    struct cv_topology t;
+    char errstr[256];
+    static const struct cv_domain_def *const none[] = {NULL};
+
+    CHECK(cv_topology_load(fixture("valid.cfg"), &t, errstr, sizeof(errstr)) ==
+          CV_OK);
+    CHECK(cv_topology_check(&t, cat, defs, NULL) == 0);
+    CHECK(t.domains[0].routes[0].fn == h_placed);
+    CHECK(cv_topology_check(&t, cat, none, NULL) == 2);
+    CHECK(t.domains[0].routes[0].fn == NULL);
+    cv_topology_free(&t);
+}
+
+static const char *write_file(const char *name, const char *text)
+{
+    static char path[256];
+    FILE *fp;
+
+    snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+    fp = fopen(path, "w");
+    if (!fp) {
+        perror(path);
+        exit(1);
+    }
+    fputs(text, fp);
+    fclose(fp);
+    return path;
+}
+
+#define TOPICS "topics = ( { name = \"t\"; partitions = 1; } );\n"
+#define EVENTS                                                                 \
+    "events = ( { type = \"e\"; schema = \"s\"; topic = \"t\"; } );\n"
+
+/* Loads text; expects CV_ERR with "<path>:<suffix>". */
+static void expect_load_error(const char *text, const char *suffix)
+{
+    struct cv_topology t;
+    char errstr[1024] = "", want[1024];
+    const char *path = write_file("case.cfg", text);
+
+    snprintf(want, sizeof(want), "%s:%s", path, suffix);
+    CHECK(cv_topology_load(path, &t, errstr, sizeof(errstr)) == CV_ERR);
+    CHECK_STR(errstr, want);
+    CHECK(t.path == NULL && t.topics == NULL && t.domains == NULL);
+    cv_topology_free(&t);
+}
+
+static void test_load_errors(void)
+{
+    /* syntax */
+    expect_load_error(TOPICS "events = ( { type = ; } );\n", "2: syntax error");
+    /* top level */
+    expect_load_error(TOPICS EVENTS "domains = ( );\nschedules = ( );\n",
+                      "4: topology: unknown key 'schedules' (expected "
+                      "topics, events, domains)");
+    expect_load_error(TOPICS EVENTS, " missing 'domains = ( ... );'");
+    expect_load_error(TOPICS "events = { };\ndomains = ( );\n",
+                      "2: key 'events': expected a list ( { ... } ), got a "
+                      "group");
+    expect_load_error("topics = ( { name = \"t\"; partitions = 1; },\n"
+                      "  \"u\" );\nevents = ( );\ndomains = ( );\n",
+                      "2: topics[1]: expected a group { ... }, got a string");
+    /* topics */
+    expect_load_error("topics = (\n  { name = \"t\";\n    partitions = 0; }"
+                      " );\nevents = ( );\ndomains = ( );\n",
+                      "3: topic 't': key 'partitions': expected integer "
+                      "1..10000, got 0");
+    expect_load_error("topics = (\n  { name = \"t\";\n    partitions = "
+                      "\"8\"; } );\nevents = ( );\ndomains = ( );\n",
+                      "3: topic 't': key 'partitions': expected integer "
+                      "1..10000, got a string");
+    expect_load_error("topics = (\n  { name = \"t\"; } );\nevents = ( );\n"
+                      "domains = ( );\n",
+                      "2: topic 't': missing 'partitions'");
+    expect_load_error("topics = (\n  { partitions = 3; } );\nevents = ( );\n"
+                      "domains = ( );\n",
+                      "2: topics[0]: missing 'name'");
+    expect_load_error(
+        "topics = (\n  { name = \"t\"; partitions = 3;\n"
+        "    partitons = 3; } );\nevents = ( );\ndomains = ( );\n",
+        "3: topic 't': unknown key 'partitons' (expected name, "
+        "partitions, description)");
+    expect_load_error("topics = (\n  { name = \"a b\"; partitions = 3; } );\n"
+                      "events = ( );\ndomains = ( );\n",
+                      "2: topic 'a b': key 'name': 'a b' is not a valid "
+                      "Kafka topic name (1..249 of letters, digits, '.', "
+                      "'_', '-')");
+    expect_load_error("topics = (\n  { name = \"\"; partitions = 3; } );\n"
+                      "events = ( );\ndomains = ( );\n",
+                      "2: topics[0]: key 'name': expected a non-empty "
+                      "string, got \"\"");
+    expect_load_error("topics = (\n  { name = \"t\"; partitions = "
+                      "5000000000; } );\n",
+                      "2: integer 5000000000 is out of range (append L for a "
+                      "64-bit integer)");
+    /* events */
+    expect_load_error(TOPICS
+                      "events = (\n  { type = \"e\"; schema = \"s\"; "
+                      "topic = \"t\";\n    key = 5; } );\ndomains = ( );\n",
+                      "4: event 'e': key 'key': expected a string, got an "
+                      "integer");
+    expect_load_error(TOPICS "events = (\n  { type = \"e\"; topic = \"t\"; }"
+                             " );\ndomains = ( );\n",
+                      "3: event 'e': missing 'schema'");
+    expect_load_error(TOPICS "events = (\n  { type = \"e\"; schema = \"s\"; "
+                             "topic = \"t\"; ttl = 5; } );\ndomains = ( );\n",
+                      "3: event 'e': unknown key 'ttl' (expected type, "
+                      "schema, topic, key, description)");
+    /* domains */
+    expect_load_error(TOPICS EVENTS
+                      "domains = (\n  { name = \"d\"; group = \"g\"; topics "
+                      "= [ \"t\" ];\n    batch_size = 0; } );\n",
+                      "5: domain 'd': key 'batch_size': expected integer "
+                      "1..100000, got 0");
+    expect_load_error(TOPICS EVENTS
+                      "domains = (\n  { name = \"d\"; group = \"g\"; topics "
+                      "= [ \"t\" ];\n    batch_wait_ms = 60001; } );\n",
+                      "5: domain 'd': key 'batch_wait_ms': expected integer "
+                      "0..60000, got 60001");
+    expect_load_error(TOPICS EVENTS
+                      "domains = (\n  { name = \"d\"; group = \"g\"; topics "
+                      "= [ \"t\" ];\n    parallelism = 65; } );\n",
+                      "5: domain 'd': key 'parallelism': expected integer "
+                      "1..64, got 65");
+    expect_load_error(TOPICS EVENTS
+                      "domains = (\n  { name = \"d\"; group = \"g\"; topics "
+                      "= [ \"t\" ];\n    reset = \"newest\"; } );\n",
+                      "5: domain 'd': key 'reset': expected earliest|latest, "
+                      "got 'newest'");
+    expect_load_error(TOPICS EVENTS
+                      "domains = (\n  { name = \"d\"; group = \"g\";\n"
+                      "    topics = [ ]; } );\n",
+                      "5: domain 'd': key 'topics': a domain consumes at "
+                      "least one topic");
+    expect_load_error(TOPICS EVENTS
+                      "domains = (\n  { name = \"d\"; group = \"g\";\n"
+                      "    topics = \"t\"; } );\n",
+                      "5: domain 'd': key 'topics': expected an array of "
+                      "topic names [ \"a\", \"b\" ], got a string");
+    expect_load_error(TOPICS EVENTS
+                      "domains = (\n  { name = \"d\"; group = \"g\";\n"
+                      "    topics = [ \"t\", \"x/y\" ]; } );\n",
+                      "5: domain 'd': key 'topics': 'x/y' is not a valid "
+                      "Kafka topic name (1..249 of letters, digits, '.', "
+                      "'_', '-')");
+    expect_load_error(TOPICS EVENTS
+                      "domains = (\n  { name = \"d\"; topics = [ \"t\" ]; } "
+                      ");\n",
+                      "4: domain 'd': missing 'group'");
+    expect_load_error(TOPICS EVENTS
+                      "domains = (\n  { name = \"my domain\"; group = \"g\"; "
+                      "topics = [ \"t\" ]; } );\n",
+                      "4: domain 'my domain': key 'name': use letters, "
+                      "digits, '.', '_' and '-' only");
+    expect_load_error(TOPICS EVENTS
+                      "domains = (\n  { name = \"d\"; group = \"g\"; topics "
+                      "= [ \"t\" ];\n    dlq_topic = \"dead letters\"; } "
+                      ");\n",
+                      "5: domain 'd': key 'dlq_topic': 'dead letters' is not "
+                      "a valid Kafka topic name (1..249 of letters, digits, "
+                      "'.', '_', '-')");
+    expect_load_error(TOPICS EVENTS
+                      "domains = (\n  { name = \"d\"; group = \"g\"; topics "
+                      "= [ \"t\" ];\n    retries = 3; } );\n",
+                      "5: domain 'd': unknown key 'retries' (expected name, "
+                      "group, description, topics, routes, dlq_topic, reset, "
+                      "batch_size, batch_wait_ms, parallelism)");
+    /* routes */
+    expect_load_error(TOPICS EVENTS
+                      "domains = (\n  { name = \"d\"; group = \"g\"; topics "
+                      "= [ \"t\" ];\n    routes = (\n      { event = \"e\"; "
+                      "} ); } );\n",
+                      "6: domain 'd': route for 'e': missing 'handler'");
+    expect_load_error(TOPICS EVENTS
+                      "domains = (\n  { name = \"d\"; group = \"g\"; topics "
+                      "= [ \"t\" ];\n    routes = (\n      { event = \"e\"; "
+                      "handler = \"d.h\";\n        retry = 1; } ); } );\n",
+                      "7: domain 'd': route for 'e': unknown key 'retry' "
+                      "(expected event, handler, description)");
+    expect_load_error(TOPICS EVENTS
+                      "domains = (\n  { name = \"d\"; group = \"g\"; topics "
+                      "= [ \"t\" ];\n    routes = [ \"e\" ]; } );\n",
+                      "5: domain 'd': key 'routes': expected a list ( { ... "
+                      "} ), got an array");
+}
+
+static void test_load_file_errors(void)
+{
+    struct cv_topology t;
+    char errstr[1024] = "", path[256];
+    const char *inc = write_file("inc.cfg", "{ name = \"u\"; partitions = 1; "
+                                            "}\n");
+
+    (void)inc;
+    snprintf(path, sizeof(path), "%s/missing.cfg", tmpdir);
+    CHECK(cv_topology_load(path, &t, errstr, sizeof(errstr)) == CV_ERR);
+    CHECK_CONTAINS(errstr, "missing.cfg: cannot open: No such file or "
+                           "directory");
+    cv_topology_free(&t);
+
+    expect_load_error("topics = (\n  @include \"inc.cfg\"\n);\n",
+                      "1: @include is not supported in a topology file (from "
+                      "'inc.cfg')");
+}
+
+int main(void)
+{
+    char errstr[1024] = "", dir[512];
+
+    srcdir = getenv("CONVEYOR_SOURCE_DIR");
+    if (!srcdir || !*srcdir)
+        srcdir = ".";
+    snprintf(tmpdir, sizeof(tmpdir), "/tmp/cv_test_topology.XXXXXX");
+    if (!mkdtemp(tmpdir)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    snprintf(dir, sizeof(dir), "%s/schemas", srcdir);
+    cat = cv_catalogue_load(dir, errstr, sizeof(errstr));
+    CHECK(cat != NULL);
+    if (!cat) {
+        fprintf(stderr, "  %s\n", errstr);
+        TEST_DONE();
+    }
+
+    test_repo_topology();
+    test_valid_values();
+    test_check_duplicates();
+    test_check_references();
+    test_check_routes();
+    test_resolution_is_redone();
+    test_load_errors();
+    test_load_file_errors();
+
+    cv_catalogue_destroy(cat);
+    {
+        char path[256];
+        snprintf(path, sizeof(path), "%s/case.cfg", tmpdir);
+        unlink(path);
+        snprintf(path, sizeof(path), "%s/inc.cfg", tmpdir);
+        unlink(path);
+        rmdir(tmpdir);
+    }
+    TEST_DONE();
+}
