@@ -23,9 +23,9 @@ for attempt in $(seq 1 8); do
     kill -STOP "$A"
     log "attempt $attempt: consumer a stopped"
     # the group gives a's partitions to b after the session timeout
-    before=$(grep -c 'assigned 32 partitions' "$T/b.log" || true)
+    before=$(grep -c 'assigned 36 partitions' "$T/b.log" || true)
     for _ in $(seq 200); do
-        now=$(grep -c 'assigned 32 partitions' "$T/b.log" || true)
+        now=$(grep -c 'assigned 36 partitions' "$T/b.log" || true)
         [ "$now" -gt "$before" ] && break
         sleep 0.1
     done
