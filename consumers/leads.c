@@ -31,11 +31,9 @@ static int optional_string(const struct cv_event *ev, const char *field,
     return rc;
 }
 
-static cv_result_t lead_submitted(struct cv_ctx *ctx,
-                                  const struct cv_event *ev)
+static cv_result_t lead_submitted(struct cv_ctx *ctx, const struct cv_event *ev)
 {
-    const char *lead_id, *partner_id, *email, *first, *last, *company,
-        *phone;
+    const char *lead_id, *partner_id, *email, *first, *last, *company, *phone;
     int64_t submitted_at;
     char submitted[24];
     struct cv_record *rec;
@@ -52,8 +50,8 @@ static cv_result_t lead_submitted(struct cv_ctx *ctx,
     snprintf(submitted, sizeof(submitted), "%lld", (long long)submitted_at);
 
     {
-        const char *p[] = {lead_id, partner_id, email,  first,
-                           last,    company,    phone,  submitted};
+        const char *p[] = {lead_id, partner_id, email, first,
+                           last,    company,    phone, submitted};
         cv_sql_exec(ctx,
                     "INSERT INTO marketplace.leads (lead_id, partner_id, "
                     "email, first_name, last_name, company, phone, "
@@ -87,7 +85,8 @@ static cv_result_t lead_submitted(struct cv_ctx *ctx,
         cv_record_set_string(rec, "partner_id", partner_id) != CV_OK ||
         cv_record_set_string(rec, "email", email) != CV_OK ||
         cv_emit_send(ctx, rec, partner_id) != CV_OK)
-        return cv_fail(ctx, "could not emit marketplace.verification.requested");
+        return cv_fail(ctx,
+                       "could not emit marketplace.verification.requested");
     return CV_HANDLED;
 }
 

@@ -77,11 +77,10 @@ static int produce_one(struct demo *d, const char *type, const char *json,
     snprintf(ce.source, sizeof(ce.source), "conveyor-dev");
     ce.time_ms = cv_wall_ms();
     rd_kafka_headers_t *hdrs = cv_ce_headers_new(&ce);
-    err = rd_kafka_producev(d->rk, RD_KAFKA_V_TOPIC(te->topic),
-                            RD_KAFKA_V_KEY(key, strlen(key)),
-                            RD_KAFKA_V_VALUE(buf, len),
-                            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE),
-                            RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
+    err = rd_kafka_producev(
+        d->rk, RD_KAFKA_V_TOPIC(te->topic), RD_KAFKA_V_KEY(key, strlen(key)),
+        RD_KAFKA_V_VALUE(buf, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE),
+        RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
     if (err) {
         rd_kafka_headers_destroy(hdrs);
         free(buf);
@@ -171,8 +170,8 @@ static long long total_lag(struct demo *d)
         int64_t low, high;
         char errstr[128];
         if (cv_kafka_watermarks(d->rk, PQgetvalue(res, i, 0),
-                                atoi(PQgetvalue(res, i, 1)), &low, &high,
-                                1000, errstr, sizeof(errstr)) == CV_OK)
+                                atoi(PQgetvalue(res, i, 1)), &low, &high, 1000,
+                                errstr, sizeof(errstr)) == CV_OK)
             lag += high - strtoll(PQgetvalue(res, i, 2), NULL, 10);
     }
     PQclear(res);
@@ -192,8 +191,7 @@ static void tick(void *opaque)
            (unsigned long long)(processed - d->last_processed),
            (unsigned long long)atomic_load(&d->produced),
            (unsigned long long)processed,
-           (unsigned long long)atomic_load(&cv_stats.duplicates),
-           total_lag(d),
+           (unsigned long long)atomic_load(&cv_stats.duplicates), total_lag(d),
            (unsigned long long)atomic_load(&cv_stats.dead_letters),
            (unsigned long long)atomic_load(&cv_stats.published),
            (unsigned long long)atomic_load(&cv_stats.fenced),
@@ -260,11 +258,9 @@ int cv_cmd_dev(struct cv_app *app, int argc, char **argv)
     cv_info("dev broker listening on %s", app->cfg.kafka_brokers);
 
     d.pg = cv_pg_connect(app->cfg.pg_conninfo, "conveyor/dev",
-                         app->cfg.pg_connect_timeout_s, errstr,
-                         sizeof(errstr));
+                         app->cfg.pg_connect_timeout_s, errstr, sizeof(errstr));
     if (!d.pg) {
-        cv_error("%s (the quick start runs this under pg_virtualenv)",
-                 errstr);
+        cv_error("%s (the quick start runs this under pg_virtualenv)", errstr);
         goto out;
     }
     if (cv_migrate(cv_pg_conn(d.pg), &applied, errstr, sizeof(errstr)) !=

@@ -18,11 +18,13 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: conveyor status [--group GROUP]\n\n"
-                 "Prints per group and partition the log start offset (LOW), the\n"
-                 "stored offset, the high watermark and the lag; the outbox backlog; open dead "
-                 "letters; retention gaps.\nExit code 1 if Postgres cannot "
-                 "be reached.\n");
+    fprintf(out,
+            "usage: conveyor status [--group GROUP]\n\n"
+            "Prints per group and partition the log start offset (LOW), the\n"
+            "stored offset, the high watermark and the lag; the outbox "
+            "backlog; open dead "
+            "letters; retention gaps.\nExit code 1 if Postgres cannot "
+            "be reached.\n");
 }
 
 int cv_cmd_status(struct cv_app *app, int argc, char **argv)
@@ -75,17 +77,16 @@ int cv_cmd_status(struct cv_app *app, int argc, char **argv)
         int64_t low = 0, high = 0;
         char los[24] = "-", hs[24] = "-", ls[24] = "-";
         if (rk && cv_kafka_watermarks(rk, PQgetvalue(res, i, 1),
-                                      atoi(PQgetvalue(res, i, 2)), &low,
-                                      &high, 5000, errstr,
-                                      sizeof(errstr)) == CV_OK) {
+                                      atoi(PQgetvalue(res, i, 2)), &low, &high,
+                                      5000, errstr, sizeof(errstr)) == CV_OK) {
             snprintf(los, sizeof(los), "%lld", (long long)low);
             snprintf(hs, sizeof(hs), "%lld", (long long)high);
             snprintf(ls, sizeof(ls), "%lld", (long long)high - stored);
             total_lag += (long long)high - stored;
         }
-        printf("%-28s %-28s %5s %10s %12lld %12s %10s\n",
-               PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
-               PQgetvalue(res, i, 2), los, stored, hs, ls);
+        printf("%-28s %-28s %5s %10s %12lld %12s %10s\n", PQgetvalue(res, i, 0),
+               PQgetvalue(res, i, 1), PQgetvalue(res, i, 2), los, stored, hs,
+               ls);
     }
     if (!PQntuples(res))
         printf("(no stored offsets yet: no consumer has joined)\n");

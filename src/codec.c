@@ -6,8 +6,8 @@
  * Decoding is the hot path and the part that sees hostile input, so it does
  * not hand the body to avro_value_read(). That function trusts length
  * prefixes (a five-byte body can ask for a multi-gigabyte string), cannot
- * tell whether the record used up the whole body (the memory reader has no
- * "at end" for memory buffers), and allocates a fresh buffer for every
+ * tell whether the record used up the whole body (avro_reader_is_eof() is
+ * always false for memory readers), and allocates a fresh buffer for every
  * string it reads. Instead the decoder walks the body itself, one pass,
  * guided by a small tree compiled once per schema: every varint, length,
  * enum index and union branch is checked against the schema and against the
@@ -15,7 +15,9 @@
  * without NUL (handlers get C strings, Postgres text rejects NUL), and the
  * record must end exactly at the end of the body. Values are stored through
  * the avro_value_t setters into one reused generic value per schema, whose
- * string buffers are reused too, so the steady state allocates nothing.
+ * string buffers are reused too, so once buffers have grown to fit the
+ * steady state allocates nothing (a union that switches branch, and array
+ * items, still go through avro-c's allocator).
  * The fuzz target checks this decoder against avro_value_read() on every
  * input it accepts.
  *
@@ -29,12 +31,18 @@
 #include "codec.h"
 
 #include <float.h>
-#include <stdarg.h>
-#include <jansson.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <jansson.h>
+
+/* Avro floats and doubles are little-endian; the decoder copies them. */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "codec.c assumes a little-endian target"
+#endif
 
 /* Nesting deeper than this in a schema or a value is refused. */
 #define MAX_DEPTH 64
@@ -258,6 +266,8 @@ struct slot {
 struct cv_decoder {
     struct slot *slots; /* sorted by schema id */
     size_t nslots;
+    char *scratch; /* a NUL-terminated copy of the string being stored */
+    size_t scratch_size;
 };
 
 static struct snode *compile(struct slot *slot, avro_schema_t sch)
@@ -321,6 +331,7 @@ static struct snode *compile(struct slot *slot, avro_schema_t sch)
 
 /* The state of one decode: input cursor, where we are, what went wrong. */
 struct scan {
+    struct cv_decoder *dec;
     const unsigned char *start, *p, *end;
     int64_t zero_items; /* zero-width array items still allowed */
     int depth;
@@ -403,6 +414,25 @@ static int scan_string(struct scan *sc, const char **s, size_t *len)
     return CV_OK;
 }
 
+/*
+ * avro-c's setters want C strings (set_string_len copies size bytes, the
+ * last of them the NUL); the body has no terminators, so copy into the
+ * decoder's scratch buffer, which only ever grows.
+ */
+static const char *terminated(struct scan *sc, const char *s, size_t len)
+{
+    struct cv_decoder *dec = sc->dec;
+
+    if (len >= dec->scratch_size) {
+        dec->scratch_size = len < 256 ? 256 : len + 1;
+        free(dec->scratch);
+        dec->scratch = cv_malloc(dec->scratch_size);
+    }
+    memcpy(dec->scratch, s, len);
+    dec->scratch[len] = '\0';
+    return dec->scratch;
+}
+
 static int avro_failed(struct scan *sc)
 {
     return scan_failf(sc, "avro: %s", avro_strerror());
@@ -454,22 +484,11 @@ static int scan_blocks(struct scan *sc, const struct snode *node,
             if (node->type == AVRO_MAP) {
                 const char *key;
                 size_t klen;
-                char kbuf[256];
-                char *heap = NULL;
-                int rc;
                 if (scan_string(sc, &key, &klen) != CV_OK)
                     return CV_ERR;
-                /* avro_value_add wants a C string. */
-                if (klen < sizeof(kbuf)) {
-                    memcpy(kbuf, key, klen);
-                    kbuf[klen] = '\0';
-                    rc = avro_value_add(dst, kbuf, &child, NULL, NULL);
-                } else {
-                    heap = cv_strndup(key, klen);
-                    rc = avro_value_add(dst, heap, &child, NULL, NULL);
-                    free(heap);
-                }
-                if (rc != 0)
+                /* the map keeps its own copy of the key */
+                if (avro_value_add(dst, terminated(sc, key, klen), &child, NULL,
+                                   NULL) != 0)
                     return avro_failed(sc);
             } else if (avro_value_append(dst, &child, NULL) != 0) {
                 return avro_failed(sc);
@@ -540,24 +559,9 @@ static int scan_value(struct scan *sc, const struct snode *node,
     case AVRO_STRING:
         if (scan_string(sc, &s, &len) != CV_OK)
             return CV_ERR;
-        /* set_string_len copies (size counts the NUL) into a reused buffer;
-         * the input is not NUL-terminated, so go through a small copy only
-         * when the generic setter would read past it. */
-        {
-            char sbuf[256];
-            char *heap = NULL;
-            const char *src = sbuf;
-            if (len < sizeof(sbuf)) {
-                memcpy(sbuf, s, len);
-                sbuf[len] = '\0';
-            } else {
-                heap = cv_strndup(s, len);
-                src = heap;
-            }
-            rc = avro_value_set_string_len(dst, src, len + 1) ? avro_failed(sc)
-                                                              : CV_OK;
-            free(heap);
-        }
+        rc = avro_value_set_string_len(dst, terminated(sc, s, len), len + 1)
+                 ? avro_failed(sc)
+                 : CV_OK;
         break;
     case AVRO_BYTES:
         if (scan_len(sc, &len) != CV_OK)
@@ -647,6 +651,7 @@ void cv_decoder_destroy(struct cv_decoder *dec)
         free(slot->nodes);
     }
     free(dec->slots);
+    free(dec->scratch);
     free(dec);
 }
 
@@ -691,6 +696,7 @@ int cv_decoder_decode(struct cv_decoder *dec, const void *buf, size_t len,
         slot->ready = 1;
     }
 
+    sc.dec = dec;
     sc.start = sc.p = body;
     sc.end = sc.start + body_len;
     sc.zero_items = ZERO_WIDTH_MAX;
@@ -1192,7 +1198,11 @@ static int fill_missing(struct enc *e, avro_value_t *dst, avro_schema_t rec,
     dflt = cv_schema_field_default(
         e->schema, schema_full_name(rec, rname, sizeof(rname)), fname);
     if (dflt) {
-        /* Per the Avro spec a union's default is for its first branch. */
+        /*
+         * A union's default belongs to its first branch (Avro spec); null
+         * is the common case, and the plain-value matching in from_json
+         * picks the first branch for any other well-formed default.
+         */
         avro_schema_t target = resolve(fsch);
         if (is_avro_union(target) && json_is_null(dflt) && is_nullable(target))
             return set_null_branch(dst, target) == CV_OK
@@ -1623,7 +1633,7 @@ void cv_record_destroy(struct cv_record *rec)
 
 const struct cv_schema *cv_record_schema(const struct cv_record *rec)
 {
-    return rec->schema;
+    return rec ? rec->schema : NULL;
 }
 
 static int record_fail(struct cv_record *rec, const char *fmt, ...)
@@ -1655,6 +1665,8 @@ static int record_target(struct cv_record *rec, const char *field,
     avro_schema_t sch;
     avro_type_t type;
 
+    if (!rec)
+        return CV_ERR; /* cv_emit_new() found no schema; it said so */
     if (!field ||
         avro_value_get_by_name(&rec->value, field, &child, index) != 0)
         return record_fail(rec, "field '%s': not in schema %s",
@@ -1797,9 +1809,13 @@ int cv_record_set_bool(struct cv_record *rec, const char *field, int value)
 int cv_record_encode(struct cv_record *rec, char **out, size_t *out_len,
                      char *errstr, size_t errstr_size)
 {
-    struct enc e = {rec->schema, errstr, errstr_size, 0};
-    avro_schema_t sch = rec->schema->avro;
+    struct enc e = {NULL, errstr, errstr_size, 0};
+    avro_schema_t sch;
 
+    if (!rec)
+        return cv_err(errstr, errstr_size, "no record to encode");
+    e.schema = rec->schema;
+    sch = rec->schema->avro;
     if (rec->error)
         return cv_err(errstr, errstr_size, "%s", rec->error);
     for (size_t i = 0; i < rec->nfields; i++) {

@@ -28,6 +28,7 @@ int cv_frame_parse(const void *buf, size_t len, int *schema_id,
 
 struct cv_decoder;
 
+/* The catalogue must outlive the decoder (it borrows the schemas). */
 struct cv_decoder *cv_decoder_new(const struct cv_catalogue *cat);
 void cv_decoder_destroy(struct cv_decoder *dec);
 

@@ -72,48 +72,98 @@ static int parse_log_format(const char *s)
 #define OFF(m) offsetof(struct cv_config, m)
 
 static const struct key_def keys[] = {
-    {"kafka.brokers", KEY_STRING, OFF(kafka_brokers), "dev", 0, 0, 0, NULL,
-     NULL, KEY_NONEMPTY, "CONVEYOR_KAFKA_BROKERS",
-     "Kafka bootstrap servers, host:port[,host:port...]. \"dev\" means the "
-     "in-process dev broker (librdkafka's mock cluster)."},
-    {"kafka.properties", KEY_PROPS, OFF(kafka_props), NULL, 0, 0, 0, NULL, NULL,
-     0, NULL,
-     "librdkafka properties passed through as they are, a list of "
-     "[\"name\", \"value\"] pairs (libconfig names cannot hold dots). "
-     "Settings the engine owns (offset commits, group.id) override these."},
-    {"postgres.conninfo", KEY_STRING, OFF(pg_conninfo), "", 0, 0, 0, NULL, NULL,
-     KEY_NOSECRET, "DATABASE_URL",
-     "libpq connection string, a URL or key=value pairs. \"\" uses libpq's "
-     "environment (PGHOST, PGDATABASE, ...). Never put a password here: use "
-     "PGPASSWORD or DATABASE_URL."},
-    {"postgres.connect_timeout_s", KEY_INT, OFF(pg_connect_timeout_s), NULL, 10,
-     1, 600, NULL, NULL, 0, NULL,
-     "Seconds to wait for a Postgres connection before giving up."},
-    {"postgres.statement_timeout_ms", KEY_INT, OFF(pg_statement_timeout_ms),
-     NULL, 0, 0, 3600000, NULL, NULL, 0, NULL,
-     "Postgres statement_timeout for engine sessions, ms; 0 = none."},
-    {"schemas.dir", KEY_STRING, OFF(schema_dir), "schemas", 0, 0, 0, NULL, NULL,
-     KEY_NONEMPTY | KEY_PATH, "CONVEYOR_SCHEMAS",
-     "Directory of the .avsc schemas and ids.cfg (the local catalogue)."},
-    {"topology.path", KEY_STRING, OFF(topology_path),
-     "topology/marketplace.cfg", 0, 0, 0, NULL, NULL, KEY_NONEMPTY | KEY_PATH,
-     "CONVEYOR_TOPOLOGY",
-     "The topology file: topics, event types, domains and routes."},
-    {"outbox.batch_size", KEY_INT, OFF(outbox_batch_size), NULL, 500, 1, 100000,
-     NULL, NULL, 0, NULL, "Outbox rows the relay publishes per round trip."},
-    {"outbox.poll_ms", KEY_INT, OFF(outbox_poll_ms), NULL, 1000, 10, 60000,
-     NULL, NULL, 0, NULL,
-     "How often the relay looks for outbox rows when no NOTIFY wakes it, ms."},
-    {"consumer.shutdown_timeout_ms", KEY_INT, OFF(shutdown_timeout_ms), NULL,
-     10000, 100, 600000, NULL, NULL, 0, NULL,
-     "On SIGTERM, how long a consumer may take to finish and commit its "
-     "batch and leave its group, ms."},
-    {"log.level", KEY_ENUM, OFF(log_level), "info", 0, 0, 0, cv_log_level_parse,
-     "error|warn|info|debug", 0, "CONVEYOR_LOG_LEVEL",
-     "Least severe level written to stderr."},
-    {"log.format", KEY_ENUM, OFF(log_format), "logfmt", 0, 0, 0,
-     parse_log_format, "logfmt|json", 0, NULL,
-     "Log line format: logfmt (key=value) or json (one object per line)."},
+    {.name = "kafka.brokers",
+     .type = KEY_STRING,
+     .offset = OFF(kafka_brokers),
+     .def_str = "dev",
+     .flags = KEY_NONEMPTY,
+     .env = "CONVEYOR_KAFKA_BROKERS",
+     .desc = "Kafka bootstrap servers, host:port[,host:port...]. \"dev\" "
+             "means the dev broker (librdkafka's mock cluster)."},
+    {.name = "kafka.properties",
+     .type = KEY_PROPS,
+     .offset = OFF(kafka_props),
+     .desc = "librdkafka properties passed through as they are, a list of "
+             "[\"name\", \"value\"] pairs (libconfig names cannot hold "
+             "dots). Settings the engine owns (offset commits, group.id) "
+             "override these."},
+    {.name = "postgres.conninfo",
+     .type = KEY_STRING,
+     .offset = OFF(pg_conninfo),
+     .def_str = "",
+     .flags = KEY_NOSECRET,
+     .env = "DATABASE_URL",
+     .desc = "libpq connection string, a URL or key=value pairs. \"\" uses "
+             "libpq's environment (PGHOST, PGDATABASE, ...). Never put a "
+             "password here: use PGPASSWORD or DATABASE_URL."},
+    {.name = "postgres.connect_timeout_s",
+     .type = KEY_INT,
+     .offset = OFF(pg_connect_timeout_s),
+     .def_int = 10,
+     .min = 1,
+     .max = 600,
+     .desc = "Seconds to wait for a Postgres connection before giving up."},
+    {.name = "postgres.statement_timeout_ms",
+     .type = KEY_INT,
+     .offset = OFF(pg_statement_timeout_ms),
+     .def_int = 0,
+     .min = 0,
+     .max = 3600000,
+     .desc = "Postgres statement_timeout for engine sessions, ms; 0 = none."},
+    {.name = "schemas.dir",
+     .type = KEY_STRING,
+     .offset = OFF(schema_dir),
+     .def_str = "schemas",
+     .flags = KEY_NONEMPTY | KEY_PATH,
+     .env = "CONVEYOR_SCHEMAS",
+     .desc = "Directory of the .avsc schemas and ids.cfg (the local "
+             "catalogue)."},
+    {.name = "topology.path",
+     .type = KEY_STRING,
+     .offset = OFF(topology_path),
+     .def_str = "topology/marketplace.cfg",
+     .flags = KEY_NONEMPTY | KEY_PATH,
+     .env = "CONVEYOR_TOPOLOGY",
+     .desc = "The topology file: topics, event types, domains and routes."},
+    {.name = "outbox.batch_size",
+     .type = KEY_INT,
+     .offset = OFF(outbox_batch_size),
+     .def_int = 500,
+     .min = 1,
+     .max = 100000,
+     .desc = "Outbox rows the relay publishes per round trip."},
+    {.name = "outbox.poll_ms",
+     .type = KEY_INT,
+     .offset = OFF(outbox_poll_ms),
+     .def_int = 1000,
+     .min = 10,
+     .max = 60000,
+     .desc = "How often the relay looks for outbox rows when no NOTIFY "
+             "wakes it, ms."},
+    {.name = "consumer.shutdown_timeout_ms",
+     .type = KEY_INT,
+     .offset = OFF(shutdown_timeout_ms),
+     .def_int = 10000,
+     .min = 100,
+     .max = 600000,
+     .desc = "On SIGTERM, how long a consumer may take to finish and commit "
+             "its batch and leave its group, ms."},
+    {.name = "log.level",
+     .type = KEY_ENUM,
+     .offset = OFF(log_level),
+     .def_str = "info",
+     .parse = cv_log_level_parse,
+     .allowed = "error|warn|info|debug",
+     .env = "CONVEYOR_LOG_LEVEL",
+     .desc = "Least severe level written to stderr."},
+    {.name = "log.format",
+     .type = KEY_ENUM,
+     .offset = OFF(log_format),
+     .def_str = "logfmt",
+     .parse = parse_log_format,
+     .allowed = "logfmt|json",
+     .desc = "Log line format: logfmt (key=value) or json (one object per "
+             "line)."},
 };
 
 static char **str_member(struct cv_config *cfg, const struct key_def *k)
@@ -640,6 +690,21 @@ static int check_int_literals(const char *path, const char *s, size_t len,
     return CV_OK;
 }
 
+/*
+ * The file to name in a message: path, or the @include'd file a setting or
+ * an error came from (libconfig names it relative to the include dir).
+ */
+static const char *file_name(const char *included, const char *path,
+                             const char *dir, char *buf, size_t size)
+{
+    if (!included)
+        return path;
+    if (included[0] == '/' || !dir)
+        return included;
+    snprintf(buf, size, "%s%s", dir, included);
+    return buf;
+}
+
 int cv_config_read_file(struct config_t *lc, const char *path, char *errstr,
                         size_t errstr_size)
 {
@@ -663,7 +728,9 @@ int cv_config_read_file(struct config_t *lc, const char *path, char *errstr,
         config_set_include_dir(lc, dir);
     }
     if (!config_read_string(lc, buf)) {
-        const char *file = config_error_file(lc) ? config_error_file(lc) : path;
+        char name[1024];
+        const char *file =
+            file_name(config_error_file(lc), path, dir, name, sizeof(name));
         const char *text = config_error_text(lc);
 
         if (strcmp(text, "syntax error") == 0)
@@ -702,11 +769,9 @@ static int load_file(struct cv_config *cfg, const char *path, char *errstr,
     for (int i = 0; i < config_setting_length(root); i++) {
         config_setting_t *group = config_setting_get_elem(root, (unsigned)i);
         const char *gname = config_setting_name(group);
-        const char *gfile = config_setting_source_file(group);
-        char list[512];
-
-        if (!gfile)
-            gfile = path;
+        char list[512], gbuf[1024];
+        const char *gfile = file_name(config_setting_source_file(group), path,
+                                      dir, gbuf, sizeof(gbuf));
         if (!section_known(gname, strlen(gname))) {
             list_names(NULL, list, sizeof(list));
             cv_err(errstr, errstr_size, "%s:%d: unknown group '%s' (known: %s)",
@@ -722,12 +787,11 @@ static int load_file(struct cv_config *cfg, const char *path, char *errstr,
         }
         for (int j = 0; j < config_setting_length(group); j++) {
             config_setting_t *s = config_setting_get_elem(group, (unsigned)j);
-            const char *sfile = config_setting_source_file(s);
-            char dotted[256];
+            char dotted[256], sbuf[1024];
+            const char *sfile = file_name(config_setting_source_file(s), path,
+                                          dir, sbuf, sizeof(sbuf));
             const struct key_def *k;
 
-            if (!sfile)
-                sfile = path;
             snprintf(dotted, sizeof(dotted), "%s.%s", gname,
                      config_setting_name(s));
             k = key_find(dotted);

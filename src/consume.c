@@ -54,10 +54,10 @@
 struct part {
     char *topic;
     int32_t partition;
-    int64_t next;  /* stored next_offset: everything below is committed */
-    int64_t seen;  /* next offset expected from the fetcher in this batch */
+    int64_t next; /* stored next_offset: everything below is committed */
+    int64_t seen; /* next offset expected from the fetcher in this batch */
     int assigned;
-    int stopped;   /* retention gap: not consumed until an operator acts */
+    int stopped; /* retention gap: not consumed until an operator acts */
     int64_t batch_expected, batch_next; /* scratch for the CAS */
     int in_batch;
 };
@@ -66,8 +66,8 @@ struct slot {
     rd_kafka_message_t *msg;
     struct part *part;
     struct cv_ce ce;
-    int bad;        /* the headers did not parse */
-    int dup;        /* already in the inbox (found by the dedupe query) */
+    int bad; /* the headers did not parse */
+    int dup; /* already in the inbox (found by the dedupe query) */
     char why[256];
 };
 
@@ -105,7 +105,6 @@ struct cv_consumer {
     int failed_at;
     int fail_retriable;
     char fail_reason[600];
-
 };
 
 /* ---------------------------------------------------------------- parts */
@@ -154,9 +153,9 @@ static int pg_connect(struct cv_consumer *c)
     int64_t backoff = 100;
 
     while (!atomic_load(c->stop)) {
-        c->pg = cv_pg_connect(c->cfg->pg_conninfo, c->name,
-                              c->cfg->pg_connect_timeout_s, errstr,
-                              sizeof(errstr));
+        c->pg =
+            cv_pg_connect(c->cfg->pg_conninfo, c->name,
+                          c->cfg->pg_connect_timeout_s, errstr, sizeof(errstr));
         if (c->pg) {
             /* A consumer stopped mid-transaction (SIGSTOP, a long GC pause
              * of the host) must not hold row locks for long. */
@@ -178,7 +177,8 @@ static int pg_connect(struct cv_consumer *c)
             c->pg = NULL;
             snprintf(errstr, sizeof(errstr), "%s", err.message);
         }
-        CV_LOG(CV_LOG_WARN, c->kv, "Postgres unavailable, retrying in %lldms: %s",
+        CV_LOG(CV_LOG_WARN, c->kv,
+               "Postgres unavailable, retrying in %lldms: %s",
                (long long)backoff, errstr);
         struct timespec ts = {backoff / 1000, (backoff % 1000) * 1000000};
         nanosleep(&ts, NULL);
@@ -208,8 +208,7 @@ static void gap_found(struct cv_consumer *c, struct part *p, int64_t low)
            "retention gap: the broker deleted offsets %lld..%lld of %s [%d] "
            "before they were processed; partition stopped (see conveyor "
            "status)",
-           (long long)p->next, (long long)low - 1, p->topic,
-           (int)p->partition);
+           (long long)p->next, (long long)low - 1, p->topic, (int)p->partition);
     if (cv_pg_command(c->pg,
                       "INSERT INTO conveyor.retention_gaps (group_id, topic, "
                       "partition, lost_from, lost_to) VALUES ($1, $2, $3, $4, "
@@ -230,8 +229,8 @@ static int load_offsets(struct cv_consumer *c, struct cv_pg_error *err)
     if (!res)
         return CV_ERR;
     for (int i = 0; i < PQntuples(res); i++) {
-        struct part *p = part_find(c, PQgetvalue(res, i, 0),
-                                   atoi(PQgetvalue(res, i, 1)), 0);
+        struct part *p =
+            part_find(c, PQgetvalue(res, i, 0), atoi(PQgetvalue(res, i, 1)), 0);
         if (p)
             p->next = strtoll(PQgetvalue(res, i, 2), NULL, 10);
     }
@@ -251,16 +250,16 @@ static int prepare_assignment(struct cv_consumer *c,
     char errstr[256];
 
     for (int i = 0; i < parts->cnt; i++) {
-        struct part *p = part_find(c, parts->elems[i].topic,
-                                   parts->elems[i].partition, 1);
+        struct part *p =
+            part_find(c, parts->elems[i].topic, parts->elems[i].partition, 1);
         p->next = -1;
         p->stopped = 0;
     }
     if (load_offsets(c, &err) != CV_OK)
         goto pg_fail;
     for (int i = 0; i < parts->cnt; i++) {
-        struct part *p = part_find(c, parts->elems[i].topic,
-                                   parts->elems[i].partition, 0);
+        struct part *p =
+            part_find(c, parts->elems[i].topic, parts->elems[i].partition, 0);
         int64_t low = 0, high = 0;
         if (cv_kafka_watermarks(c->rk, p->topic, p->partition, &low, &high,
                                 10000, errstr, sizeof(errstr)) != CV_OK) {
@@ -640,8 +639,8 @@ static int send_commit(struct cv_consumer *c, size_t lo, size_t hi,
         cv_pg_array_add(&next, &nl, &nc, num);
     }
     {
-        const char *params[5] = {c->domain->group_id, topics, nparts,
-                                 expected, next};
+        const char *params[5] = {c->domain->group_id, topics, nparts, expected,
+                                 next};
         rc |= cv_pg_pipe_send(c->pg, TAG_CAS,
                               "SELECT conveyor.advance_offsets($1, "
                               "$2::text[], $3::int[], $4::bigint[], "
@@ -674,8 +673,10 @@ static enum txn_result classify(struct cv_consumer *c,
                                 const struct cv_pg_error *err)
 {
     if (err->tag == TAG_CAS && strcmp(err->sqlstate, FENCE_SQLSTATE) == 0) {
-        CV_LOG(CV_LOG_WARN, c->kv, "commit refused, %s; re-seeking to the "
-               "stored offsets", err->message);
+        CV_LOG(CV_LOG_WARN, c->kv,
+               "commit refused, %s; re-seeking to the "
+               "stored offsets",
+               err->message);
         return TXN_FENCED;
     }
     if (err->tag >= 0 && err->sqlstate[0] && !cv_pg_retriable(err->sqlstate)) {
@@ -722,10 +723,11 @@ static enum txn_result run_txn(struct cv_consumer *c, size_t lo, size_t hi,
                 cv_pg_array_add(&ids, &il, &ic, c->slots[i].ce.id);
         if (ids) {
             const char *params[2] = {c->domain->group_id, ids};
-            rc |= cv_pg_pipe_send(c->pg, TAG_ENGINE,
-                                  "SELECT event_id FROM conveyor.inbox WHERE "
-                                  "group_id = $1 AND event_id = ANY($2::text[])",
-                                  2, params, NULL, NULL);
+            rc |=
+                cv_pg_pipe_send(c->pg, TAG_ENGINE,
+                                "SELECT event_id FROM conveyor.inbox WHERE "
+                                "group_id = $1 AND event_id = ANY($2::text[])",
+                                2, params, NULL, NULL);
         }
     }
     if (rc != CV_OK || cv_pg_pipe_sync(c->pg, mark_dups, &d, &err) != CV_OK) {
@@ -755,8 +757,7 @@ static enum txn_result run_txn(struct cv_consumer *c, size_t lo, size_t hi,
         char why[512];
 
         if (dead_letter_reason) {
-            rc |= send_dead_letter(c, s, (int)i, dead_letter_reason,
-                                   attempts);
+            rc |= send_dead_letter(c, s, (int)i, dead_letter_reason, attempts);
             continue;
         }
         if (s->bad) {
@@ -769,9 +770,8 @@ static enum txn_result run_txn(struct cv_consumer *c, size_t lo, size_t hi,
         }
         route = cv_topology_route(c->domain, s->ce.type);
         if (!route || !route->fn) {
-            snprintf(why, sizeof(why),
-                     "unrouted event type '%s' for domain %s", s->ce.type,
-                     c->domain->name);
+            snprintf(why, sizeof(why), "unrouted event type '%s' for domain %s",
+                     s->ce.type, c->domain->name);
             rc |= send_dead_letter(c, s, (int)i, why, 1);
             continue;
         }

@@ -68,20 +68,17 @@ int cv_event_string(const struct cv_event *ev, const char *field,
     return cv_value_get_string(ev->value, field, value, &len);
 }
 
-int cv_event_long(const struct cv_event *ev, const char *field,
-                  int64_t *value)
+int cv_event_long(const struct cv_event *ev, const char *field, int64_t *value)
 {
     return cv_value_get_long(ev->value, field, value);
 }
 
-int cv_event_int(const struct cv_event *ev, const char *field,
-                 int32_t *value)
+int cv_event_int(const struct cv_event *ev, const char *field, int32_t *value)
 {
     return cv_value_get_int(ev->value, field, value);
 }
 
-int cv_event_double(const struct cv_event *ev, const char *field,
-                    double *value)
+int cv_event_double(const struct cv_event *ev, const char *field, double *value)
 {
     return cv_value_get_double(ev->value, field, value);
 }
@@ -94,8 +91,8 @@ int cv_event_bool(const struct cv_event *ev, const char *field, int *value)
 int cv_sql_exec(struct cv_ctx *ctx, const char *sql, int nparams,
                 const char *const *params)
 {
-    if (cv_pg_pipe_send(ctx->pg, ctx->tag, sql, nparams, params, NULL,
-                        NULL) != CV_OK) {
+    if (cv_pg_pipe_send(ctx->pg, ctx->tag, sql, nparams, params, NULL, NULL) !=
+        CV_OK) {
         ctx->broken = 1;
         return CV_ERR;
     }
@@ -177,8 +174,8 @@ int cv_emit_send(struct cv_ctx *ctx, struct cv_record *rec, const char *key)
     if (!rec)
         return CV_ERR;
     te = event_of(ctx, cv_record_schema(rec));
-    if (!te || cv_record_encode(rec, &buf, &len, errstr, sizeof(errstr)) !=
-                   CV_OK) {
+    if (!te ||
+        cv_record_encode(rec, &buf, &len, errstr, sizeof(errstr)) != CV_OK) {
         cv_event_log(ctx, ctx->ev, CV_LOG_ERROR, "emit failed: %s",
                      te ? errstr : "schema has no event type in topology");
         goto out;
@@ -200,8 +197,8 @@ int cv_emit_send(struct cv_ctx *ctx, struct cv_record *rec, const char *key)
     values[6] = when;
     values[7] = ctx->ev->ce->tenant[0] ? ctx->ev->ce->tenant : NULL;
     values[8] = ctx->ev->ce->traceparent[0] ? ctx->ev->ce->traceparent : NULL;
-    if (cv_pg_pipe_send(ctx->pg, ctx->tag, sql, 9, values, lengths,
-                        formats) != CV_OK) {
+    if (cv_pg_pipe_send(ctx->pg, ctx->tag, sql, 9, values, lengths, formats) !=
+        CV_OK) {
         ctx->broken = 1;
         goto out;
     }

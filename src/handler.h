@@ -41,7 +41,7 @@ struct cv_record;
 const char *cv_event_id(const struct cv_event *ev);
 const char *cv_event_type(const struct cv_event *ev);
 const char *cv_event_source(const struct cv_event *ev);
-int64_t cv_event_time_ms(const struct cv_event *ev); /* ce_time, ms UTC */
+int64_t cv_event_time_ms(const struct cv_event *ev);    /* ce_time, ms UTC */
 const char *cv_event_tenant(const struct cv_event *ev); /* NULL if absent */
 const char *cv_event_key(const struct cv_event *ev, size_t *len);
 const char *cv_event_topic(const struct cv_event *ev);
@@ -56,10 +56,8 @@ int64_t cv_event_offset(const struct cv_event *ev);
  */
 int cv_event_string(const struct cv_event *ev, const char *field,
                     const char **value);
-int cv_event_long(const struct cv_event *ev, const char *field,
-                  int64_t *value);
-int cv_event_int(const struct cv_event *ev, const char *field,
-                 int32_t *value);
+int cv_event_long(const struct cv_event *ev, const char *field, int64_t *value);
+int cv_event_int(const struct cv_event *ev, const char *field, int32_t *value);
 int cv_event_double(const struct cv_event *ev, const char *field,
                     double *value);
 int cv_event_bool(const struct cv_event *ev, const char *field, int *value);
@@ -94,18 +92,15 @@ int cv_sql_query_value(struct cv_ctx *ctx, const char *sql, int nparams,
 struct cv_record *cv_emit_new(struct cv_ctx *ctx, const char *event_type);
 int cv_record_set_string(struct cv_record *rec, const char *field,
                          const char *value); /* NULL sets a null union */
-int cv_record_set_long(struct cv_record *rec, const char *field,
-                       int64_t value);
-int cv_record_set_int(struct cv_record *rec, const char *field,
-                      int32_t value);
+int cv_record_set_long(struct cv_record *rec, const char *field, int64_t value);
+int cv_record_set_int(struct cv_record *rec, const char *field, int32_t value);
 int cv_record_set_double(struct cv_record *rec, const char *field,
                          double value);
 int cv_record_set_bool(struct cv_record *rec, const char *field, int value);
 int cv_emit_send(struct cv_ctx *ctx, struct cv_record *rec, const char *key);
 
 /* ---- results with a reason (the reason is copied) ---- */
-cv_result_t cv_retry(struct cv_ctx *ctx, const char *fmt, ...)
-    CV_PRINTF(2, 3);
+cv_result_t cv_retry(struct cv_ctx *ctx, const char *fmt, ...) CV_PRINTF(2, 3);
 cv_result_t cv_fail(struct cv_ctx *ctx, const char *fmt, ...) CV_PRINTF(2, 3);
 
 /* ---- logging with the event's domain, topic, partition, offset ---- */
@@ -128,7 +123,8 @@ struct cv_domain_def {
     const struct cv_handler_def *handlers; /* terminated by {NULL} */
 };
 
-/* The registry the build generates from the files in consumers/, NULL-terminated. */
+/* The registry the build generates from the files in consumers/,
+ * NULL-terminated. */
 extern const struct cv_domain_def *const cv_domains[];
 
 #endif

@@ -94,8 +94,9 @@ int cv_migrate(PGconn *conn, int *applied, char *errstr, size_t errstr_size)
             goto out;
         }
         res = PQexecParams(
-            conn, "INSERT INTO conveyor.schema_migrations (version) VALUES ($1)",
-            1, NULL, params, NULL, NULL, 0);
+            conn,
+            "INSERT INTO conveyor.schema_migrations (version) VALUES ($1)", 1,
+            NULL, params, NULL, NULL, 0);
         if (!res || PQresultStatus(res) != PGRES_COMMAND_OK) {
             cv_err(errstr, errstr_size, "recording migration %s: %s", m->name,
                    res ? PQresultErrorMessage(res) : PQerrorMessage(conn));
@@ -105,8 +106,8 @@ int cv_migrate(PGconn *conn, int *applied, char *errstr, size_t errstr_size)
         }
         PQclear(res);
         if (simple(conn, "COMMIT", why, sizeof(why)) != CV_OK) {
-            cv_err(errstr, errstr_size, "committing migration %s: %s",
-                   m->name, why);
+            cv_err(errstr, errstr_size, "committing migration %s: %s", m->name,
+                   why);
             goto out;
         }
         cv_info("applied migration %s", m->name);

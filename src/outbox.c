@@ -57,8 +57,8 @@ struct cv_relay *cv_relay_new(const struct cv_config *cfg, char *errstr,
     rd_kafka_conf_t *conf;
 
     r->cfg = cfg;
-    conf = cv_kafka_producer_conf_new(cfg, NULL, overrides, errstr,
-                                      errstr_size);
+    conf =
+        cv_kafka_producer_conf_new(cfg, NULL, overrides, errstr, errstr_size);
     if (!conf)
         goto fail;
     rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
@@ -98,8 +98,9 @@ static void disconnect(struct cv_relay *r)
     cv_pg_destroy(r->pg);
     r->pg = NULL;
     if (r->leader)
-        CV_LOG(CV_LOG_WARN, RELAY_KV, "lost the Postgres session; "
-                                      "no longer leading");
+        CV_LOG(CV_LOG_WARN, RELAY_KV,
+               "lost the Postgres session; "
+               "no longer leading");
     r->leader = 0;
 }
 
@@ -113,9 +114,9 @@ static int ensure_leader(struct cv_relay *r)
     if (r->pg && r->leader)
         return CV_OK;
     if (!r->pg) {
-        r->pg = cv_pg_connect(r->cfg->pg_conninfo, "conveyor/relay",
-                              r->cfg->pg_connect_timeout_s, errstr,
-                              sizeof(errstr));
+        r->pg =
+            cv_pg_connect(r->cfg->pg_conninfo, "conveyor/relay",
+                          r->cfg->pg_connect_timeout_s, errstr, sizeof(errstr));
         if (!r->pg) {
             CV_LOG(CV_LOG_WARN, RELAY_KV, "%s", errstr);
             return CV_ERR;
@@ -148,7 +149,8 @@ static int64_t be64(const char *p)
 
 static void copy_text(char *dst, size_t size, PGresult *res, int row, int col)
 {
-    size_t n = PQgetisnull(res, row, col) ? 0 : (size_t)PQgetlength(res, row, col);
+    size_t n =
+        PQgetisnull(res, row, col) ? 0 : (size_t)PQgetlength(res, row, col);
     if (n >= size)
         n = size - 1;
     memcpy(dst, PQgetvalue(res, row, col), n);
@@ -240,7 +242,8 @@ static int relay_round(struct cv_relay *r)
                    (long long)be64(PQgetvalue(res, i, 0)));
             break;
         }
-        snprintf(id, sizeof(id), "%lld", (long long)be64(PQgetvalue(res, i, 0)));
+        snprintf(id, sizeof(id), "%lld",
+                 (long long)be64(PQgetvalue(res, i, 0)));
         cv_pg_array_add(&ids, &il, &ic, id);
         done++;
     }

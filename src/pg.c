@@ -60,8 +60,7 @@ static uint64_t fnv1a(const char *s)
     return h;
 }
 
-static void set_conn_error(struct cv_pg *pg, struct cv_pg_error *err,
-                           int tag)
+static void set_conn_error(struct cv_pg *pg, struct cv_pg_error *err, int tag)
 {
     if (!err)
         return;
@@ -120,8 +119,8 @@ struct cv_pg *cv_pg_connect(const char *conninfo, const char *app_name,
         size_t n = strlen(m);
         while (n && m[n - 1] == '\n')
             n--;
-        cv_err(errstr, errstr_size, "cannot connect to Postgres: %.*s",
-               (int)n, m);
+        cv_err(errstr, errstr_size, "cannot connect to Postgres: %.*s", (int)n,
+               m);
         cv_pg_destroy(pg);
         return NULL;
     }
@@ -169,8 +168,8 @@ int cv_pg_retriable(const char *sqlstate)
         return 1;
     /* admin shutdown, crash shutdown, cannot connect now, too many
      * connections, lock timeout, idle-in-transaction timeout */
-    static const char *const more[] = {"57P01", "57P02", "57P03", "53300",
-                                       "55P03", "25P03"};
+    static const char *const more[] = {"57P01", "57P02", "57P03",
+                                       "53300", "55P03", "25P03"};
     for (size_t i = 0; i < CV_ARRAY_SIZE(more); i++)
         if (strcmp(sqlstate, more[i]) == 0)
             return 1;

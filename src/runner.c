@@ -99,8 +99,8 @@ struct cv_runner *cv_runner_start(struct cv_app *app,
             continue;
         for (int k = 0; k < d->parallelism; k++) {
             struct worker *w = &r->workers[r->nworkers];
-            w->consumer = cv_consumer_new(&app->cfg, &app->topo, d, app->cat,
-                                          k, errstr, errstr_size);
+            w->consumer = cv_consumer_new(&app->cfg, &app->topo, d, app->cat, k,
+                                          errstr, errstr_size);
             if (!w->consumer)
                 goto fail;
             r->nworkers++;

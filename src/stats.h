@@ -10,13 +10,13 @@
 #include <stdint.h>
 
 struct cv_stats {
-    atomic_uint_fast64_t processed;    /* events handled and committed */
-    atomic_uint_fast64_t duplicates;   /* skipped by the inbox */
-    atomic_uint_fast64_t dead_letters; /* written to conveyor.dead_letters */
-    atomic_uint_fast64_t batches;      /* committed transactions */
-    atomic_uint_fast64_t fenced;       /* commits refused by the offset CAS */
-    atomic_uint_fast64_t retried;      /* batches rolled back and re-run */
-    atomic_uint_fast64_t published;    /* outbox rows published */
+    atomic_uint_fast64_t processed;      /* events handled and committed */
+    atomic_uint_fast64_t duplicates;     /* skipped by the inbox */
+    atomic_uint_fast64_t dead_letters;   /* written to conveyor.dead_letters */
+    atomic_uint_fast64_t batches;        /* committed transactions */
+    atomic_uint_fast64_t fenced;         /* commits refused by the offset CAS */
+    atomic_uint_fast64_t retried;        /* batches rolled back and re-run */
+    atomic_uint_fast64_t published;      /* outbox rows published */
     atomic_int_fast64_t first_commit_ms; /* wall clock of the first commit */
     atomic_int_fast64_t assigned_ms;     /* wall clock of the first assign */
 };

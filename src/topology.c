@@ -196,6 +196,35 @@ static int get_int(struct loader *ld, const config_setting_t *group,
     return CV_OK;
 }
 
+/* reset = "latest" | "earliest": the index in names is the value. */
+static const char *const reset_names[] = {"latest", "earliest", NULL};
+
+static int get_enum(struct loader *ld, const config_setting_t *group,
+                    const char *what, const char *key, const char *const *names,
+                    int *out)
+{
+    const config_setting_t *s = config_setting_get_member(group, key);
+    const char *v;
+    char list[128] = "";
+
+    if (!s)
+        return CV_OK;
+    for (size_t i = 0; names[i]; i++)
+        snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s",
+                 i ? "|" : "", names[i]);
+    if (config_setting_type(s) != CONFIG_TYPE_STRING)
+        return fail_at(ld, s, "%s: key '%s': expected %s, got %s", what, key,
+                       list, type_name(s));
+    v = config_setting_get_string(s);
+    for (int i = 0; names[i]; i++)
+        if (strcmp(names[i], v) == 0) {
+            *out = i;
+            return CV_OK;
+        }
+    return fail_at(ld, s, "%s: key '%s': expected %s, got '%.100s'", what, key,
+                   list, v);
+}
+
 /* Kafka: 1..249 of [A-Za-z0-9._-], and not "." or "..". */
 static int topic_name_ok(const char *s)
 {
@@ -418,7 +447,7 @@ static int load_domains(struct loader *ld, const config_setting_t *list,
         const config_setting_t *s;
         struct cv_topo_domain *d = &t->domains[t->ndomains++];
         char what[256];
-        char *desc = NULL, *reset = NULL;
+        char *desc = NULL;
         int rc;
 
         d->line = line_of(g);
@@ -458,24 +487,9 @@ static int load_domains(struct loader *ld, const config_setting_t *list,
                                "than %d characters; set dlq_topic",
                                what, TOPIC_NAME_MAX);
         }
-        if (get_string(ld, g, what, "reset", 0, &reset) != CV_OK)
+        if (get_enum(ld, g, what, "reset", reset_names, &d->reset_earliest) !=
+            CV_OK)
             return CV_ERR;
-        if (reset) {
-            s = config_setting_get_member(g, "reset");
-            rc = strcmp(reset, "earliest") == 0 ? 1
-                 : strcmp(reset, "latest") == 0 ? 0
-                                                : -1;
-            if (rc < 0) {
-                fail_at(ld, s,
-                        "%s: key 'reset': expected earliest|latest, got "
-                        "'%.100s'",
-                        what, reset);
-                free(reset);
-                return CV_ERR;
-            }
-            d->reset_earliest = rc;
-            free(reset);
-        }
         rc = get_string(ld, g, what, "description", 0, &desc);
         free(desc);
         if (rc != CV_OK || load_routes(ld, g, what, d) != CV_OK)
