@@ -483,7 +483,7 @@ static int scan_blocks(struct scan *sc, const struct snode *node,
             avro_value_t child;
             if (node->type == AVRO_MAP) {
                 const char *key;
-                size_t klen;
+                size_t klen = 0;
                 if (scan_string(sc, &key, &klen) != CV_OK)
                     return CV_ERR;
                 /* the map keeps its own copy of the key */
@@ -507,7 +507,7 @@ static int scan_value(struct scan *sc, const struct snode *node,
 {
     int64_t v;
     const char *s;
-    size_t len;
+    size_t len = 0;
     avro_value_t child;
     int rc = CV_OK;
 
@@ -676,9 +676,9 @@ int cv_decoder_decode(struct cv_decoder *dec, const void *buf, size_t len,
                       const struct cv_schema **schema, avro_value_t **value,
                       char *errstr, size_t errstr_size)
 {
-    int id;
-    const void *body;
-    size_t body_len;
+    int id = 0;
+    const void *body = NULL;
+    size_t body_len = 0;
     struct slot *slot;
     struct scan sc;
 

@@ -484,7 +484,7 @@ static int set_from_setting(struct cv_config *cfg, const struct key_def *k,
                             const config_setting_t *s, const char *path,
                             const char *dir, char *errstr, size_t errstr_size)
 {
-    char where[1024], shown[32];
+    char where[1100], shown[32]; /* path: up to 1023 chars (load_file) */
     struct origin o = {where, dir, 1};
     int type = config_setting_type(s);
     long long v;

@@ -27,12 +27,14 @@ struct cv_ctx {
     const struct cv_topology *topo;
     const struct cv_catalogue *cat;
     const char *domain;
-    const struct cv_event *ev; /* the event being handled */
-    int tag;                   /* pipeline tag of its statements */
-    int emit_seq;              /* emits by this event so far */
-    int outbox_rows;           /* emits in this transaction */
-    int broken;                /* a statement could not be queued */
-    char reason[512];          /* from cv_retry()/cv_fail() */
+    const struct cv_event *ev;        /* the event being handled */
+    int tag;                          /* pipeline tag of its statements */
+    int emit_seq;                     /* emits by this event so far */
+    int outbox_rows;                  /* emits in this transaction */
+    int broken;                       /* a statement could not be queued */
+    const struct cv_record *emit_rec; /* the record cv_emit_new() made */
+    const struct cv_topo_event *emit_event; /* and its event type */
+    char reason[512];                       /* from cv_retry()/cv_fail() */
 };
 
 #endif

@@ -143,18 +143,16 @@ struct cv_record *cv_emit_new(struct cv_ctx *ctx, const char *event_type)
     schema = cv_catalogue_by_name(ctx->cat, te->schema);
     if (!schema)
         return NULL;
-    return cv_record_new(schema);
+    ctx->emit_rec = cv_record_new(schema);
+    ctx->emit_event = te;
+    return (struct cv_record *)ctx->emit_rec;
 }
 
-/* Finds the topology event whose schema is the record's (for its type and
- * topic). */
+/* The event type a record was made for: the one named to cv_emit_new(). */
 static const struct cv_topo_event *event_of(const struct cv_ctx *ctx,
-                                            const struct cv_schema *schema)
+                                            const struct cv_record *rec)
 {
-    for (size_t i = 0; i < ctx->topo->nevents; i++)
-        if (strcmp(ctx->topo->events[i].schema, schema->name) == 0)
-            return &ctx->topo->events[i];
-    return NULL;
+    return rec == ctx->emit_rec ? ctx->emit_event : NULL;
 }
 
 int cv_emit_send(struct cv_ctx *ctx, struct cv_record *rec, const char *key)
@@ -173,11 +171,13 @@ int cv_emit_send(struct cv_ctx *ctx, struct cv_record *rec, const char *key)
 
     if (!rec)
         return CV_ERR;
-    te = event_of(ctx, cv_record_schema(rec));
+    te = event_of(ctx, rec);
     if (!te ||
         cv_record_encode(rec, &buf, &len, errstr, sizeof(errstr)) != CV_OK) {
         cv_event_log(ctx, ctx->ev, CV_LOG_ERROR, "emit failed: %s",
-                     te ? errstr : "schema has no event type in topology");
+                     te ? errstr
+                        : "send each record made by cv_emit_new() before the "
+                          "next cv_emit_new()");
         goto out;
     }
     /* Deterministic id: a re-run handler emits the same ids (I-4). */
@@ -206,6 +206,8 @@ int cv_emit_send(struct cv_ctx *ctx, struct cv_record *rec, const char *key)
     rc = CV_OK;
 out:
     free(buf);
+    if (rec == ctx->emit_rec)
+        ctx->emit_rec = NULL;
     cv_record_destroy(rec);
     return rc;
 }

@@ -88,6 +88,7 @@ int cv_sql_query_value(struct cv_ctx *ctx, const char *sql, int nparams,
  * encodes it and queues the outbox row; it takes ownership of the record.
  * The emitted event's ce_id is derived from this event's id and the emit
  * ordinal, so a re-run handler emits the same ids and I-4 absorbs repeats.
+ * Send (or cv_record_destroy()) each record before the next cv_emit_new().
  */
 struct cv_record *cv_emit_new(struct cv_ctx *ctx, const char *event_type);
 int cv_record_set_string(struct cv_record *rec, const char *field,
@@ -98,6 +99,8 @@ int cv_record_set_double(struct cv_record *rec, const char *field,
                          double value);
 int cv_record_set_bool(struct cv_record *rec, const char *field, int value);
 int cv_emit_send(struct cv_ctx *ctx, struct cv_record *rec, const char *key);
+/* Frees a record that will not be sent. */
+void cv_record_destroy(struct cv_record *rec);
 
 /* ---- results with a reason (the reason is copied) ---- */
 cv_result_t cv_retry(struct cv_ctx *ctx, const char *fmt, ...) CV_PRINTF(2, 3);

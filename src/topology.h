@@ -56,7 +56,7 @@ struct cv_topo_domain {
     int batch_wait_ms;
     int parallelism;
     int reset_earliest; /* 1 = earliest, 0 = latest */
-    char *dlq_topic;    /* default "<first topic>.dlq" */
+    char *dlq_topic;    /* default "conveyor.dlq.<domain name>" */
     struct cv_topo_route *routes;
     size_t nroutes;
     int line;
