@@ -4,7 +4,9 @@
  */
 #include "cli.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
@@ -45,4 +47,17 @@ int cv_cli_wants_help(int argc, char **argv)
             return 1;
     }
     return 0;
+}
+
+int cv_cli_parse_int(const char *s, long min, long max, int *out)
+{
+    char *end;
+    long v;
+
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < min || v > max)
+        return CV_ERR;
+    *out = (int)v;
+    return CV_OK;
 }

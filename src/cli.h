@@ -48,6 +48,9 @@ int cv_cmd_produce(struct cv_app *app, int argc, char **argv);
 int cv_cmd_status(struct cv_app *app, int argc, char **argv);
 int cv_cmd_topology(struct cv_app *app, int argc, char **argv);
 
+/* Parses a whole decimal number in [min, max] into *out; CV_OK or CV_ERR. */
+int cv_cli_parse_int(const char *s, long min, long max, int *out);
+
 /* True if argv holds -h or --help (commands print their usage and exit 0). */
 int cv_cli_wants_help(int argc, char **argv);
 

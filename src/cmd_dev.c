@@ -226,10 +226,13 @@ int cv_cmd_dev(struct cv_app *app, int argc, char **argv)
     while ((ch = getopt_long(argc, argv, "r:d:h", longopts, NULL)) != -1) {
         switch (ch) {
         case 'r':
-            d.rate = atoi(optarg);
+            if (cv_cli_parse_int(optarg, 1, 1000000, &d.rate) != CV_OK)
+                d.rate = -1;
             break;
         case 'd':
-            d.duration_s = atoi(optarg);
+            if (cv_cli_parse_int(optarg, 0, 86400 * 365, &d.duration_s) !=
+                CV_OK)
+                d.duration_s = -1;
             break;
         case 'h':
             usage(stdout);

@@ -98,18 +98,6 @@ out:
     return rc;
 }
 
-static int parse_count(const char *s, int *out)
-{
-    char *end;
-    long v;
-
-    errno = 0;
-    v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < 1 || v > 16)
-        return CV_ERR;
-    *out = (int)v;
-    return CV_OK;
-}
 
 int cv_cmd_dev_broker(struct cv_app *app, int argc, char **argv)
 {
@@ -129,7 +117,7 @@ int cv_cmd_dev_broker(struct cv_app *app, int argc, char **argv)
     while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (ch) {
         case 'b':
-            if (parse_count(optarg, &nbrokers) != CV_OK) {
+            if (cv_cli_parse_int(optarg, 1, 16, &nbrokers) != CV_OK) {
                 fprintf(stderr,
                         "conveyor dev-broker: --brokers: expected a number "
                         "from 1 to 16, got '%s'\n",

@@ -41,6 +41,9 @@ int64_t cv_mono_ms(void);
 int64_t cv_mono_us(void);
 int64_t cv_wall_ms(void);
 
+/* FNV-1a of a NUL-terminated string (hash tables, statement cache). */
+uint64_t cv_hash_str(const char *s);
+
 /* Writes a random RFC 4122 version 4 UUID (36 chars + NUL) into out. */
 void cv_uuid4(char out[37]);
 

@@ -466,16 +466,6 @@ static void collect(struct cv_consumer *c)
 
 /* -------------------------------------------------------- transactions */
 
-static uint64_t hash_str(const char *s)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 1099511628211ULL;
-    }
-    return h;
-}
-
 /* Indexes slots [lo,hi) by event id; returns nothing, fills c->idx. */
 static void index_ids(struct cv_consumer *c, size_t lo, size_t hi)
 {
@@ -492,7 +482,7 @@ static void index_ids(struct cv_consumer *c, size_t lo, size_t hi)
         struct slot *s = &c->slots[i];
         if (s->bad)
             continue;
-        size_t h = hash_str(s->ce.id) & (c->idx_cap - 1);
+        size_t h = cv_hash_str(s->ce.id) & (c->idx_cap - 1);
         while (c->idx[h] >= 0 &&
                strcmp(c->slots[c->idx[h]].ce.id, s->ce.id) != 0)
             h = (h + 1) & (c->idx_cap - 1);
@@ -503,7 +493,7 @@ static void index_ids(struct cv_consumer *c, size_t lo, size_t hi)
 
 static int first_with_id(struct cv_consumer *c, const char *id)
 {
-    size_t h = hash_str(id) & (c->idx_cap - 1);
+    size_t h = cv_hash_str(id) & (c->idx_cap - 1);
     while (c->idx[h] >= 0) {
         if (strcmp(c->slots[c->idx[h]].ce.id, id) == 0)
             return c->idx[h];

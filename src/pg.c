@@ -50,16 +50,6 @@ struct cv_pg {
     int failed; /* the pipeline saw an error since the last sync */
 };
 
-static uint64_t fnv1a(const char *s)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 1099511628211ULL;
-    }
-    return h;
-}
-
 static void set_conn_error(struct cv_pg *pg, struct cv_pg_error *err, int tag)
 {
     if (!err)
@@ -183,7 +173,7 @@ static struct stmt *stmt_slot(struct cv_pg *pg, const char *sql)
     for (size_t i = 0; i < pg->nstmts; i++)
         if (pg->stmts[i].sql_ptr == sql)
             return &pg->stmts[i];
-    h = fnv1a(sql);
+    h = cv_hash_str(sql);
     for (size_t i = 0; i < pg->nstmts; i++)
         if (pg->stmts[i].hash == h && strcmp(pg->stmts[i].sql, sql) == 0)
             return &pg->stmts[i];
