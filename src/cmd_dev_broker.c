@@ -98,7 +98,6 @@ out:
     return rc;
 }
 
-
 int cv_cmd_dev_broker(struct cv_app *app, int argc, char **argv)
 {
     static const struct option longopts[] = {

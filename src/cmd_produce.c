@@ -95,27 +95,6 @@ static void usage(FILE *out)
             "error.\n");
 }
 
-static const char *json_kind(const json_t *j)
-{
-    switch (json_typeof(j)) {
-    case JSON_OBJECT:
-        return "object";
-    case JSON_ARRAY:
-        return "array";
-    case JSON_STRING:
-        return "string";
-    case JSON_INTEGER:
-    case JSON_REAL:
-        return "number";
-    case JSON_TRUE:
-    case JSON_FALSE:
-        return "boolean";
-    case JSON_NULL:
-        return "null";
-    }
-    return "value";
-}
-
 static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
 {
     struct producer *p = opaque;
@@ -190,7 +169,7 @@ static int read_envelope(json_t *root, struct input *in, char *errstr,
         if (!json_is_string(v))
             return cv_err(errstr, errstr_size,
                           "envelope field '%s': expected string, got %s", name,
-                          json_kind(v));
+                          cv_json_kind(v));
         *dst[i] = json_string_value(v);
     }
     v = json_object_get(root, "data");
@@ -199,7 +178,7 @@ static int read_envelope(json_t *root, struct input *in, char *errstr,
     if (!json_is_object(v))
         return cv_err(errstr, errstr_size,
                       "envelope field 'data': expected object, got %s",
-                      json_kind(v));
+                      cv_json_kind(v));
     in->data_obj = v;
     in->data = json_dumps(v, JSON_COMPACT);
     if (!in->data)
@@ -242,7 +221,7 @@ static int produce_one(struct producer *p, const char *text, size_t len,
         if (!json_is_object(root)) {
             cv_err(errstr, errstr_size,
                    "expected a JSON object (envelope), got %s",
-                   json_kind(root));
+                   cv_json_kind(root));
             goto out;
         }
         if (read_envelope(root, &in, errstr, errstr_size) != CV_OK)
@@ -286,7 +265,7 @@ static int produce_one(struct producer *p, const char *text, size_t len,
             cv_err(errstr, errstr_size,
                    "field '%s': expected string, got %s (it is the "
                    "event's key)",
-                   p->ev->key_field, json_kind(k));
+                   p->ev->key_field, cv_json_kind(k));
             goto out;
         }
     }

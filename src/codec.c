@@ -58,70 +58,6 @@
 /* ------------------------------------------------------------------ */
 /* helpers shared by decoding and encoding                             */
 
-enum { TEXT_OK, TEXT_NUL, TEXT_UTF8 };
-
-#define HIGH_BITS 0x8080808080808080ULL
-#define LOW_BITS  0x0101010101010101ULL
-
-/*
- * TEXT_OK if s is strict UTF-8 (no overlong forms, no surrogates, nothing
- * past U+10FFFF) without a NUL byte. Runs of ASCII, the usual content, are
- * checked eight bytes at a time: this is on the decoder's hot path.
- */
-static int text_check(const unsigned char *s, size_t len)
-{
-    size_t i = 0;
-
-    while (i < len) {
-        unsigned char c;
-        size_t n;
-        unsigned char lo = 0x80, hi = 0xbf;
-
-        if (len - i >= 8) {
-            uint64_t w;
-            memcpy(&w, s + i, 8);
-            /* no high bit set, and no zero byte */
-            if (!(w & HIGH_BITS) && !((w - LOW_BITS) & ~w & HIGH_BITS)) {
-                i += 8;
-                continue;
-            }
-        }
-        c = s[i];
-        if (c == 0)
-            return TEXT_NUL;
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        if (c >= 0xc2 && c <= 0xdf) {
-            n = 1;
-        } else if (c >= 0xe0 && c <= 0xef) {
-            n = 2;
-            if (c == 0xe0)
-                lo = 0xa0;
-            else if (c == 0xed)
-                hi = 0x9f;
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            n = 3;
-            if (c == 0xf0)
-                lo = 0x90;
-            else if (c == 0xf4)
-                hi = 0x8f;
-        } else {
-            return TEXT_UTF8;
-        }
-        if (len - i <= n)
-            return TEXT_UTF8;
-        if (s[i + 1] < lo || s[i + 1] > hi)
-            return TEXT_UTF8;
-        for (size_t k = 2; k <= n; k++)
-            if ((s[i + k] & 0xc0) != 0x80)
-                return TEXT_UTF8;
-        i += n + 1;
-    }
-    return TEXT_OK;
-}
-
 static avro_schema_t resolve(avro_schema_t sch)
 {
     while (sch && is_avro_link(sch))
@@ -148,7 +84,7 @@ static int zero_width(avro_schema_t sch, int depth)
     return 1;
 }
 
-static const char *type_name(avro_type_t type)
+const char *cv_avro_type_name(avro_type_t type)
 {
     switch (type) {
     case AVRO_STRING:
@@ -404,10 +340,10 @@ static int scan_string(struct scan *sc, const char **s, size_t *len)
     if (scan_len(sc, len) != CV_OK)
         return CV_ERR;
     *s = (const char *)sc->p;
-    switch (text_check(sc->p, *len)) {
-    case TEXT_NUL:
+    switch (cv_text_check(sc->p, *len)) {
+    case CV_TEXT_NUL:
         return scan_fail(sc, "string contains a NUL byte");
-    case TEXT_UTF8:
+    case CV_TEXT_UTF8:
         return scan_fail(sc, "string is not valid UTF-8");
     }
     sc->p += *len;
@@ -611,7 +547,8 @@ static int scan_value(struct scan *sc, const struct snode *node,
         rc = scan_blocks(sc, node, dst);
         break;
     default:
-        return scan_failf(sc, "unsupported type %s", type_name(node->type));
+        return scan_failf(sc, "unsupported type %s",
+                          cv_avro_type_name(node->type));
     }
     sc->depth--;
     return rc;
@@ -1021,7 +958,7 @@ static json_t *to_json(avro_value_t *v, int depth)
         json_object_set_new(j,
                             is_avro_named_type(bs)
                                 ? schema_full_name(bs, name, sizeof(name))
-                                : type_name(avro_typeof(bs)),
+                                : cv_avro_type_name(avro_typeof(bs)),
                             bj);
         break;
     }
@@ -1056,7 +993,7 @@ struct enc {
     size_t zero_items; /* zero-width array items so far (ZERO_WIDTH_MAX) */
 };
 
-static const char *json_kind(const json_t *j)
+const char *cv_json_kind(const json_t *j)
 {
     switch (json_typeof(j)) {
     case JSON_OBJECT:
@@ -1084,12 +1021,12 @@ static const char *expected(avro_schema_t sch, char *buf, size_t size)
 
     sch = resolve(sch);
     if (!is_avro_union(sch))
-        return type_name(avro_typeof(sch));
+        return cv_avro_type_name(avro_typeof(sch));
     buf[0] = '\0';
     for (size_t i = 0; i < avro_schema_union_size(sch) && off < size; i++) {
         avro_schema_t b = resolve(avro_schema_union_branch(sch, (int)i));
         int w = snprintf(buf + off, size - off, "%s%s", i ? " or " : "",
-                         type_name(avro_typeof(b)));
+                         cv_avro_type_name(avro_typeof(b)));
         if (w < 0)
             break;
         off += (size_t)w;
@@ -1103,7 +1040,7 @@ static int type_err(struct enc *e, const char *path, avro_schema_t sch,
     char buf[128];
 
     return cv_err(e->errstr, e->errstr_size, "field '%s': expected %s, got %s",
-                  path, expected(sch, buf, sizeof(buf)), json_kind(j));
+                  path, expected(sch, buf, sizeof(buf)), cv_json_kind(j));
 }
 
 /* Code points U+0000..U+00FF back to bytes; anything above is an error. */
@@ -1313,7 +1250,7 @@ static int branch_named(avro_schema_t b, const char *key)
     if (is_avro_named_type(b))
         return strcmp(key, schema_full_name(b, buf, sizeof(buf))) == 0 ||
                strcmp(key, avro_schema_name(b)) == 0;
-    return strcmp(key, type_name(avro_typeof(b))) == 0;
+    return strcmp(key, cv_avro_type_name(avro_typeof(b))) == 0;
 }
 
 static int union_from_json(struct enc *e, avro_value_t *dst, avro_schema_t sch,
@@ -1406,7 +1343,7 @@ static int from_json(struct enc *e, avro_value_t *dst, avro_schema_t sch,
             return cv_err(e->errstr, e->errstr_size,
                           "field '%s': expected %s, got a number with a "
                           "fraction (%g)",
-                          path, type_name(avro_typeof(sch)),
+                          path, cv_avro_type_name(avro_typeof(sch)),
                           json_real_value(j));
         if (!json_is_integer(j))
             return type_err(e, path, sch, j);
@@ -1514,7 +1451,7 @@ static int from_json(struct enc *e, avro_value_t *dst, avro_schema_t sch,
     default:
         return cv_err(e->errstr, e->errstr_size,
                       "field '%s': type %s is not supported", path,
-                      type_name(avro_typeof(sch)));
+                      cv_avro_type_name(avro_typeof(sch)));
     }
     if (rc != 0)
         return cv_err(e->errstr, e->errstr_size, "field '%s': avro: %s", path,
@@ -1574,7 +1511,7 @@ int cv_codec_encode_json(const struct cv_schema *schema, const char *json,
     }
     if (!json_is_object(root)) {
         cv_err(errstr, errstr_size, "expected a JSON object for %s, got %s",
-               schema->name, json_kind(root));
+               schema->name, cv_json_kind(root));
         goto out;
     }
     if (avro_generic_value_new(schema->iface, &value) != 0) {
@@ -1722,8 +1659,8 @@ int cv_record_set_string(struct cv_record *rec, const char *field,
                                    field, value);
             rc = avro_value_set_enum(&v, idx);
         } else {
-            if (text_check((const unsigned char *)value, strlen(value)) !=
-                TEXT_OK)
+            if (cv_text_check((const unsigned char *)value, strlen(value)) !=
+                CV_TEXT_OK)
                 return record_fail(rec, "field '%s': not valid UTF-8", field);
             rc = avro_value_set_string(&v, value);
         }

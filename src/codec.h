@@ -11,6 +11,7 @@
 #define CV_CODEC_H
 
 #include <avro.h>
+#include <jansson.h>
 
 #include "common.h"
 #include "schema.h"
@@ -46,12 +47,18 @@ int cv_decoder_decode(struct cv_decoder *dec, const void *buf, size_t len,
  * CV_NULL (a union holding null), or CV_ERR (no such field, other type).
  * A ["null", T] union reads as T. Strings are borrowed from the value.
  */
-int cv_value_get_string(avro_value_t *rec, const char *field,
-                        const char **s, size_t *len);
+int cv_value_get_string(avro_value_t *rec, const char *field, const char **s,
+                        size_t *len);
 int cv_value_get_long(avro_value_t *rec, const char *field, int64_t *v);
 int cv_value_get_int(avro_value_t *rec, const char *field, int32_t *v);
 int cv_value_get_double(avro_value_t *rec, const char *field, double *v);
 int cv_value_get_bool(avro_value_t *rec, const char *field, int *v);
+
+/* "object", "number", ...: the kind of a JSON value, for error messages. */
+const char *cv_json_kind(const json_t *j);
+
+/* "string", "long", "record", ...: the Avro name of a type. */
+const char *cv_avro_type_name(avro_type_t type);
 
 /* Renders a value as JSON text (for dlq show, logs). Caller frees. */
 char *cv_value_to_json(avro_value_t *value);
@@ -77,10 +84,8 @@ struct cv_record *cv_record_new(const struct cv_schema *schema);
 void cv_record_destroy(struct cv_record *rec);
 int cv_record_set_string(struct cv_record *rec, const char *field,
                          const char *value);
-int cv_record_set_long(struct cv_record *rec, const char *field,
-                       int64_t value);
-int cv_record_set_int(struct cv_record *rec, const char *field,
-                      int32_t value);
+int cv_record_set_long(struct cv_record *rec, const char *field, int64_t value);
+int cv_record_set_int(struct cv_record *rec, const char *field, int32_t value);
 int cv_record_set_double(struct cv_record *rec, const char *field,
                          double value);
 int cv_record_set_bool(struct cv_record *rec, const char *field, int value);

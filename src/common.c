@@ -101,6 +101,69 @@ uint64_t cv_hash_str(const char *s)
     return h;
 }
 
+#define HIGH_BITS 0x8080808080808080ULL
+#define LOW_BITS  0x0101010101010101ULL
+
+/*
+ * CV_TEXT_OK if s is strict UTF-8 (no overlong forms, no surrogates, nothing
+ * past U+10FFFF) without a NUL byte. Runs of ASCII, the usual content, are
+ * checked eight bytes at a time: this is on the decoder's hot path.
+ */
+int cv_text_check(const void *text, size_t len)
+{
+    const unsigned char *s = text;
+    size_t i = 0;
+
+    while (i < len) {
+        unsigned char c;
+        size_t n;
+        unsigned char lo = 0x80, hi = 0xbf;
+
+        if (len - i >= 8) {
+            uint64_t w;
+            memcpy(&w, s + i, 8);
+            /* no high bit set, and no zero byte */
+            if (!(w & HIGH_BITS) && !((w - LOW_BITS) & ~w & HIGH_BITS)) {
+                i += 8;
+                continue;
+            }
+        }
+        c = s[i];
+        if (c == 0)
+            return CV_TEXT_NUL;
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        if (c >= 0xc2 && c <= 0xdf) {
+            n = 1;
+        } else if (c >= 0xe0 && c <= 0xef) {
+            n = 2;
+            if (c == 0xe0)
+                lo = 0xa0;
+            else if (c == 0xed)
+                hi = 0x9f;
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            n = 3;
+            if (c == 0xf0)
+                lo = 0x90;
+            else if (c == 0xf4)
+                hi = 0x8f;
+        } else {
+            return CV_TEXT_UTF8;
+        }
+        if (len - i <= n)
+            return CV_TEXT_UTF8;
+        if (s[i + 1] < lo || s[i + 1] > hi)
+            return CV_TEXT_UTF8;
+        for (size_t k = 2; k <= n; k++)
+            if ((s[i + k] & 0xc0) != 0x80)
+                return CV_TEXT_UTF8;
+        i += n + 1;
+    }
+    return CV_TEXT_OK;
+}
+
 void cv_uuid4(char out[37])
 {
     unsigned char b[16];

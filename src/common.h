@@ -44,6 +44,14 @@ int64_t cv_wall_ms(void);
 /* FNV-1a of a NUL-terminated string (hash tables, statement cache). */
 uint64_t cv_hash_str(const char *s);
 
+/*
+ * CV_TEXT_OK if text is strict UTF-8 (no overlong forms, no surrogates,
+ * nothing past U+10FFFF) without a NUL byte; else CV_TEXT_NUL or
+ * CV_TEXT_UTF8. Fast on ASCII: it is on the decoder's hot path.
+ */
+enum { CV_TEXT_OK = 0, CV_TEXT_NUL, CV_TEXT_UTF8 };
+int cv_text_check(const void *text, size_t len);
+
 /* Writes a random RFC 4122 version 4 UUID (36 chars + NUL) into out. */
 void cv_uuid4(char out[37]);
 

@@ -227,7 +227,7 @@ static void list_names(const char *section, char *buf, size_t size)
     }
 }
 
-static const char *setting_type_name(const config_setting_t *s)
+const char *cv_config_type_name(const struct config_setting_t *s)
 {
     switch (config_setting_type(s)) {
     case CONFIG_TYPE_GROUP:
@@ -443,7 +443,7 @@ static int set_props(struct cv_config *cfg, const struct key_def *k,
                       "%s:%d: key '%s': expected a list of [\"name\", "
                       "\"value\"] pairs, got %s",
                       path, config_setting_source_line(s), k->name,
-                      setting_type_name(s));
+                      cv_config_type_name(s));
     props_free(cfg);
     cfg->kafka_props = cv_calloc((size_t)n, sizeof(*cfg->kafka_props));
     for (int i = 0; i < n; i++) {
@@ -461,7 +461,7 @@ static int set_props(struct cv_config *cfg, const struct key_def *k,
                           path, line, k->name, i + 1,
                           config_setting_type(e) == CONFIG_TYPE_ARRAY
                               ? "an array of another shape"
-                              : setting_type_name(e));
+                              : cv_config_type_name(e));
         name = config_setting_get_string_elem(e, 0);
         value = config_setting_get_string_elem(e, 1);
         if (!*name)
@@ -498,21 +498,22 @@ static int set_from_setting(struct cv_config *cfg, const struct key_def *k,
         if (type != CONFIG_TYPE_STRING)
             return cv_err(errstr, errstr_size,
                           "%s: key '%s': expected a string, got %s", where,
-                          k->name, setting_type_name(s));
+                          k->name, cv_config_type_name(s));
         return set_string(cfg, k, config_setting_get_string(s), &o, errstr,
                           errstr_size);
     case KEY_ENUM:
         if (type != CONFIG_TYPE_STRING)
             return cv_err(errstr, errstr_size,
                           "%s: key '%s': expected %s, got %s", where, k->name,
-                          k->allowed, setting_type_name(s));
+                          k->allowed, cv_config_type_name(s));
         return set_enum(cfg, k, config_setting_get_string(s), &o, errstr,
                         errstr_size);
     case KEY_INT:
         if (type != CONFIG_TYPE_INT && type != CONFIG_TYPE_INT64)
             return cv_err(errstr, errstr_size,
                           "%s: key '%s': expected integer %d..%d, got %s",
-                          where, k->name, k->min, k->max, setting_type_name(s));
+                          where, k->name, k->min, k->max,
+                          cv_config_type_name(s));
         v = config_setting_get_int64(s);
         snprintf(shown, sizeof(shown), "%lld", v);
         return set_int(cfg, k, v, shown, &o, errstr, errstr_size);
@@ -782,7 +783,7 @@ static int load_file(struct cv_config *cfg, const char *path, char *errstr,
             cv_err(errstr, errstr_size,
                    "%s:%d: '%s' must be a group, %s = { ... }; got %s", gfile,
                    config_setting_source_line(group), gname, gname,
-                   setting_type_name(group));
+                   cv_config_type_name(group));
             goto out;
         }
         for (int j = 0; j < config_setting_length(group); j++) {

@@ -32,7 +32,7 @@ struct cv_config {
     char *path; /* the file loaded, or NULL for built-in defaults */
 
     /* kafka */
-    char *kafka_brokers;     /* "dev" = the in-process dev broker */
+    char *kafka_brokers;       /* "dev" = the in-process dev broker */
     struct cv_kv *kafka_props; /* kafka.properties: passed to librdkafka */
     size_t kafka_props_n;
 
@@ -81,6 +81,9 @@ const char *const *cv_config_keys(void);
  * paths are relative to the file's directory. Returns CV_OK or CV_ERR.
  */
 struct config_t;
+struct config_setting_t;
+/* "an integer", "a string", ...: what a libconfig setting holds. */
+const char *cv_config_type_name(const struct config_setting_t *s);
 int cv_config_read_file(struct config_t *lc, const char *path, char *errstr,
                         size_t errstr_size);
 

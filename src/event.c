@@ -60,49 +60,6 @@ static const struct {
                        CV_CE_TRACE_MAX, 0},
 };
 
-/* Strict UTF-8 (as in codec.c): no overlongs, surrogates or > U+10FFFF. */
-static int utf8_valid(const unsigned char *s, size_t len)
-{
-    size_t i = 0;
-
-    while (i < len) {
-        unsigned char c = s[i];
-        size_t n;
-        unsigned char lo = 0x80, hi = 0xbf;
-
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        if (c >= 0xc2 && c <= 0xdf) {
-            n = 1;
-        } else if (c >= 0xe0 && c <= 0xef) {
-            n = 2;
-            if (c == 0xe0)
-                lo = 0xa0;
-            else if (c == 0xed)
-                hi = 0x9f;
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            n = 3;
-            if (c == 0xf0)
-                lo = 0x90;
-            else if (c == 0xf4)
-                hi = 0x8f;
-        } else {
-            return 0;
-        }
-        if (len - i <= n)
-            return 0;
-        if (s[i + 1] < lo || s[i + 1] > hi)
-            return 0;
-        for (size_t k = 2; k <= n; k++)
-            if ((s[i + k] & 0xc0) != 0x80)
-                return 0;
-        i += n + 1;
-    }
-    return 1;
-}
-
 static int is_lower_hex(const char *s, size_t n, int *all_zero)
 {
     *all_zero = 1;
@@ -336,7 +293,7 @@ int cv_ce_parse(const rd_kafka_headers_t *hdrs, struct cv_ce *ce, char *errstr,
                         h);
             continue;
         }
-        if (!utf8_valid((const unsigned char *)val[f], size[f])) {
+        if (cv_text_check(val[f], size[f]) != CV_TEXT_OK) {
             first_error(&failed, errstr, errstr_size, "%s: not valid UTF-8", h);
             continue;
         }

@@ -25,7 +25,7 @@ struct cv_ce {
     char type[CV_CE_TYPE_MAX];
     char source[CV_CE_SOURCE_MAX];
     int64_t time_ms;
-    char tenant[CV_CE_TENANT_MAX];    /* "" if absent */
+    char tenant[CV_CE_TENANT_MAX];     /* "" if absent */
     char traceparent[CV_CE_TRACE_MAX]; /* "" if absent */
 };
 
@@ -36,8 +36,8 @@ struct cv_ce {
  * the fields that did parse are still filled in (ce->type for routing the
  * dead letter, for instance).
  */
-int cv_ce_parse(const rd_kafka_headers_t *hdrs, struct cv_ce *ce,
-                char *errstr, size_t errstr_size);
+int cv_ce_parse(const rd_kafka_headers_t *hdrs, struct cv_ce *ce, char *errstr,
+                size_t errstr_size);
 
 /*
  * New header list for a producer: every ce_* header set in ce, plus

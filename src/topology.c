@@ -21,6 +21,8 @@
  */
 #include "topology.h"
 
+#include "codec.h"
+
 #include <libconfig.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -71,29 +73,6 @@ static int fail_at(struct loader *ld, const config_setting_t *s,
     va_end(ap);
     return cv_err(ld->errstr, ld->errstr_size, "%s:%d: %s", ld->path,
                   line_of(s), msg);
-}
-
-static const char *type_name(const config_setting_t *s)
-{
-    switch (config_setting_type(s)) {
-    case CONFIG_TYPE_GROUP:
-        return "a group";
-    case CONFIG_TYPE_INT:
-    case CONFIG_TYPE_INT64:
-        return "an integer";
-    case CONFIG_TYPE_FLOAT:
-        return "a float";
-    case CONFIG_TYPE_STRING:
-        return "a string";
-    case CONFIG_TYPE_BOOL:
-        return "a boolean";
-    case CONFIG_TYPE_ARRAY:
-        return "an array";
-    case CONFIG_TYPE_LIST:
-        return "a list";
-    default:
-        return "nothing";
-    }
 }
 
 /* "a, b, c" from a NULL-terminated list. */
@@ -163,7 +142,7 @@ static int get_string(struct loader *ld, const config_setting_t *group,
     }
     if (config_setting_type(s) != CONFIG_TYPE_STRING)
         return fail_at(ld, s, "%s: key '%s': expected a string, got %s", what,
-                       key, type_name(s));
+                       key, cv_config_type_name(s));
     if (!*config_setting_get_string(s))
         return fail_at(ld, s,
                        "%s: key '%s': expected a non-empty string, got \"\"",
@@ -187,7 +166,7 @@ static int get_int(struct loader *ld, const config_setting_t *group,
     if (config_setting_type(s) != CONFIG_TYPE_INT &&
         config_setting_type(s) != CONFIG_TYPE_INT64)
         return fail_at(ld, s, "%s: key '%s': expected integer %d..%d, got %s",
-                       what, key, min, max, type_name(s));
+                       what, key, min, max, cv_config_type_name(s));
     v = config_setting_get_int64(s);
     if (v < min || v > max)
         return fail_at(ld, s, "%s: key '%s': expected integer %d..%d, got %lld",
@@ -214,7 +193,7 @@ static int get_enum(struct loader *ld, const config_setting_t *group,
                  i ? "|" : "", names[i]);
     if (config_setting_type(s) != CONFIG_TYPE_STRING)
         return fail_at(ld, s, "%s: key '%s': expected %s, got %s", what, key,
-                       list, type_name(s));
+                       list, cv_config_type_name(s));
     v = config_setting_get_string(s);
     for (int i = 0; names[i]; i++)
         if (strcmp(names[i], v) == 0) {
@@ -293,14 +272,15 @@ static int get_list(struct loader *ld, const config_setting_t *parent,
         return fail_at(ld, s,
                        "%s%skey '%s': expected a list ( { ... } ), "
                        "got %s",
-                       what ? what : "", what ? ": " : "", key, type_name(s));
+                       what ? what : "", what ? ": " : "", key,
+                       cv_config_type_name(s));
     for (int i = 0; i < config_setting_length(s); i++) {
         const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
         if (no_include(ld, e) != CV_OK)
             return CV_ERR;
         if (config_setting_type(e) != CONFIG_TYPE_GROUP)
             return fail_at(ld, e, "%s[%d]: expected a group { ... }, got %s",
-                           key, i, type_name(e));
+                           key, i, cv_config_type_name(e));
     }
     *out = s;
     return CV_OK;
@@ -381,7 +361,7 @@ static int load_domain_topics(struct loader *ld, const config_setting_t *g,
         return fail_at(ld, s,
                        "%s: key 'topics': expected an array of topic names "
                        "[ \"a\", \"b\" ], got %s",
-                       what, type_name(s));
+                       what, cv_config_type_name(s));
     if (n == 0)
         return fail_at(ld, s,
                        "%s: key 'topics': a domain consumes at least "
@@ -393,7 +373,7 @@ static int load_domain_topics(struct loader *ld, const config_setting_t *g,
         if (config_setting_type(e) != CONFIG_TYPE_STRING)
             return fail_at(ld, e,
                            "%s: key 'topics': expected topic names, got %s",
-                           what, type_name(e));
+                           what, cv_config_type_name(e));
         if (check_topic_name(ld, e, what, "topics",
                              config_setting_get_string(e)) != CV_OK)
             return CV_ERR;
@@ -657,42 +637,6 @@ static int domain_consumes(const struct cv_topo_domain *d, const char *topic)
     return 0;
 }
 
-static const char *avro_type_name(avro_schema_t s)
-{
-    switch (avro_typeof(s)) {
-    case AVRO_STRING:
-        return "string";
-    case AVRO_BYTES:
-        return "bytes";
-    case AVRO_INT32:
-        return "int";
-    case AVRO_INT64:
-        return "long";
-    case AVRO_FLOAT:
-        return "float";
-    case AVRO_DOUBLE:
-        return "double";
-    case AVRO_BOOLEAN:
-        return "boolean";
-    case AVRO_NULL:
-        return "null";
-    case AVRO_RECORD:
-        return "record";
-    case AVRO_ENUM:
-        return "enum";
-    case AVRO_FIXED:
-        return "fixed";
-    case AVRO_MAP:
-        return "map";
-    case AVRO_ARRAY:
-        return "array";
-    case AVRO_UNION:
-        return "union";
-    default:
-        return "other";
-    }
-}
-
 static void check_event_schema(struct checker *ck,
                                const struct cv_topo_event *ev,
                                const struct cv_catalogue *cat)
@@ -729,7 +673,8 @@ static void check_event_schema(struct checker *ck,
         report(ck, ev->line,
                "event '%s': key '%s' of schema '%s' has type %s; a key field "
                "must be a string, int or long",
-               ev->type, ev->key_field, ev->schema, avro_type_name(field));
+               ev->type, ev->key_field, ev->schema,
+               cv_avro_type_name(avro_typeof(field)));
 }
 
 /* Appends ", name" (or "name" first) to buf while it fits. */

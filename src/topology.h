@@ -98,7 +98,7 @@ const struct cv_topo_event *cv_topology_event(const struct cv_topology *t,
 const struct cv_topo_domain *cv_topology_domain(const struct cv_topology *t,
                                                 const char *name);
 /* The route for an event type within a domain, or NULL. */
-const struct cv_topo_route *
-cv_topology_route(const struct cv_topo_domain *d, const char *event_type);
+const struct cv_topo_route *cv_topology_route(const struct cv_topo_domain *d,
+                                              const char *event_type);
 
 #endif

@@ -21,9 +21,9 @@
 #include "event.h"
 
 static const char *names[] = {
-    "ce_specversion", "ce_id",        "ce_type",  "ce_source",
-    "ce_time",        "ce_tenant",    "traceparent", "content-type",
-    "x-other",        "CE_ID",        "ce_id ",   "",
+    "ce_specversion", "ce_id",     "ce_type",     "ce_source",
+    "ce_time",        "ce_tenant", "traceparent", "content-type",
+    "x-other",        "CE_ID",     "ce_id ",      "",
 };
 
 static void die(const char *what, const char *detail)

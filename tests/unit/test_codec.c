@@ -490,6 +490,27 @@ static void test_reuse(void)
         CHECK(v && cv_value_get_string(v, "email", &str, NULL) == CV_OK);
         CHECK_STR(str, "ann@example.com");
     }
+    /* strings longer than any before, then short ones again */
+    {
+        char json[4200], big[3001];
+        size_t lc;
+        char *c;
+        memset(big, 'x', 3000);
+        big[3000] = '\0';
+        snprintf(json, sizeof(json),
+                 "{\"lead_id\":\"l\",\"partner_id\":\"p\",\"email\":"
+                 "\"e\",\"company\":\"%s\",\"submitted_at\":1}",
+                 big);
+        c = enc("marketplace.LeadSubmitted", json, &lc);
+        CHECK(c != NULL);
+        v = c ? dec_ok(c, lc, &s) : NULL;
+        CHECK(v && cv_value_get_string(v, "company", &str, NULL) == CV_OK);
+        CHECK_STR(str, big);
+        v = dec_ok(a, la, &s);
+        CHECK(v && cv_value_get_string(v, "company", &str, NULL) == CV_OK);
+        CHECK_STR(str, "Ex\xc3\xa4mple GmbH");
+        free(c);
+    }
     /* a failed decode in between leaves the next one correct */
     dec_fails(a, la - 1, NULL);
     v = dec_ok(a, la, &s);
@@ -596,6 +617,11 @@ static void test_record_builder(void)
     cv_record_destroy(rec);
     cv_record_destroy(NULL);
     CHECK(cv_record_new(NULL) == NULL);
+    /* cv_emit_new() returns NULL for an undeclared type: no crash after */
+    CHECK(cv_record_set_string(NULL, "email", "x") == CV_ERR);
+    CHECK(cv_record_set_int(NULL, "lead_count", 1) == CV_ERR);
+    CHECK(cv_record_schema(NULL) == NULL);
+    CHECK(cv_record_encode(NULL, &out, &len, err, sizeof(err)) == CV_ERR);
 }
 
 /* ---- a temp catalogue exercising every type the encoder supports ---- */

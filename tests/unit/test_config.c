@@ -344,6 +344,66 @@ static void test_include(void)
     expect_ok("outbox = {\n  @include \"inc.cfg\"\n};\n", &cfg);
     CHECK(cfg.outbox_batch_size == 42);
     cv_config_free(&cfg);
+
+    /* errors in an included file name that file */
+    {
+        char errstr[1024] = "", want[512];
+        const char *path;
+
+        inc = "\nbatch_size = 0;\n";
+        write_file("inc.cfg", inc, strlen(inc));
+        path =
+            write_file("case.cfg", "outbox = {\n  @include \"inc.cfg\"\n};\n",
+                       strlen("outbox = {\n  @include \"inc.cfg\"\n};\n"));
+        CHECK(cv_config_load(path, &cfg, errstr, sizeof(errstr)) == CV_ERR);
+        snprintf(want, sizeof(want),
+                 "%s/inc.cfg:2: key 'outbox.batch_size': expected integer "
+                 "1..100000, got 0",
+                 tmpdir);
+        CHECK_STR(errstr, want);
+        cv_config_free(&cfg);
+
+        inc = "batch_size = ;\n";
+        write_file("inc.cfg", inc, strlen(inc));
+        CHECK(cv_config_load(path, &cfg, errstr, sizeof(errstr)) == CV_ERR);
+        snprintf(want, sizeof(want), "%s/inc.cfg:1: syntax error", tmpdir);
+        CHECK_STR(errstr, want);
+        cv_config_free(&cfg);
+    }
+}
+
+/* The integer scan must not get in the way of what libconfig reads fine. */
+static void test_int_literals(void)
+{
+    struct cv_config cfg;
+
+    expect_ok("# 99999999999 in a comment\n"
+              "/* 99999999999\n   */ // 99999999999\n"
+              "postgres = { conninfo = \"port=99999999999\";\n"
+              "  statement_timeout_ms = 0x10; };\n",
+              &cfg);
+    CHECK(cfg.pg_statement_timeout_ms == 16);
+    CHECK_STR(cfg.pg_conninfo, "port=99999999999");
+    cv_config_free(&cfg);
+    /* a float is a type error, not a scan error */
+    expect_error("outbox = {\n  batch_size = 1e3;\n};\n",
+                 "2: key 'outbox.batch_size': expected integer 1..100000, "
+                 "got a float");
+    expect_error("outbox = {\n  batch_size = 2147483647;\n};\n",
+                 "2: key 'outbox.batch_size': expected integer 1..100000, "
+                 "got 2147483647");
+    expect_error("outbox = {\n  batch_size = -2147483648;\n};\n",
+                 "2: key 'outbox.batch_size': expected integer 1..100000, "
+                 "got -2147483648");
+    expect_error("outbox = {\n  batch_size = -2147483649;\n};\n",
+                 "2: integer -2147483649 is out of range (append L for a "
+                 "64-bit integer)");
+    expect_error("outbox = {\n  batch_size = 0x100000000;\n};\n",
+                 "2: integer 0x100000000 is out of range (append L for a "
+                 "64-bit integer)");
+    expect_error("postgres = { conninfo = \"x\\\" 99999999999\"; };\n"
+                 "outbox = {\n  batch_size = 99999999999999999999L;\n};\n",
+                 "3: integer 99999999999999999999L is out of range");
 }
 
 static void test_file_errors(void)
@@ -479,6 +539,7 @@ int main(void)
     test_password_in_file();
     test_values();
     test_include();
+    test_int_literals();
     test_file_errors();
     test_finalize();
     test_env();

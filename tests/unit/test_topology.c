@@ -199,6 +199,22 @@ static void test_repo_topology(void)
     cv_topology_free(NULL);
 }
 
+/* The integration tests' topology must stay valid too. */
+static void test_integration_topology(void)
+{
+    struct cv_topology t;
+    char errstr[1024] = "", path[512];
+
+    snprintf(path, sizeof(path), "%s/tests/integration/topology.cfg", srcdir);
+    if (access(path, R_OK) != 0)
+        return;
+    CHECK(cv_topology_load(path, &t, errstr, sizeof(errstr)) == CV_OK);
+    if (errstr[0])
+        fprintf(stderr, "  %s\n", errstr);
+    CHECK(cv_topology_check(&t, cat, defs, stderr) == 0);
+    cv_topology_free(&t);
+}
+
 static void test_valid_values(void)
 {
     struct cv_topology t;
@@ -478,7 +494,7 @@ static void test_load_errors(void)
     expect_load_error(TOPICS EVENTS
                       "domains = (\n  { name = \"d\"; group = \"g\"; topics "
                       "= [ \"t\" ];\n    reset = \"newest\"; } );\n",
-                      "5: domain 'd': key 'reset': expected earliest|latest, "
+                      "5: domain 'd': key 'reset': expected latest|earliest, "
                       "got 'newest'");
     expect_load_error(TOPICS EVENTS
                       "domains = (\n  { name = \"d\"; group = \"g\";\n"
@@ -577,6 +593,7 @@ int main(void)
     }
 
     test_repo_topology();
+    test_integration_topology();
     test_valid_values();
     test_check_duplicates();
     test_check_references();
