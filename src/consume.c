@@ -603,10 +603,10 @@ static int send_commit(struct cv_consumer *c, size_t lo, size_t hi,
 
     if (inbox_ids) {
         const char *params[2] = {c->domain->group_id, inbox_ids};
-        rc |= cv_pg_pipe_send(c->pg, TAG_ENGINE,
-                              "INSERT INTO conveyor.inbox (group_id, event_id) "
-                              "SELECT $1, unnest($2::text[])",
-                              2, params, NULL, NULL);
+        cv_pg_pipe_send_planned(c->pg, TAG_ENGINE,
+                                "INSERT INTO conveyor.inbox (group_id, "
+                                "event_id) SELECT $1, unnest($2::text[])",
+                                2, params);
     }
     for (size_t i = lo; i < hi; i++) {
         struct part *p = c->slots[i].part;
@@ -713,11 +713,12 @@ static enum txn_result run_txn(struct cv_consumer *c, size_t lo, size_t hi,
                 cv_pg_array_add(&ids, &il, &ic, c->slots[i].ce.id);
         if (ids) {
             const char *params[2] = {c->domain->group_id, ids};
-            rc |=
-                cv_pg_pipe_send(c->pg, TAG_ENGINE,
-                                "SELECT event_id FROM conveyor.inbox WHERE "
-                                "group_id = $1 AND event_id = ANY($2::text[])",
-                                2, params, NULL, NULL);
+            rc |= cv_pg_pipe_send_planned(
+                c->pg, TAG_ENGINE,
+                "SELECT i.event_id FROM unnest($2::text[]) AS u(id) "
+                "JOIN conveyor.inbox i ON i.group_id = $1 AND "
+                "i.event_id = u.id",
+                2, params);
         }
     }
     if (rc != CV_OK || cv_pg_pipe_sync(c->pg, mark_dups, &d, &err) != CV_OK) {
@@ -987,9 +988,17 @@ int cv_consumer_run(struct cv_consumer *c, atomic_int *stop)
         return CV_OK; /* stopped before Postgres came up */
     CV_LOG(CV_LOG_INFO, c->kv, "consumer started");
     while (!atomic_load(stop)) {
+        int64_t t0 = cv_mono_us(), t1;
         collect(c);
-        if (c->nslots)
+        t1 = cv_mono_us();
+        if (c->nslots) {
+            size_t n = c->nslots;
             process(c);
+            CV_LOG(CV_LOG_DEBUG, c->kv,
+                   "batch of %zu: collect %lld us, "
+                   "apply %lld us",
+                   n, (long long)(t1 - t0), (long long)(cv_mono_us() - t1));
+        }
     }
     drop_slots(c, 0);
     CV_LOG(CV_LOG_INFO, c->kv, "leaving the group");

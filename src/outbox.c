@@ -250,15 +250,18 @@ static int relay_round(struct cv_relay *r)
     PQclear(res);
     if (done) {
         struct cv_pg_error err;
-        if (cv_pg_command(r->pg,
-                          "UPDATE conveyor.outbox SET published_at = now() "
-                          "WHERE id = ANY($1::bigint[])",
-                          1, (const char *[]){ids}, &err) != CV_OK) {
+        PGresult *marked;
+        if (!(marked = cv_pg_exec_planned(
+                  r->pg,
+                  "UPDATE conveyor.outbox o SET published_at = now() "
+                  "FROM unnest($1::bigint[]) AS u(id) WHERE o.id = u.id",
+                  1, (const char *[]){ids}, &err))) {
             CV_LOG(CV_LOG_WARN, RELAY_KV, "marking rows published: %s",
                    err.message);
             free(ids);
             return -1;
         }
+        PQclear(marked);
         atomic_fetch_add(&cv_stats.published, (uint_fast64_t)done);
         CV_LOG(CV_LOG_DEBUG, RELAY_KV, "published %d outbox rows", done);
     }

@@ -222,6 +222,22 @@ PGresult *cv_pg_exec(struct cv_pg *pg, const char *sql, int nparams,
     return NULL;
 }
 
+PGresult *cv_pg_exec_planned(struct cv_pg *pg, const char *sql, int nparams,
+                             const char *const *params, struct cv_pg_error *err)
+{
+    PGresult *res =
+        PQexecParams(pg->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+    ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+        return res;
+    if (res && PQresultErrorField(res, PG_DIAG_SQLSTATE))
+        set_result_error(res, err, -1);
+    else
+        set_conn_error(pg, err, -1);
+    PQclear(res);
+    return NULL;
+}
+
 int cv_pg_command(struct cv_pg *pg, const char *sql, int nparams,
                   const char *const *params, struct cv_pg_error *err)
 {
@@ -267,6 +283,15 @@ int cv_pg_pipe_send(struct cv_pg *pg, int tag, const char *sql, int nparams,
     }
     if (!PQsendQueryPrepared(pg->conn, s->name, nparams, values, lengths,
                              formats, 0))
+        return CV_ERR;
+    pend_push(pg, PEND_EXEC, tag, -1);
+    return CV_OK;
+}
+
+int cv_pg_pipe_send_planned(struct cv_pg *pg, int tag, const char *sql,
+                            int nparams, const char *const *values)
+{
+    if (!PQsendQueryParams(pg->conn, sql, nparams, NULL, values, NULL, NULL, 0))
         return CV_ERR;
     pend_push(pg, PEND_EXEC, tag, -1);
     return CV_OK;

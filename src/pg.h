@@ -48,7 +48,11 @@ int cv_pg_retriable(const char *sqlstate);
  */
 PGresult *cv_pg_exec(struct cv_pg *pg, const char *sql, int nparams,
                      const char *const *params, struct cv_pg_error *err);
-/* Same, for statements whose result is not needed. */
+/* Runs one statement now, unprepared (see cv_pg_pipe_send_planned()). */
+PGresult *cv_pg_exec_planned(struct cv_pg *pg, const char *sql, int nparams,
+                             const char *const *params,
+                             struct cv_pg_error *err);
+/* Same as cv_pg_exec, for statements whose result is not needed. */
 int cv_pg_command(struct cv_pg *pg, const char *sql, int nparams,
                   const char *const *params, struct cv_pg_error *err);
 
@@ -64,6 +68,14 @@ int cv_pg_pipe_begin(struct cv_pg *pg);
 int cv_pg_pipe_send(struct cv_pg *pg, int tag, const char *sql, int nparams,
                     const char *const *values, const int *lengths,
                     const int *formats);
+/*
+ * Like cv_pg_pipe_send(), but not prepared: planned with its parameters on
+ * every execution. For the few set-based statements per batch (inbox
+ * look-up, multi-row inserts) whose best plan depends on the data: a
+ * generic plan cached while a table was empty may scan it forever after.
+ */
+int cv_pg_pipe_send_planned(struct cv_pg *pg, int tag, const char *sql,
+                            int nparams, const char *const *values);
 typedef void (*cv_pg_rows_cb)(void *opaque, int tag, PGresult *res);
 /*
  * Sends a sync point and reads every result up to it. Row results are

@@ -10,4 +10,5 @@ export CONVEYOR_BIN=${CONVEYOR_BIN:-$CONVEYOR_SOURCE_DIR/build/conveyor}
 # fsync off: these tests kill Conveyor, not the machine; Postgres' own
 # crash safety (WAL in the OS cache) is all an immediate stop needs.
 exec pg_virtualenv -t -o 'fsync=off' -o 'max_connections=200' \
+    -o 'shared_preload_libraries=pg_stat_statements' \
     bash -c 'source "$1"; source "$2"' _ "$here/lib.sh" "$test_script"
