@@ -140,6 +140,22 @@ static const struct key_def keys[] = {
      .max = 60000,
      .desc = "How often the relay looks for outbox rows when no NOTIFY "
              "wakes it, ms."},
+    {.name = "outbox.retention_hours",
+     .type = KEY_INT,
+     .offset = OFF(outbox_retention_hours),
+     .def_int = 24,
+     .min = 1,
+     .max = 8760,
+     .desc = "Published outbox rows older than this are deleted, hours."},
+    {.name = "consumer.inbox_retention_hours",
+     .type = KEY_INT,
+     .offset = OFF(inbox_retention_hours),
+     .def_int = 168,
+     .min = 1,
+     .max = 87600,
+     .desc = "Inbox rows (processed event ids) older than this are deleted, "
+             "hours. A copy of an event re-sent later than this is "
+             "processed again."},
     {.name = "consumer.shutdown_timeout_ms",
      .type = KEY_INT,
      .offset = OFF(shutdown_timeout_ms),

@@ -47,7 +47,9 @@ struct cv_config {
 
     /* outbox relay */
     int outbox_batch_size;
-    int outbox_poll_ms; /* fallback poll when no NOTIFY arrives */
+    int outbox_poll_ms;         /* fallback poll when no NOTIFY arrives */
+    int outbox_retention_hours; /* published rows are deleted after this */
+    int inbox_retention_hours;  /* processed event ids kept this long */
 
     /* consumers */
     int shutdown_timeout_ms;

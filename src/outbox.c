@@ -10,6 +10,11 @@
  *
  * Leadership is a session advisory lock: if the leader's session dies, the
  * lock goes with it and a standby takes over on its next attempt.
+ *
+ * The leader also prunes, at start and every minute: inbox rows older than
+ * consumer.inbox_retention_hours (the dedupe window, DESIGN.md I-4) and
+ * published outbox rows older than outbox.retention_hours, in batches of
+ * PRUNE_BATCH rows so that no transaction holds many locks for long.
  */
 #include "outbox.h"
 
@@ -29,12 +34,15 @@
 
 #define RELAY_LOCK_KEY "7318204117"
 #define RELAY_KV       "component=relay"
+#define PRUNE_BATCH    "10000"
+#define PRUNE_EVERY_MS 60000
 
 struct cv_relay {
     const struct cv_config *cfg;
     rd_kafka_t *rk;
     struct cv_pg *pg;
     int leader;
+    int64_t next_prune;          /* monotonic ms */
     rd_kafka_resp_err_t *status; /* per row of the round */
     size_t status_cap;
 };
@@ -269,6 +277,53 @@ static int relay_round(struct cv_relay *r)
     return done < n ? -1 : done;
 }
 
+/* Deletes old rows in batches; returns the count, or -1 on error. */
+static long prune_table(struct cv_relay *r, const char *sql, int hours)
+{
+    char h[16];
+    long total = 0, n;
+    struct cv_pg_error err;
+
+    snprintf(h, sizeof(h), "%d", hours);
+    do {
+        PGresult *res = cv_pg_exec_planned(
+            r->pg, sql, 2, (const char *[]){h, PRUNE_BATCH}, &err);
+        if (!res) {
+            CV_LOG(CV_LOG_WARN, RELAY_KV, "pruning: %s", err.message);
+            return -1;
+        }
+        n = atol(PQcmdTuples(res));
+        PQclear(res);
+        total += n;
+    } while (n == atol(PRUNE_BATCH));
+    return total;
+}
+
+static void prune(struct cv_relay *r)
+{
+    long inbox, outbox;
+
+    r->next_prune = cv_mono_ms() + PRUNE_EVERY_MS;
+    inbox = prune_table(r,
+                        "DELETE FROM conveyor.inbox WHERE ctid = ANY(ARRAY("
+                        "SELECT ctid FROM conveyor.inbox WHERE processed_at "
+                        "< now() - make_interval(hours => $1::int) "
+                        "LIMIT $2::int))",
+                        r->cfg->inbox_retention_hours);
+    outbox = prune_table(r,
+                         "DELETE FROM conveyor.outbox WHERE ctid = ANY(ARRAY("
+                         "SELECT ctid FROM conveyor.outbox WHERE published_at "
+                         "< now() - make_interval(hours => $1::int) "
+                         "ORDER BY id LIMIT $2::int))",
+                         r->cfg->outbox_retention_hours);
+    if (inbox > 0 || outbox > 0)
+        CV_LOG(CV_LOG_INFO, RELAY_KV,
+               "pruned %ld inbox rows older than %dh and %ld published "
+               "outbox rows older than %dh",
+               inbox, r->cfg->inbox_retention_hours, outbox,
+               r->cfg->outbox_retention_hours);
+}
+
 /* Waits for a NOTIFY or the poll interval, whichever comes first. */
 static void wait_notify(struct cv_relay *r, atomic_int *stop)
 {
@@ -308,6 +363,8 @@ int cv_relay_run(struct cv_relay *r, atomic_int *stop)
             continue;
         }
         backoff = 200;
+        if (cv_mono_ms() >= r->next_prune)
+            prune(r);
         int got = relay_round(r);
         if (got < 0) {
             if (!cv_pg_ok(r->pg))

@@ -152,7 +152,7 @@ static void test_reference_documents_every_key(void)
         CHECK(config_lookup(&lc, names[n]) != NULL);
         CHECK_CONTAINS(desc, names[n]);
     }
-    CHECK(n == 12);
+    CHECK(n == 14);
     config_destroy(&lc);
     free(desc);
 }
@@ -162,7 +162,7 @@ static void test_error_classes(void)
     /* unknown key, with the section's keys as a hint */
     expect_error("outbox = {\n  batch_size = 10;\n  batchsize = 5;\n};\n",
                  "3: unknown key 'outbox.batchsize' (outbox keys: "
-                 "batch_size, poll_ms)");
+                 "batch_size, poll_ms, retention_hours)");
     /* unknown group */
     expect_error("log = { level = \"info\"; };\n\nkafak = { brokers = \"x\"; "
                  "};\n",
