@@ -594,7 +594,8 @@ static int send_dead_letter(struct cv_consumer *c, struct slot *s, int tag,
 
 /* Queues the inbox rows, the offset CAS, NOTIFY and COMMIT for [lo,hi). */
 static int send_commit(struct cv_consumer *c, size_t lo, size_t hi,
-                       const char *inbox_ids, int outbox_rows)
+                       const char *inbox_ids,
+                       const struct cv_outbox_rows *outbox)
 {
     char *topics = NULL, *nparts = NULL, *expected = NULL, *next = NULL;
     size_t tl = 0, tc = 0, pl = 0, pc = 0, el = 0, ec = 0, nl = 0, nc = 0;
@@ -637,7 +638,18 @@ static int send_commit(struct cv_consumer *c, size_t lo, size_t hi,
                               "$5::bigint[])",
                               5, params, NULL, NULL);
     }
-    if (outbox_rows)
+    if (outbox && outbox->col[0]) {
+        const char *const *params = (const char *const *)outbox->col;
+        rc |= cv_pg_pipe_send(
+            c->pg, TAG_ENGINE,
+            "INSERT INTO conveyor.outbox (topic, key, value, event_id, "
+            "event_type, source, event_time, tenant, traceparent) "
+            "SELECT * FROM unnest($1::text[], $2::bytea[], $3::bytea[], "
+            "$4::text[], $5::text[], $6::text[], $7::bigint[], $8::text[], "
+            "$9::text[])",
+            CV_OB_COLUMNS, params, NULL, NULL);
+    }
+    if (outbox && outbox->col[0])
         rc |= cv_pg_pipe_send(c->pg, TAG_ENGINE,
                               "SELECT pg_notify('conveyor_outbox', $1)", 1,
                               (const char *[]){c->domain->name}, NULL, NULL);
@@ -698,6 +710,7 @@ static enum txn_result run_txn(struct cv_consumer *c, size_t lo, size_t hi,
     int64_t t0;
 
     *handled = 0;
+    memset(&ctx, 0, sizeof(ctx));
     if (!c->pg && pg_connect(c) != CV_OK)
         return TXN_TRANSIENT;
     for (size_t i = lo; i < hi; i++)
@@ -734,7 +747,6 @@ static enum txn_result run_txn(struct cv_consumer *c, size_t lo, size_t hi,
 
     /* round trip 2: the handlers, the inbox, the offsets, COMMIT */
     t0 = cv_mono_us();
-    memset(&ctx, 0, sizeof(ctx));
     ctx.pg = c->pg;
     ctx.topo = c->topo;
     ctx.cat = c->cat;
@@ -804,7 +816,7 @@ static enum txn_result run_txn(struct cv_consumer *c, size_t lo, size_t hi,
         goto out;
     }
     if (rc == CV_OK)
-        rc = send_commit(c, lo, hi, inbox, ctx.outbox_rows);
+        rc = send_commit(c, lo, hi, inbox, &ctx.outbox);
     if (rc != CV_OK || cv_pg_pipe_sync(c->pg, NULL, NULL, &err) != CV_OK) {
         if (rc != CV_OK) {
             err.tag = TAG_ENGINE;
@@ -830,6 +842,7 @@ out:
     }
     free(ids);
     free(inbox);
+    cv_ctx_outbox_reset(&ctx);
     return r;
 }
 

@@ -22,6 +22,26 @@ struct cv_event {
     const char *topic;
 };
 
+/* Outbox rows of one transaction, written with one multi-row insert at
+ * commit: one Postgres array literal per column. */
+enum {
+    CV_OB_TOPIC,
+    CV_OB_KEY,
+    CV_OB_VALUE,
+    CV_OB_EVENT_ID,
+    CV_OB_EVENT_TYPE,
+    CV_OB_SOURCE,
+    CV_OB_EVENT_TIME,
+    CV_OB_TENANT,
+    CV_OB_TRACEPARENT,
+    CV_OB_COLUMNS
+};
+
+struct cv_outbox_rows {
+    char *col[CV_OB_COLUMNS];
+    size_t len[CV_OB_COLUMNS], cap[CV_OB_COLUMNS];
+};
+
 struct cv_ctx {
     struct cv_pg *pg;
     const struct cv_topology *topo;
@@ -31,10 +51,14 @@ struct cv_ctx {
     int tag;                          /* pipeline tag of its statements */
     int emit_seq;                     /* emits by this event so far */
     int outbox_rows;                  /* emits in this transaction */
+    struct cv_outbox_rows outbox;     /* and their values */
     int broken;                       /* a statement could not be queued */
     const struct cv_record *emit_rec; /* the record cv_emit_new() made */
     const struct cv_topo_event *emit_event; /* and its event type */
     char reason[512];                       /* from cv_retry()/cv_fail() */
 };
+
+/* Frees the outbox rows buffered in ctx. */
+void cv_ctx_outbox_reset(struct cv_ctx *ctx);
 
 #endif

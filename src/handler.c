@@ -157,14 +157,9 @@ static const struct cv_topo_event *event_of(const struct cv_ctx *ctx,
 
 int cv_emit_send(struct cv_ctx *ctx, struct cv_record *rec, const char *key)
 {
-    static const char *const sql =
-        "INSERT INTO conveyor.outbox (topic, key, value, event_id, "
-        "event_type, source, event_time, tenant, traceparent) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
     char errstr[512], id[CV_CE_ID_MAX + 16], when[24], source[300];
     const struct cv_topo_event *te;
-    const char *values[9];
-    int lengths[9] = {0}, formats[9] = {0};
+    struct cv_outbox_rows *ob = &ctx->outbox;
     char *buf = NULL;
     size_t len = 0;
     int rc = CV_ERR;
@@ -184,24 +179,24 @@ int cv_emit_send(struct cv_ctx *ctx, struct cv_record *rec, const char *key)
     snprintf(id, sizeof(id), "%s.%d", ctx->ev->ce->id, ++ctx->emit_seq);
     snprintf(when, sizeof(when), "%lld", (long long)cv_wall_ms());
     snprintf(source, sizeof(source), "conveyor/%s", ctx->domain);
-    values[0] = te->topic;
-    values[1] = key;
-    lengths[1] = key ? (int)strlen(key) : 0;
-    formats[1] = 1;
-    values[2] = buf;
-    lengths[2] = (int)len;
-    formats[2] = 1;
-    values[3] = id;
-    values[4] = te->type;
-    values[5] = source;
-    values[6] = when;
-    values[7] = ctx->ev->ce->tenant[0] ? ctx->ev->ce->tenant : NULL;
-    values[8] = ctx->ev->ce->traceparent[0] ? ctx->ev->ce->traceparent : NULL;
-    if (cv_pg_pipe_send(ctx->pg, ctx->tag, sql, 9, values, lengths, formats) !=
-        CV_OK) {
-        ctx->broken = 1;
-        goto out;
-    }
+    /* buffered: the engine writes all of a batch's rows in one insert */
+#define COL(i) &ob->col[i], &ob->len[i], &ob->cap[i]
+    cv_pg_array_add(COL(CV_OB_TOPIC), te->topic);
+    if (key)
+        cv_pg_array_add_bytea(COL(CV_OB_KEY), key, strlen(key));
+    else
+        cv_pg_array_add_nullable(COL(CV_OB_KEY), NULL);
+    cv_pg_array_add_bytea(COL(CV_OB_VALUE), buf, len);
+    cv_pg_array_add(COL(CV_OB_EVENT_ID), id);
+    cv_pg_array_add(COL(CV_OB_EVENT_TYPE), te->type);
+    cv_pg_array_add(COL(CV_OB_SOURCE), source);
+    cv_pg_array_add(COL(CV_OB_EVENT_TIME), when);
+    cv_pg_array_add_nullable(
+        COL(CV_OB_TENANT), ctx->ev->ce->tenant[0] ? ctx->ev->ce->tenant : NULL);
+    cv_pg_array_add_nullable(
+        COL(CV_OB_TRACEPARENT),
+        ctx->ev->ce->traceparent[0] ? ctx->ev->ce->traceparent : NULL);
+#undef COL
     ctx->outbox_rows++;
     rc = CV_OK;
 out:
@@ -210,6 +205,16 @@ out:
         ctx->emit_rec = NULL;
     cv_record_destroy(rec);
     return rc;
+}
+
+void cv_ctx_outbox_reset(struct cv_ctx *ctx)
+{
+    for (int i = 0; i < CV_OB_COLUMNS; i++) {
+        free(ctx->outbox.col[i]);
+        ctx->outbox.col[i] = NULL;
+        ctx->outbox.len[i] = ctx->outbox.cap[i] = 0;
+    }
+    ctx->outbox_rows = 0;
 }
 
 cv_result_t cv_retry(struct cv_ctx *ctx, const char *fmt, ...)

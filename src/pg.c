@@ -430,3 +430,50 @@ void cv_pg_array_add(char **buf, size_t *len, size_t *cap, const char *s)
     *p = '\0';
     *len = (size_t)(p - *buf);
 }
+
+void cv_pg_array_add_nullable(char **buf, size_t *len, size_t *cap,
+                              const char *s)
+{
+    if (s) {
+        cv_pg_array_add(buf, len, cap, s);
+        return;
+    }
+    if (*len + 8 > *cap) {
+        *cap = (*len + 8) * 2;
+        *buf = cv_realloc(*buf, *cap);
+    }
+    char *p = *buf + *len;
+    if (*len == 0)
+        *p++ = '{';
+    else
+        p[-1] = ',';
+    memcpy(p, "NULL}", 6);
+    *len = (size_t)(p - *buf) + 5;
+}
+
+void cv_pg_array_add_bytea(char **buf, size_t *len, size_t *cap, const void *s,
+                           size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *b = s;
+    /* "\\x" + 2 hex digits a byte, quoted, as an array element */
+    if (*len + 2 * n + 16 > *cap) {
+        *cap = (*len + 2 * n + 16) * 2;
+        *buf = cv_realloc(*buf, *cap);
+    }
+    char *p = *buf + *len;
+    if (*len == 0)
+        *p++ = '{';
+    else
+        p[-1] = ',';
+    memcpy(p, "\"\\\\x", 4);
+    p += 4;
+    for (size_t i = 0; i < n; i++) {
+        *p++ = hex[b[i] >> 4];
+        *p++ = hex[b[i] & 15];
+    }
+    *p++ = '"';
+    *p++ = '}';
+    *p = '\0';
+    *len = (size_t)(p - *buf);
+}

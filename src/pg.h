@@ -99,5 +99,11 @@ int cv_pg_pipe_end(struct cv_pg *pg);
 /* Appends s to a Postgres array literal being built in *buf ("{" ... "}"),
  * quoting as needed. */
 void cv_pg_array_add(char **buf, size_t *len, size_t *cap, const char *s);
+/* Appends NULL (s == NULL) or s; the bytea variant writes n bytes of s in
+ * bytea hex form. */
+void cv_pg_array_add_nullable(char **buf, size_t *len, size_t *cap,
+                              const char *s);
+void cv_pg_array_add_bytea(char **buf, size_t *len, size_t *cap, const void *s,
+                           size_t n);
 
 #endif
