@@ -46,9 +46,18 @@ static const char *const producer_defaults[] = {
 /* clang-format on */
 
 /* clang-format off */
+/*
+ * Prefetch is bounded: librdkafka's defaults (100,000 messages per
+ * partition, up to 64 MiB queued) would let a consumer of 128 partitions
+ * hold hundreds of MiB of events it cannot commit any faster. A few batches
+ * ahead is all the loop needs.
+ */
 static const char *const consumer_defaults[] = {
     "session.timeout.ms", "6000",
     "heartbeat.interval.ms", "1000",
+    "queued.min.messages", "10000",
+    "queued.max.messages.kbytes", "32768",
+    "fetch.message.max.bytes", "1048576",
     NULL};
 /* clang-format on */
 
