@@ -50,13 +50,18 @@ static const char *const producer_defaults[] = {
  * Prefetch is bounded: librdkafka's defaults (100,000 messages per
  * partition, up to 64 MiB queued) would let a consumer of 128 partitions
  * hold hundreds of MiB of events it cannot commit any faster. A few batches
- * ahead is all the loop needs. A fetch waits at most 100 ms for data (the
- * default 500 ms showed as half a second of lag at a few hundred events/s).
+ * ahead is all the loop needs. But librdkafka 2.0.2 stops fetching a
+ * partition that holds queued.min.messages and then waits a fixed second:
+ * the queue must last longer than that at full speed. 20,000 per partition
+ * measured best under the 64 MB RSS target (tests/bench: 10,000 stalled
+ * the loop a quarter of the time, 30,000 went over 64 MB). A fetch waits
+ * at most 100 ms for data (the default 500 ms showed as half a second of
+ * lag at a few hundred events/s).
  */
 static const char *const consumer_defaults[] = {
     "session.timeout.ms", "6000",
     "heartbeat.interval.ms", "1000",
-    "queued.min.messages", "10000",
+    "queued.min.messages", "20000",
     "queued.max.messages.kbytes", "32768",
     "fetch.message.max.bytes", "1048576",
     "fetch.wait.max.ms", "100",
