@@ -109,11 +109,11 @@ int main(int argc, char **argv)
     list = rd_kafka_topic_partition_list_new(nparts);
     for (int p = 0; p < nparts; p++) {
         int64_t low, high;
-        rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
-            rk, topic, p, &low, &high, 10000);
+        rd_kafka_resp_err_t err =
+            rd_kafka_query_watermark_offsets(rk, topic, p, &low, &high, 10000);
         if (err) {
-            fprintf(stderr, "bare_consume: watermarks of %s [%d]: %s\n",
-                    topic, p, rd_kafka_err2str(err));
+            fprintf(stderr, "bare_consume: watermarks of %s [%d]: %s\n", topic,
+                    p, rd_kafka_err2str(err));
             goto out;
         }
         if (low != 0)

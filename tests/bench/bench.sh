@@ -35,6 +35,9 @@
 #   BENCH_PERF=1        record `perf record -a -g` during the conveyor run
 #   BENCH_STATEMENTS=1  load pg_stat_statements and print conveyor's top
 #                       statements by execution time
+#   BENCH_KAFKA_PROPS   librdkafka properties for conveyor, "name=value ..."
+#   BENCH_LOG_LEVEL     conveyor run's log level (debug shows per-batch
+#                       collect and apply times)
 #   BENCH_PG_OPTS       more Postgres settings, "name=value ..." (for
 #                       experiments: the committed numbers use none)
 set -euo pipefail
@@ -67,8 +70,8 @@ if [ "${1:-}" != "--inside" ]; then
     build=${BENCH_BUILD_DIR:-$src/build-bench}
     # The warnings gcc derives from optimized code flow stay warnings here:
     # -O3 inlines more than the usual -O2 build and gcc 12 then reports
-    # false positives (maybe-uninitialized in src/codec.c); a benchmark
-    # should not stop on them. The regular build keeps them errors.
+    # false positives (it did: maybe-uninitialized in src/codec.c); a
+    # benchmark should not stop on them. The regular build keeps them errors.
     flow="maybe-uninitialized format-truncation format-overflow
           stringop-overflow stringop-truncation array-bounds
           free-nonheap-object null-dereference"
@@ -128,15 +131,35 @@ cleanup() {
 }
 trap cleanup EXIT
 q() { psql -X -v ON_ERROR_STOP=1 -Atq -c "$1"; }
-now_ms() { date +%s%3N; }
+# Wall-clock ms without a fork (bash 5).
+now_ms() { local t=${EPOCHREALTIME/[.,]/}; echo "${t:0:-3}"; }
 
 # The topology, with the tuning overrides applied to the leads domain.
-sed -e "/name = \"leads\"/,/routes/{
-        s/batch_size = [0-9]*/batch_size = ${BENCH_BATCH_SIZE:-1000}/
-        s/batch_wait_ms = [0-9]*/batch_wait_ms = ${BENCH_BATCH_WAIT_MS:-50}/
-        s/parallelism = [0-9]*/parallelism = ${BENCH_PARALLELISM:-1}/
-    }" "$here/topology_bench.cfg" >"$T/topology.cfg"
+edits=""
+[ -n "${BENCH_BATCH_SIZE:-}" ] &&
+    edits="$edits s/batch_size = [0-9]*/batch_size = $BENCH_BATCH_SIZE/;"
+[ -n "${BENCH_BATCH_WAIT_MS:-}" ] &&
+    edits="$edits s/batch_wait_ms = [0-9]*/batch_wait_ms = $BENCH_BATCH_WAIT_MS/;"
+[ -n "${BENCH_PARALLELISM:-}" ] &&
+    edits="$edits s/parallelism = [0-9]*/parallelism = $BENCH_PARALLELISM/;"
+sed -e "/name = \"leads\"/,/routes/{ $edits }" "$here/topology_bench.cfg" \
+    >"$T/topology.cfg"
 export CONVEYOR_TOPOLOGY=$T/topology.cfg
+# kafka.properties for experiments: "name=value ..." into a copy of the
+# reference config (its relative paths are overridden by the environment),
+# for `conveyor run` only.
+RUN_CONFIG=$CONVEYOR_CONFIG
+if [ -n "${BENCH_KAFKA_PROPS:-}" ]; then
+    props=""
+    for kv in $BENCH_KAFKA_PROPS; do
+        props="$props${props:+, }[\"${kv%%=*}\", \"${kv#*=}\"]"
+    done
+    sed "s/^    properties = ( );/    properties = ( $props );/" \
+        "$CONVEYOR_CONFIG" >"$T/conveyor.cfg"
+    grep -q "properties = ( \[" "$T/conveyor.cfg" ||
+        fail "BENCH_KAFKA_PROPS: no 'properties = ( );' line in $CONVEYOR_CONFIG"
+    RUN_CONFIG=$T/conveyor.cfg
+fi
 BATCH=$(awk '/name = "leads"/ { on = 1 } on && /batch_size/ {
     sub(/.*batch_size = /, ""); sub(/;.*/, ""); print; exit }' "$T/topology.cfg")
 WAIT_MS=$(awk '/name = "leads"/ { on = 1 } on && /batch_wait_ms/ {
@@ -153,7 +176,7 @@ busy() {
     others=$(ps -eo pid=,comm= | awk -v me="${CONV_PID:-0}" -v b="${BROKER_PID:-0}" \
         '$2 == "conveyor" && $1 != me && $1 != b' | wc -l)
     pgs=$(ps -eo args= | grep -c '^/usr/lib/postgresql/.*/bin/postgres' || true)
-    echo "load $load, other conveyor processes $others, Postgres servers $pgs"
+    echo "load $load, other conveyor processes $others, Postgres servers $pgs (this run's included)"
 }
 BUSY_START=$(busy)
 log "machine: $(nproc) cores; $BUSY_START"
@@ -214,7 +237,9 @@ if [ -n "${BENCH_STATEMENTS:-}" ]; then
 fi
 q "CHECKPOINT"
 T_START=$(now_ms)
-"$CONVEYOR_BIN" run --domain leads --no-relay >"$T/conveyor.log" 2>&1 &
+CONVEYOR_CONFIG=$RUN_CONFIG CONVEYOR_LOG_LEVEL=${BENCH_LOG_LEVEL:-info} \
+    "$CONVEYOR_BIN" run --domain leads --no-relay \
+    >"$T/conveyor.log" 2>&1 &
 CONV_PID=$!
 PIDS+=($CONV_PID)
 if [ -n "${BENCH_PERF:-}" ]; then
@@ -222,6 +247,17 @@ if [ -n "${BENCH_PERF:-}" ]; then
     PERF_PID=$!
     PIDS+=($PERF_PID)
 fi
+# One psql for the whole wait: a psql started five times a second costs
+# more CPU than conveyor itself on a small machine.
+coproc POLL { psql -X -Atq 2>/dev/null; }
+# bash unsets POLL and POLL_PID when the coprocess ends: keep copies
+poll_pid=$POLL_PID poll_in=${POLL[1]} poll_out=${POLL[0]}
+PIDS+=($poll_pid)
+poll_stored() {
+    echo "SELECT coalesce(sum(next_offset), 0) FROM conveyor.consumer_offsets
+          WHERE group_id = 'conveyor.leads';" >&"$poll_in"
+    read -r -t 30 stored <&"$poll_out" || fail "the polling psql died"
+}
 # An hour, or more for big N: the run is a measurement, not a race.
 limit_s=$((N / 100 > 3600 ? N / 100 : 3600))
 deadline=$((T_START + limit_s * 1000))
@@ -231,8 +267,7 @@ last_stored=0
 last_t=$T_START
 while [ "$(now_ms)" -lt "$deadline" ]; do
     kill -0 "$CONV_PID" 2>/dev/null || fail "conveyor run exited early"
-    stored=$(q "SELECT coalesce(sum(next_offset), 0) FROM conveyor.consumer_offsets
-                WHERE group_id = 'conveyor.leads'" 2>/dev/null || echo 0)
+    poll_stored
     if [ "$stored" = "$MESSAGES" ]; then
         done_=1
         break
@@ -245,9 +280,11 @@ while [ "$(now_ms)" -lt "$deadline" ]; do
         last_t=$t
         next_note=$((t + 30000))
     fi
-    sleep 0.2
+    sleep 0.25
 done
 [ -n "$done_" ] || fail "conveyor did not reach the end of the topic in $limit_s s (stored $stored of $MESSAGES)"
+exec {poll_in}>&-
+wait "$poll_pid" 2>/dev/null || true
 # The last batch's commit: updated_at is its transaction's start time, on
 # this machine's clock.
 T_END=$(q "SELECT (extract(epoch FROM max(updated_at)) * 1000)::bigint
@@ -288,7 +325,8 @@ done
 
 if [ -n "${BENCH_STATEMENTS:-}" ]; then
     psql -X -q -c "SELECT calls, round(total_exec_time) AS total_ms,
-            round(mean_exec_time::numeric, 3) AS mean_ms, rows,
+            round(mean_exec_time::numeric, 3) AS mean_ms,
+            round(total_plan_time) AS plan_ms, rows,
             left(regexp_replace(query, '\s+', ' ', 'g'), 90) AS query
         FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 12" \
         >"$T/statements.txt"

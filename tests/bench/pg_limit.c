@@ -237,8 +237,7 @@ static void event_make(struct event *ev, long long i, int partners,
     ev->submitted_ms = T0_MS + i * 1000;
     secs = (time_t)(ev->submitted_ms / 1000);
     gmtime_r(&secs, &tm);
-    strftime(ev->submitted, sizeof(ev->submitted), "%Y-%m-%d %H:%M:%S+00",
-             &tm);
+    strftime(ev->submitted, sizeof(ev->submitted), "%Y-%m-%d %H:%M:%S+00", &tm);
     strftime(ev->month, sizeof(ev->month), "%Y-%m-01", &tm);
     ev->partition =
         (int)((murmur2(ev->partner, strlen(ev->partner)) & 0x7fffffff) %
@@ -284,6 +283,7 @@ static size_t vol_add(struct vol *v, size_t nv, const struct event *ev)
 
 /* The per-batch buffers: array literals (unnest mode, volume, CAS) and
  * COPY data (copy mode). */
+/* clang-format off */
 enum {
     A_LEAD, A_PARTNER, A_EMAIL, A_MS, A_ID, A_VALUE, A_TIME, /* unnest */
     A_VPARTNER, A_VMONTH, A_VCOUNT,                          /* volume */
@@ -291,6 +291,7 @@ enum {
     C_LEADS, C_QUEUE, C_OUTBOX, C_INBOX,                     /* COPY */
     NBUFS
 };
+/* clang-format on */
 
 struct bench {
     PGconn *conn;
@@ -309,22 +310,20 @@ struct bench {
 static const struct {
     const char *name, *sql;
 } statements[] = {
-    {"leads",
-     "INSERT INTO marketplace.leads (lead_id, partner_id, email, "
-     "first_name, submitted_at) SELECT l, p, e, 'Ada', "
-     "to_timestamp(ms / 1000.0) FROM unnest($1::uuid[], $2::uuid[], "
-     "$3::text[], $4::bigint[]) AS u(l, p, e, ms) "
-     "ON CONFLICT (lead_id) DO NOTHING"},
-    {"queue",
-     "INSERT INTO marketplace.email_verification_queue (lead_id, "
-     "partner_id, email, status, source_event_id) SELECT l, p, e, "
-     "'pending', i FROM unnest($1::uuid[], $2::uuid[], $3::text[], "
-     "$4::text[]) AS u(l, p, e, i)"},
+    {"leads", "INSERT INTO marketplace.leads (lead_id, partner_id, email, "
+              "first_name, submitted_at) SELECT l, p, e, 'Ada', "
+              "to_timestamp(ms / 1000.0) FROM unnest($1::uuid[], $2::uuid[], "
+              "$3::text[], $4::bigint[]) AS u(l, p, e, ms) "
+              "ON CONFLICT (lead_id) DO NOTHING"},
+    {"queue", "INSERT INTO marketplace.email_verification_queue (lead_id, "
+              "partner_id, email, status, source_event_id) SELECT l, p, e, "
+              "'pending', i FROM unnest($1::uuid[], $2::uuid[], $3::text[], "
+              "$4::text[]) AS u(l, p, e, i)"},
     {"outbox",
      "INSERT INTO conveyor.outbox (topic, key, value, event_id, "
      "event_type, source, event_time) SELECT '" OUT_TOPIC "', "
-     "convert_to(k, 'UTF8'), decode(v, 'hex'), i || '.1', '" OUT_TYPE "', '"
-     OUT_SOURCE "', t FROM unnest($1::text[], $2::text[], $3::text[], "
+     "convert_to(k, 'UTF8'), decode(v, 'hex'), i || '.1', '" OUT_TYPE
+     "', '" OUT_SOURCE "', t FROM unnest($1::text[], $2::text[], $3::text[], "
      "$4::bigint[]) AS u(k, v, i, t)"},
     {"inbox", "INSERT INTO conveyor.inbox (group_id, event_id) SELECT $1, "
               "unnest($2::text[])"},
@@ -436,8 +435,8 @@ static void fill(struct bench *b, long long lo, long long hi)
                     strlen(ev.partner));
             buf_printf(&bf[C_OUTBOX], "\t\\\\x");
             buf_hex(&bf[C_OUTBOX], val, vlen);
-            buf_printf(&bf[C_OUTBOX], "\t%s.1\t%s\t%s\t%lld\t\\N\t\\N\n",
-                       ev.id, OUT_TYPE, OUT_SOURCE, (long long)wall_ms());
+            buf_printf(&bf[C_OUTBOX], "\t%s.1\t%s\t%s\t%lld\t\\N\t\\N\n", ev.id,
+                       OUT_TYPE, OUT_SOURCE, (long long)wall_ms());
             buf_printf(&bf[C_INBOX], "%s\t%s\n", GROUP_ID, ev.id);
         } else {
             hex_to(hex, val, vlen);
@@ -482,16 +481,21 @@ static void batch_statements(struct bench *b, struct stmt *s)
 {
     struct buf *bf = b->bufs;
     struct stmt list[] = {
-        {"leads", 4, {bf[A_LEAD].p, bf[A_PARTNER].p, bf[A_EMAIL].p,
-                      bf[A_MS].p}},
-        {"queue", 4, {bf[A_LEAD].p, bf[A_PARTNER].p, bf[A_EMAIL].p,
-                      bf[A_ID].p}},
+        {"leads",
+         4,
+         {bf[A_LEAD].p, bf[A_PARTNER].p, bf[A_EMAIL].p, bf[A_MS].p}},
+        {"queue",
+         4,
+         {bf[A_LEAD].p, bf[A_PARTNER].p, bf[A_EMAIL].p, bf[A_ID].p}},
         {"volume", 3, {bf[A_VPARTNER].p, bf[A_VMONTH].p, bf[A_VCOUNT].p}},
-        {"outbox", 4, {bf[A_PARTNER].p, bf[A_VALUE].p, bf[A_ID].p,
-                       bf[A_TIME].p}},
+        {"outbox",
+         4,
+         {bf[A_PARTNER].p, bf[A_VALUE].p, bf[A_ID].p, bf[A_TIME].p}},
         {"inbox", 2, {GROUP_ID, bf[A_ID].p}},
-        {"cas", 5, {GROUP_ID, bf[A_CTOPIC].p, bf[A_CPART].p,
-                    bf[A_CEXPECTED].p, bf[A_CNEXT].p}},
+        {"cas",
+         5,
+         {GROUP_ID, bf[A_CTOPIC].p, bf[A_CPART].p, bf[A_CEXPECTED].p,
+          bf[A_CNEXT].p}},
         {"notify", 0, {NULL}},
         {NULL, 0, {NULL}},
     };
@@ -503,7 +507,7 @@ static void batch_statements(struct bench *b, struct stmt *s)
  * one round trip each. COMMIT is sent without waiting, the next batch is
  * built while Postgres commits, then the result is read.
  */
-static int batch_copy(struct bench *b, long long lo, long long hi)
+static int batch_copy(struct bench *b, long long hi)
 {
     struct buf *bf = b->bufs;
     struct stmt s[8];
@@ -526,7 +530,6 @@ static int batch_copy(struct bench *b, long long lo, long long hi)
     }
     if (hi < b->n)
         fill(b, hi, hi + b->batch < b->n ? hi + b->batch : b->n);
-    (void)lo;
     while ((res = PQgetResult(b->conn))) {
         if (!result_ok(b->conn, res, "COMMIT"))
             rc = -1;
@@ -540,40 +543,42 @@ static int batch_copy(struct bench *b, long long lo, long long hi)
  * and COMMIT in one pipeline, one round trip. The next batch is built
  * while Postgres works on this one.
  */
-static int batch_unnest(struct bench *b, long long lo, long long hi)
+static int batch_unnest(struct bench *b, long long hi)
 {
     struct stmt s[8];
-    int nres = 0, rc = 0, syncs = 0;
+    int rc = 0, syncs = 0;
 
     batch_statements(b, s);
     if (!PQsendQueryParams(b->conn, "BEGIN", 0, NULL, NULL, NULL, NULL, 0))
         goto send_fail;
     for (int i = 0; s[i].name; i++)
-        if (!PQsendQueryPrepared(b->conn, s[i].name, s[i].nparams,
-                                 s[i].params, NULL, NULL, 0))
+        if (!PQsendQueryPrepared(b->conn, s[i].name, s[i].nparams, s[i].params,
+                                 NULL, NULL, 0))
             goto send_fail;
     if (!PQsendQueryParams(b->conn, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) ||
         !PQpipelineSync(b->conn))
         goto send_fail;
-    (void)lo;
     if (hi < b->n)
         fill(b, hi, hi + b->batch < b->n ? hi + b->batch : b->n);
     /* every statement: its result, then NULL; then the sync */
     while (!syncs) {
         PGresult *res = PQgetResult(b->conn);
-        if (!res)
+        if (!res) {
+            if (PQstatus(b->conn) != CONNECTION_OK) {
+                fprintf(stderr, "pg_limit: %s", PQerrorMessage(b->conn));
+                return -1;
+            }
             continue;
+        }
         if (PQresultStatus(res) == PGRES_PIPELINE_SYNC)
             syncs = 1;
         else if (!result_ok(b->conn, res, "pipeline"))
             rc = -1;
-        nres++;
         PQclear(res);
     }
     return rc;
 send_fail:
-    fprintf(stderr, "pg_limit: sending the batch: %s",
-            PQerrorMessage(b->conn));
+    fprintf(stderr, "pg_limit: sending the batch: %s", PQerrorMessage(b->conn));
     return -1;
 }
 
@@ -582,10 +587,9 @@ static int setup(struct bench *b)
     char parts[16];
     const char *params[3] = {GROUP_ID, LEADS_TOPIC, parts};
 
-    for (size_t i = 0; i < sizeof(statements) / sizeof(statements[0]);
-         i++) {
-        PGresult *res = PQprepare(b->conn, statements[i].name,
-                                  statements[i].sql, 0, NULL);
+    for (size_t i = 0; i < sizeof(statements) / sizeof(statements[0]); i++) {
+        PGresult *res =
+            PQprepare(b->conn, statements[i].name, statements[i].sql, 0, NULL);
         int good = result_ok(b->conn, res, statements[i].name);
         PQclear(res);
         if (!good)
@@ -663,8 +667,7 @@ int main(int argc, char **argv)
         if (strcmp(argv[i], "--batch") == 0)
             b.batch = (int)parse_long(argv[++i], "--batch", 1, 100000);
         else if (strcmp(argv[i], "--partitions") == 0)
-            b.partitions =
-                (int)parse_long(argv[++i], "--partitions", 1, 10000);
+            b.partitions = (int)parse_long(argv[++i], "--partitions", 1, 10000);
         else if (strcmp(argv[i], "--partners") == 0)
             b.partners = (int)parse_long(argv[++i], "--partners", 1, 1000000);
         else if (strcmp(argv[i], "--mode") == 0 &&
@@ -682,8 +685,7 @@ int main(int argc, char **argv)
     }
     b.offsets = calloc((size_t)b.partitions, sizeof(*b.offsets));
     b.batch_start = calloc((size_t)b.partitions, sizeof(*b.batch_start));
-    b.commit_us =
-        calloc((size_t)(b.n / b.batch + 1), sizeof(*b.commit_us));
+    b.commit_us = calloc((size_t)(b.n / b.batch + 1), sizeof(*b.commit_us));
     if (!b.offsets || !b.batch_start || !b.commit_us) {
         fprintf(stderr, "pg_limit: out of memory\n");
         goto out;
@@ -691,8 +693,7 @@ int main(int argc, char **argv)
     if (setup(&b))
         goto out;
     if (!b.copy_mode && !PQenterPipelineMode(b.conn)) {
-        fprintf(stderr, "pg_limit: pipeline mode: %s",
-                PQerrorMessage(b.conn));
+        fprintf(stderr, "pg_limit: pipeline mode: %s", PQerrorMessage(b.conn));
         goto out;
     }
 
@@ -701,7 +702,7 @@ int main(int argc, char **argv)
     for (long long lo = 0; lo < b.n; lo += b.batch) {
         long long hi = lo + b.batch < b.n ? lo + b.batch : b.n;
         int64_t s = mono_us();
-        if ((b.copy_mode ? batch_copy(&b, lo, hi) : batch_unnest(&b, lo, hi)))
+        if (b.copy_mode ? batch_copy(&b, hi) : batch_unnest(&b, hi))
             goto out;
         b.commit_us[b.ncommits++] = mono_us() - s;
     }
