@@ -190,12 +190,26 @@ static struct stmt *stmt_slot(struct cv_pg *pg, const char *sql)
     return s;
 }
 
+/* res if the statement succeeded; else NULL with err filled in. */
+static PGresult *checked(struct cv_pg *pg, PGresult *res,
+                         struct cv_pg_error *err)
+{
+    ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+        return res;
+    if (res && PQresultErrorField(res, PG_DIAG_SQLSTATE))
+        set_result_error(res, err, -1);
+    else
+        set_conn_error(pg, err, -1);
+    PQclear(res);
+    return NULL;
+}
+
 PGresult *cv_pg_exec(struct cv_pg *pg, const char *sql, int nparams,
                      const char *const *params, struct cv_pg_error *err)
 {
     struct stmt *s = stmt_slot(pg, sql);
     PGresult *res;
-    ExecStatusType st;
 
     if (s->state != STMT_READY) {
         res = PQprepare(pg->conn, s->name, sql, 0, NULL);
@@ -211,31 +225,15 @@ PGresult *cv_pg_exec(struct cv_pg *pg, const char *sql, int nparams,
         s->state = STMT_READY;
     }
     res = PQexecPrepared(pg->conn, s->name, nparams, params, NULL, NULL, 0);
-    st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
-    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
-        return res;
-    if (res && PQresultErrorField(res, PG_DIAG_SQLSTATE))
-        set_result_error(res, err, -1);
-    else
-        set_conn_error(pg, err, -1);
-    PQclear(res);
-    return NULL;
+    return checked(pg, res, err);
 }
 
 PGresult *cv_pg_exec_planned(struct cv_pg *pg, const char *sql, int nparams,
                              const char *const *params, struct cv_pg_error *err)
 {
-    PGresult *res =
-        PQexecParams(pg->conn, sql, nparams, NULL, params, NULL, NULL, 0);
-    ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
-    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
-        return res;
-    if (res && PQresultErrorField(res, PG_DIAG_SQLSTATE))
-        set_result_error(res, err, -1);
-    else
-        set_conn_error(pg, err, -1);
-    PQclear(res);
-    return NULL;
+    return checked(
+        pg, PQexecParams(pg->conn, sql, nparams, NULL, params, NULL, NULL, 0),
+        err);
 }
 
 int cv_pg_command(struct cv_pg *pg, const char *sql, int nparams,
