@@ -8,6 +8,7 @@
 #define CV_TEST_H
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int test_passed, test_failed;
@@ -48,6 +49,23 @@ static int test_passed, test_failed;
                     __FILE__, __LINE__, h_ ? h_ : "(null)", n_);               \
         }                                                                      \
     } while (0)
+
+/* Writes len bytes of text to dir/name and returns the path (a static
+ * buffer, valid until the next call). Exits the test on failure. */
+static inline const char *test_write_file(const char *dir, const char *name,
+                                          const void *text, size_t len)
+{
+    static char path[4096];
+    FILE *fp;
+
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    fp = fopen(path, "w");
+    if (!fp || fwrite(text, 1, len, fp) != len || fclose(fp) != 0) {
+        perror(path);
+        exit(2);
+    }
+    return path;
+}
 
 #define TEST_DONE()                                                            \
     do {                                                                       \

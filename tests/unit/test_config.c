@@ -32,22 +32,7 @@ static void clear_env(void)
         unsetenv(env_vars[i]);
 }
 
-/* Writes text to tmpdir/name and returns the path (static buffer). */
-static const char *write_file(const char *name, const char *text, size_t len)
-{
-    static char path[256];
-    FILE *fp;
-
-    snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
-    fp = fopen(path, "w");
-    if (!fp) {
-        perror(path);
-        exit(1);
-    }
-    fwrite(text, 1, len, fp);
-    fclose(fp);
-    return path;
-}
+#define write_file(name, text, len) test_write_file(tmpdir, name, text, len)
 
 /*
  * Loads text as a config file; expects failure with "<path>:<suffix>" in

@@ -14,20 +14,8 @@
 
 static char schemas_dir[4096];
 
-static void write_file(const char *dir, const char *name, const char *text)
-{
-    char path[4096];
-    FILE *fp;
-
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
-    fp = fopen(path, "w");
-    if (!fp) {
-        perror(path);
-        exit(2);
-    }
-    fputs(text, fp);
-    fclose(fp);
-}
+#define write_file(dir, name, text)                                            \
+    test_write_file(dir, name, text, strlen(text))
 
 static void remove_file(const char *dir, const char *name)
 {

@@ -380,21 +380,7 @@ static void test_resolution_is_redone(void)
     cv_topology_free(&t);
 }
 
-static const char *write_file(const char *name, const char *text)
-{
-    static char path[256];
-    FILE *fp;
-
-    snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
-    fp = fopen(path, "w");
-    if (!fp) {
-        perror(path);
-        exit(1);
-    }
-    fputs(text, fp);
-    fclose(fp);
-    return path;
-}
+#define write_file(name, text) test_write_file(tmpdir, name, text, strlen(text))
 
 #define TOPICS "topics = ( { name = \"t\"; partitions = 1; } );\n"
 #define EVENTS                                                                 \
