@@ -214,7 +214,7 @@ int cv_cmd_dev(struct cv_app *app, int argc, char **argv)
     struct demo d;
     struct cv_dev_broker *broker = NULL;
     struct cv_runner *runner = NULL;
-    struct cv_runner_opts opts = {NULL, 0, 1, 1};
+    struct cv_runner_opts opts = {NULL, 0, 1, 1, 1};
     char errstr[1024];
     pthread_t producer;
     int ch, applied, rc = CV_EXIT_RUNTIME, producing = 0;

@@ -17,14 +17,19 @@ static void run_usage(FILE *out)
 {
     fprintf(out,
             "usage: conveyor run [--domain NAME]... [--no-relay] "
-            "[--relay-only]\n\n"
+            "[--no-ticker]\n"
+            "                    [--relay-only | --ticker-only]\n\n"
             "Runs the consumers of every domain in the topology (or only the\n"
-            "named ones) and the outbox relay, until SIGTERM or SIGINT: the\n"
-            "first signal finishes and commits the batches in flight and\n"
-            "leaves the consumer groups; a second exits at once.\n\n"
+            "named ones), the outbox relay and the ticker (the topology's\n"
+            "schedules), until SIGTERM or SIGINT: the first signal finishes\n"
+            "and commits the batches in flight and leaves the consumer\n"
+            "groups; a second exits at once. Relay and ticker run in every\n"
+            "process; one of each leads, the others stand by.\n\n"
             "  --domain NAME  run this domain's consumers (repeatable)\n"
             "  --no-relay     do not run the outbox relay\n"
-            "  --relay-only   run only the outbox relay\n");
+            "  --no-ticker    do not run the ticker\n"
+            "  --relay-only   run only the outbox relay\n"
+            "  --ticker-only  run only the ticker\n");
 }
 
 int cv_cmd_run(struct cv_app *app, int argc, char **argv)
@@ -33,9 +38,11 @@ int cv_cmd_run(struct cv_app *app, int argc, char **argv)
         {"domain", required_argument, NULL, 'd'},
         {"no-relay", no_argument, NULL, 'n'},
         {"relay-only", no_argument, NULL, 'r'},
+        {"no-ticker", no_argument, NULL, 'T'},
+        {"ticker-only", no_argument, NULL, 't'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
-    struct cv_runner_opts opts = {NULL, 0, 1, 1};
+    struct cv_runner_opts opts = {NULL, 0, 1, 1, 1};
     char errstr[1024];
     struct cv_runner *r;
     int ch, rc;
@@ -52,6 +59,14 @@ int cv_cmd_run(struct cv_app *app, int argc, char **argv)
             break;
         case 'r':
             opts.consumers = 0;
+            opts.ticker = 0;
+            break;
+        case 'T':
+            opts.ticker = 0;
+            break;
+        case 't':
+            opts.consumers = 0;
+            opts.relay = 0;
             break;
         case 'h':
             run_usage(stdout);
@@ -63,7 +78,7 @@ int cv_cmd_run(struct cv_app *app, int argc, char **argv)
             return CV_EXIT_USAGE;
         }
     }
-    if (optind < argc || (!opts.relay && !opts.consumers)) {
+    if (optind < argc || (!opts.relay && !opts.consumers && !opts.ticker)) {
         run_usage(stderr);
         free(opts.domains);
         return CV_EXIT_USAGE;

@@ -26,8 +26,9 @@ int cv_cmd_topology(struct cv_app *app, int argc, char **argv)
     }
     if (cv_app_load_topology(app) != CV_OK)
         return CV_EXIT_USAGE;
-    printf("%s: ok (%zu topics, %zu event types, %zu domains)\n",
+    printf("%s: ok (%zu topics, %zu event types, %zu domains, %zu "
+           "schedules)\n",
            app->cfg.topology_path, app->topo.ntopics, app->topo.nevents,
-           app->topo.ndomains);
+           app->topo.ndomains, app->topo.nschedules);
     return CV_EXIT_OK;
 }

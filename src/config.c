@@ -164,6 +164,40 @@ static const struct key_def keys[] = {
      .max = 600000,
      .desc = "On SIGTERM, how long a consumer may take to finish and commit "
              "its batch and leave its group, ms."},
+    {.name = "ticker.tick_ms",
+     .type = KEY_INT,
+     .offset = OFF(ticker_tick_ms),
+     .def_int = 1000,
+     .min = 10,
+     .max = 60000,
+     .desc = "How often the ticker's leader looks for due fire times, and a "
+             "standby for a leader to replace, ms."},
+    {.name = "ticker.late_after_ms",
+     .type = KEY_INT,
+     .offset = OFF(ticker_late_after_ms),
+     .def_int = 60000,
+     .min = 1,
+     .max = 86400000,
+     .desc = "A fire time the ticker reaches later than this (downtime) is "
+             "missed: the schedule's catch_up policy decides, ms (ticker "
+             "clock)."},
+    {.name = "ticker.leader_timeout_ms",
+     .type = KEY_INT,
+     .offset = OFF(ticker_leader_timeout_ms),
+     .def_int = 5000,
+     .min = 100,
+     .max = 600000,
+     .desc = "A ticker leader whose heartbeat is older than this (stopped, "
+             "hung) has its Postgres session terminated by a standby, which "
+             "takes over, ms."},
+    {.name = "ticker.clock",
+     .type = KEY_STRING,
+     .offset = OFF(ticker_clock),
+     .def_str = "system",
+     .flags = KEY_NONEMPTY,
+     .env = "CONVEYOR_CLOCK",
+     .desc = "The ticker's clock: \"system\", or for tests a simulated clock "
+             "\"sim:<RFC 3339 start>@<real epoch ms>x<speed>\"."},
     {.name = "log.level",
      .type = KEY_ENUM,
      .offset = OFF(log_level),

@@ -54,6 +54,12 @@ struct cv_config {
     /* consumers */
     int shutdown_timeout_ms;
 
+    /* ticker */
+    int ticker_tick_ms;           /* how often the leader looks for fires */
+    int ticker_late_after_ms;     /* a fire later than this is a catch-up */
+    int ticker_leader_timeout_ms; /* a leader silent this long is replaced */
+    char *ticker_clock;           /* "system" or a simulated clock spec */
+
     /* logging */
     int log_level;  /* enum cv_log_level */
     int log_format; /* enum cv_log_format */

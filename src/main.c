@@ -11,7 +11,8 @@
 #include "log.h"
 
 static const struct cv_cmd commands[] = {
-    {"run", cv_cmd_run, "run domain consumers and the outbox relay"},
+    {"run", cv_cmd_run,
+     "run domain consumers, the outbox relay and the ticker"},
     {"dev", cv_cmd_dev,
      "demo: in-process dev broker, consumers, relay and sample events"},
     {"dev-broker", cv_cmd_dev_broker,
@@ -21,6 +22,9 @@ static const struct cv_cmd commands[] = {
     {"status", cv_cmd_status,
      "offsets, lag, outbox backlog, dead letters, retention gaps"},
     {"topology", cv_cmd_topology, "topology check: validate the topology"},
+    {"schedules", cv_cmd_schedules,
+     "each schedule's next fire times, last fire and runs"},
+    {"trigger", cv_cmd_trigger, "fire a schedule now (manual run, audited)"},
 };
 
 static void usage(FILE *out)

@@ -1,5 +1,5 @@
 /*
- * runner.c - consumer and relay threads, signals, bounded shutdown.
+ * runner.c - consumer, relay and ticker threads, signals, bounded shutdown.
  */
 #include "runner.h"
 
@@ -13,6 +13,7 @@
 #include "consume.h"
 #include "log.h"
 #include "outbox.h"
+#include "ticker.h"
 
 static volatile sig_atomic_t signals_seen;
 
@@ -42,6 +43,7 @@ struct worker {
     pthread_t thread;
     struct cv_consumer *consumer;
     struct cv_relay *relay;
+    struct cv_ticker *ticker;
     atomic_int *stop;
     atomic_int done;
 };
@@ -58,8 +60,10 @@ static void *worker_main(void *arg)
     struct worker *w = arg;
     if (w->consumer)
         cv_consumer_run(w->consumer, w->stop);
-    else
+    else if (w->relay)
         cv_relay_run(w->relay, w->stop);
+    else
+        cv_ticker_run(w->ticker, w->stop);
     atomic_store(&w->done, 1);
     return NULL;
 }
@@ -79,7 +83,7 @@ struct cv_runner *cv_runner_start(struct cv_app *app,
                                   char *errstr, size_t errstr_size)
 {
     struct cv_runner *r = cv_calloc(1, sizeof(*r));
-    size_t max = 1;
+    size_t max = 2;
 
     r->app = app;
     for (size_t i = 0; i < opts->ndomains; i++)
@@ -113,6 +117,14 @@ struct cv_runner *cv_runner_start(struct cv_app *app,
             goto fail;
         r->nworkers++;
     }
+    if (opts->ticker) {
+        struct worker *w = &r->workers[r->nworkers];
+        w->ticker = cv_ticker_new(&app->cfg, &app->topo, app->cat, errstr,
+                                  errstr_size);
+        if (!w->ticker)
+            goto fail;
+        r->nworkers++;
+    }
     for (size_t i = 0; i < r->nworkers; i++) {
         r->workers[i].stop = &r->stop;
         if (pthread_create(&r->workers[i].thread, NULL, worker_main,
@@ -132,6 +144,7 @@ fail:
     for (size_t i = 0; i < r->nworkers; i++) {
         cv_consumer_destroy(r->workers[i].consumer);
         cv_relay_destroy(r->workers[i].relay);
+        cv_ticker_destroy(r->workers[i].ticker);
     }
     free(r->workers);
     free(r);
@@ -162,8 +175,10 @@ int cv_runner_join(struct cv_runner *r, int timeout_ms)
     for (size_t i = 0; i < r->nworkers; i++) {
         cv_consumer_destroy(r->workers[i].consumer);
         cv_relay_destroy(r->workers[i].relay);
+        cv_ticker_destroy(r->workers[i].ticker);
         r->workers[i].consumer = NULL;
         r->workers[i].relay = NULL;
+        r->workers[i].ticker = NULL;
     }
     return CV_OK;
 }
@@ -214,6 +229,7 @@ void cv_runner_destroy(struct cv_runner *r)
     for (size_t i = 0; i < r->nworkers; i++) {
         cv_consumer_destroy(r->workers[i].consumer);
         cv_relay_destroy(r->workers[i].relay);
+        cv_ticker_destroy(r->workers[i].ticker);
     }
     free(r->workers);
     free(r);

@@ -1,6 +1,6 @@
 /*
- * runner.h - hosts domain consumers and the outbox relay as threads of one
- * process, and turns SIGTERM/SIGINT into an orderly stop.
+ * runner.h - hosts domain consumers, the outbox relay and the ticker as
+ * threads of one process, and turns SIGTERM/SIGINT into an orderly stop.
  *
  * Signals only set a counter (cv_runner_signals); the caller's loop acts on
  * it: the first signal asks every thread to finish its batch, commit and
@@ -21,6 +21,7 @@ struct cv_runner_opts {
     size_t ndomains;
     int relay;     /* run the outbox relay */
     int consumers; /* run the domain consumers */
+    int ticker;    /* run the ticker (schedules) */
 };
 
 /* Installs the SIGTERM/SIGINT handlers; reads as the number received. */

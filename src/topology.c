@@ -29,6 +29,9 @@
 #include <string.h>
 
 #include "config.h"
+#include "cron.h"
+#include "schedule.h"
+#include "tz.h"
 
 /* Kafka's own limit on topic names. */
 #define TOPIC_NAME_MAX 249
@@ -42,7 +45,8 @@ struct loader {
 };
 
 /* The keys each kind of group may hold. */
-static const char *const root_keys[] = {"topics", "events", "domains", NULL};
+static const char *const root_keys[] = {"topics", "events", "domains",
+                                        "schedules", NULL};
 static const char *const topic_keys[] = {"name", "partitions", "description",
                                          NULL};
 static const char *const event_keys[] = {"type", "schema",      "topic",
@@ -53,6 +57,10 @@ static const char *const domain_keys[] = {
     "batch_wait_ms", "parallelism", NULL};
 static const char *const route_keys[] = {"event", "handler", "description",
                                          NULL};
+static const char *const schedule_keys[] = {
+    "name",     "cron",              "zone",    "event",       "payload",
+    "key",      "catch_up",          "enabled", "description", "catch_up_window_s",
+    NULL};
 
 static int line_of(const config_setting_t *s)
 {
@@ -172,6 +180,20 @@ static int get_int(struct loader *ld, const config_setting_t *group,
         return fail_at(ld, s, "%s: key '%s': expected integer %d..%d, got %lld",
                        what, key, min, max, v);
     *out = (int)v;
+    return CV_OK;
+}
+
+static int get_bool(struct loader *ld, const config_setting_t *group,
+                    const char *what, const char *key, int *out)
+{
+    const config_setting_t *s = config_setting_get_member(group, key);
+
+    if (!s)
+        return CV_OK;
+    if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+        return fail_at(ld, s, "%s: key '%s': expected true or false, got %s",
+                       what, key, cv_config_type_name(s));
+    *out = config_setting_get_bool(s);
     return CV_OK;
 }
 
@@ -478,11 +500,66 @@ static int load_domains(struct loader *ld, const config_setting_t *list,
     return CV_OK;
 }
 
+/* catch_up = "all" | "latest" | "none" (enum cv_catch_up order). */
+static const char *const catch_up_names[] = {"all", "latest", "none", NULL};
+
+static int load_schedules(struct loader *ld, const config_setting_t *list,
+                          struct cv_topology *t)
+{
+    int n = list ? config_setting_length(list) : 0;
+
+    t->schedules = cv_calloc(n ? (size_t)n : 1, sizeof(*t->schedules));
+    for (int i = 0; i < n; i++) {
+        const config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
+        struct cv_topo_schedule *s = &t->schedules[t->nschedules++];
+        char what[256];
+        char *desc = NULL;
+        int rc;
+
+        s->line = line_of(g);
+        s->catch_up = CV_CATCH_UP_LATEST;
+        s->catch_up_window_s = 86400;
+        s->enabled = 1;
+        label(what, sizeof(what), g, "schedule", "schedules", i, "name");
+        if (check_keys(ld, g, what, schedule_keys) != CV_OK ||
+            get_string(ld, g, what, "name", 1, &s->name) != CV_OK)
+            return CV_ERR;
+        /* the name goes into event ids and metric labels */
+        if (!topic_name_ok(s->name))
+            return fail_at(ld, config_setting_get_member(g, "name"),
+                           "%s: key 'name': use letters, digits, '.', '_' "
+                           "and '-' only",
+                           what);
+        if (get_string(ld, g, what, "cron", 1, &s->cron_expr) != CV_OK ||
+            get_string(ld, g, what, "zone", 0, &s->zone) != CV_OK ||
+            get_string(ld, g, what, "event", 1, &s->event_type) != CV_OK ||
+            get_string(ld, g, what, "payload", 0, &s->payload) != CV_OK ||
+            get_string(ld, g, what, "key", 0, &s->key) != CV_OK ||
+            get_enum(ld, g, what, "catch_up", catch_up_names, &s->catch_up) !=
+                CV_OK ||
+            get_int(ld, g, what, "catch_up_window_s", 0, 60, 366 * 86400,
+                    &s->catch_up_window_s) != CV_OK ||
+            get_bool(ld, g, what, "enabled", &s->enabled) != CV_OK)
+            return CV_ERR;
+        if (!s->zone)
+            s->zone = cv_strdup("UTC");
+        if (!s->payload)
+            s->payload = cv_strdup("{}");
+        if (!s->key)
+            s->key = cv_strdup(s->name);
+        rc = get_string(ld, g, what, "description", 0, &desc);
+        free(desc);
+        if (rc != CV_OK)
+            return CV_ERR;
+    }
+    return CV_OK;
+}
+
 int cv_topology_load(const char *path, struct cv_topology *t, char *errstr,
                      size_t errstr_size)
 {
     struct loader ld = {path, errstr, errstr_size};
-    const config_setting_t *root, *topics, *events, *domains;
+    const config_setting_t *root, *topics, *events, *domains, *schedules;
     config_t lc;
 
     memset(t, 0, sizeof(*t));
@@ -495,9 +572,11 @@ int cv_topology_load(const char *path, struct cv_topology *t, char *errstr,
         get_list(&ld, root, NULL, "topics", 1, &topics) != CV_OK ||
         get_list(&ld, root, NULL, "events", 1, &events) != CV_OK ||
         get_list(&ld, root, NULL, "domains", 1, &domains) != CV_OK ||
+        get_list(&ld, root, NULL, "schedules", 0, &schedules) != CV_OK ||
         load_topics(&ld, topics, t) != CV_OK ||
         load_events(&ld, events, t) != CV_OK ||
-        load_domains(&ld, domains, t) != CV_OK)
+        load_domains(&ld, domains, t) != CV_OK ||
+        load_schedules(&ld, schedules, t) != CV_OK)
         goto fail;
     config_destroy(&lc);
     return CV_OK;
@@ -537,6 +616,18 @@ void cv_topology_free(struct cv_topology *t)
         free(d->routes);
     }
     free(t->domains);
+    for (size_t i = 0; i < t->nschedules; i++) {
+        struct cv_topo_schedule *s = &t->schedules[i];
+        free(s->name);
+        free(s->cron_expr);
+        free(s->zone);
+        free(s->event_type);
+        free(s->payload);
+        free(s->key);
+        cv_cron_free(s->cron);
+        cv_tz_free(s->tz);
+    }
+    free(t->schedules);
     free(t->path);
     memset(t, 0, sizeof(*t));
 }
@@ -567,6 +658,15 @@ const struct cv_topo_domain *cv_topology_domain(const struct cv_topology *t,
     for (size_t i = 0; i < t->ndomains; i++)
         if (strcmp(t->domains[i].name, name) == 0)
             return &t->domains[i];
+    return NULL;
+}
+
+const struct cv_topo_schedule *
+cv_topology_schedule(const struct cv_topology *t, const char *name)
+{
+    for (size_t i = 0; i < t->nschedules; i++)
+        if (strcmp(t->schedules[i].name, name) == 0)
+            return &t->schedules[i];
     return NULL;
 }
 
@@ -820,6 +920,46 @@ static void check_domain(struct checker *ck, const struct cv_topology *t,
     }
 }
 
+static void check_schedule(struct checker *ck, const struct cv_topology *t,
+                           size_t si, const struct cv_catalogue *cat)
+{
+    struct cv_topo_schedule *s = &t->schedules[si];
+    const struct cv_topo_event *ev = cv_topology_event(t, s->event_type);
+    char err[512];
+
+    for (size_t j = 0; j < si; j++)
+        if (strcmp(t->schedules[j].name, s->name) == 0) {
+            report(ck, s->line, "duplicate schedule '%s' (first at line %d)",
+                   s->name, t->schedules[j].line);
+            break;
+        }
+    cv_cron_free(s->cron);
+    s->cron = NULL;
+    if (cv_cron_parse(s->cron_expr, &s->cron, err, sizeof(err)) != CV_OK)
+        report(ck, s->line, "schedule '%s': %s", s->name, err);
+    cv_tz_free(s->tz);
+    s->tz = NULL;
+    if (cv_tz_load(s->zone, &s->tz, err, sizeof(err)) != CV_OK)
+        report(ck, s->line, "schedule '%s': %s", s->name, err);
+    if (!ev) {
+        report(ck, s->line, "schedule '%s': event type '%s' is not declared",
+               s->name, s->event_type);
+        return;
+    }
+    if (cat) {
+        const struct cv_schema *sch = cv_catalogue_by_name(cat, ev->schema);
+        char *value = NULL;
+        size_t len;
+
+        /* a sample event: the payload must encode with the event's schema */
+        if (sch && cv_schedule_encode(s, sch, 0, CV_RUN_SCHEDULED, &value,
+                                      &len, err, sizeof(err)) != CV_OK)
+            report(ck, s->line, "schedule '%s': payload for event '%s': %s",
+                   s->name, s->event_type, err);
+        free(value);
+    }
+}
+
 int cv_topology_check(struct cv_topology *t, const struct cv_catalogue *cat,
                       const struct cv_domain_def *const *domains, FILE *out)
 {
@@ -861,6 +1001,8 @@ int cv_topology_check(struct cv_topology *t, const struct cv_catalogue *cat,
     }
     for (size_t i = 0; i < t->ndomains; i++)
         check_domain(&ck, t, i, domains);
+    for (size_t i = 0; i < t->nschedules; i++)
+        check_schedule(&ck, t, i, cat);
 
     if (ck.n)
         qsort(ck.v, ck.n, sizeof(*ck.v), finding_cmp);

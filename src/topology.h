@@ -11,6 +11,11 @@
  *                 reset = "earliest";
  *                 routes = ( { event = "marketplace.lead.submitted";
  *                              handler = "leads.lead_submitted"; } ); } );
+ *   schedules = ( { name = "weeklyPartnerPayouts"; cron = "0 2 * * MON";
+ *                   zone = "UTC"; event = "marketplace.job.weekly_payouts";
+ *                   payload = "{}"; key = "payouts";
+ *                   catch_up = "latest"; catch_up_window_s = 86400;
+ *                   enabled = true; description = "..."; } );
  *
  * cv_topology_load() reads the file and reports syntax, type and value
  * errors with file:line. cv_topology_check() checks references across the
@@ -62,6 +67,30 @@ struct cv_topo_domain {
     int line;
 };
 
+enum cv_catch_up { CV_CATCH_UP_ALL, CV_CATCH_UP_LATEST, CV_CATCH_UP_NONE };
+
+struct cv_cron;
+struct cv_tz;
+
+/*
+ * A cron schedule the ticker turns into events (DESIGN.md I-7). cron and
+ * tz are parsed by cv_topology_check(); until then they are NULL.
+ */
+struct cv_topo_schedule {
+    char *name;
+    char *cron_expr;
+    char *zone;       /* IANA name, default "UTC" */
+    char *event_type; /* a declared event type */
+    char *payload;    /* JSON object merged into every event, default "{}" */
+    char *key;        /* Kafka key, default the schedule name */
+    int catch_up;     /* enum cv_catch_up, default latest */
+    int catch_up_window_s; /* missed fires older than this are skipped */
+    int enabled;
+    int line;
+    struct cv_cron *cron;
+    struct cv_tz *tz;
+};
+
 struct cv_topology {
     char *path;
     struct cv_topo_topic *topics;
@@ -70,6 +99,8 @@ struct cv_topology {
     size_t nevents;
     struct cv_topo_domain *domains;
     size_t ndomains;
+    struct cv_topo_schedule *schedules;
+    size_t nschedules;
 };
 
 /* Returns CV_OK or CV_ERR with "file:line: message". t is always safe to
@@ -85,7 +116,10 @@ void cv_topology_free(struct cv_topology *t);
  * whose topic is not declared; a key field that is not in the schema; a
  * domain topic that is not declared; a route to an undeclared event type or
  * an unknown handler; a route whose event's topic is not consumed by the
- * domain; a declared topic that no domain consumes (unrouted topic).
+ * domain; a declared topic that no domain consumes (unrouted topic); a
+ * schedule with a bad cron expression (field and column), an unknown time
+ * zone, an undeclared event type, or a payload that does not encode with
+ * the event's schema. Parses each schedule's cron and zone.
  * Returns the number of errors (0 = valid).
  */
 int cv_topology_check(struct cv_topology *t, const struct cv_catalogue *cat,
@@ -97,6 +131,8 @@ const struct cv_topo_event *cv_topology_event(const struct cv_topology *t,
                                               const char *type);
 const struct cv_topo_domain *cv_topology_domain(const struct cv_topology *t,
                                                 const char *name);
+const struct cv_topo_schedule *
+cv_topology_schedule(const struct cv_topology *t, const char *name);
 /* The route for an event type within a domain, or NULL. */
 const struct cv_topo_route *cv_topology_route(const struct cv_topo_domain *d,
                                               const char *event_type);

@@ -30,10 +30,20 @@ expect() {
 expect 0 'usage: conveyor' -- "$bin" --help
 expect 2 "unknown command 'bogus'" -- "$bin" bogus
 expect 2 'usage: conveyor' -- "$bin"
-for cmd in run dev dev-broker migrate produce status topology; do
+for cmd in run dev dev-broker migrate produce status topology schedules trigger; do
     expect 0 "usage: conveyor $cmd" -- "$bin" "$cmd" --help
 done
-expect 0 'ok \(3 topics, 3 event types, 2 domains\)' -- "$bin" topology check
+expect 0 'ok \(4 topics, 15 event types, 3 domains, 12 schedules\)' -- "$bin" topology check
+
+# schedules without Postgres: next fire times in the zone and in UTC
+expect 0 'next 2026-11-23 02:00 UTC \(\+00:00\) +2026-11-23T02:00:00Z' -- \
+    env CONVEYOR_CLOCK=sim:2026-11-22T12:00:00Z@$(date +%s%3N)x1 "$bin" schedules --offline --name weeklyPartnerPayouts
+expect 0 '^monthlyVolumeBonusUpdate 1780282800000 2026-06-01T03:00:00Z' -- \
+    "$bin" schedules --between 2026-05-15T00:00:00Z 2026-06-15T00:00:00Z --name monthlyVolumeBonusUpdate
+expect 2 "no schedule 'nope'" -- "$bin" schedules --offline --name nope
+expect 2 'not an RFC 3339 time' -- "$bin" schedules --between yesterday 2026-06-15T00:00:00Z
+expect 2 '--reason is required' -- "$bin" trigger weeklyPartnerPayouts
+expect 2 'expected "system"' -- env CONVEYOR_CLOCK=later "$bin" schedules --offline
 
 # a broken topology: every error reported with file:line, exit 2
 cat >"$T/bad.cfg" <<'CFG'

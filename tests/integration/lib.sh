@@ -141,3 +141,52 @@ wait_drained() {
     cat "$T/status.out" >&2
     fail "lag did not reach 0 in $secs s"
 }
+
+# ---- ticker tests ----
+
+# ticker_topology FILE EXTRA: the marketplace topology with EXTRA (schedule
+# groups, comma-separated) appended to its schedules list.
+ticker_topology() {
+    local out=$1 extra=$2 src=$CONVEYOR_SOURCE_DIR/topology/marketplace.cfg
+    # the schedules list is the file's last statement: reopen it
+    sed '$ d' "$src" >"$out"
+    tail -n 1 "$src" | grep -qx ');' || fail "marketplace.cfg does not end with ');'"
+    printf ',\n%s\n);\n' "$extra" >>"$out"
+    export CONVEYOR_TOPOLOGY=$out
+    "$CONVEYOR_BIN" topology check >"$T/topology-check.log" 2>&1 ||
+        { cat "$T/topology-check.log" >&2; fail "test topology does not check"; }
+}
+
+# ticker_config FILE TICK_MS LATE_AFTER_MS LEADER_TIMEOUT_MS: the default
+# configuration with the ticker's timings replaced.
+ticker_config() {
+    sed -e "s/^\( *tick_ms = \).*/\1$2;/" \
+        -e "s/^\( *late_after_ms = \).*/\1$3;/" \
+        -e "s/^\( *leader_timeout_ms = \).*/\1$4;/" \
+        "$CONVEYOR_SOURCE_DIR/config/conveyor.cfg" >"$1"
+    grep -q "tick_ms = $2;" "$1" || fail "ticker_config did not apply"
+    export CONVEYOR_CONFIG=$1
+}
+
+# sim_clock START SPEED DELAY_MS: a simulated clock that reads START
+# DELAY_MS from now and runs SPEED times faster than real time.
+sim_clock() {
+    local real0=$(( $(date +%s%3N) + $3 ))
+    export CONVEYOR_CLOCK="sim:$1@${real0}x$2"
+    SIM_REAL0=$real0
+    SIM_SPEED=$2
+}
+
+# The pid of the leading ticker (from its heartbeat row), or "".
+ticker_leader_pid() {
+    q "SELECT split_part(holder, ':', 2) FROM conveyor.ticker_leader" 2>/dev/null || true
+}
+
+# kcat_follow TOPIC FILE: reads TOPIC from the beginning into FILE, one
+# line of headers per message, until killed. Its pid is in $KCAT_PID.
+kcat_follow() {
+    kcat -b "$CONVEYOR_KAFKA_BROKERS" -C -t "$1" -o beginning -u -q \
+        -f '%h\n' >"$2" 2>"$T/kcat.log" &
+    KCAT_PID=$!
+    PIDS+=($KCAT_PID)
+}

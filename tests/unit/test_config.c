@@ -137,7 +137,7 @@ static void test_reference_documents_every_key(void)
         CHECK(config_lookup(&lc, names[n]) != NULL);
         CHECK_CONTAINS(desc, names[n]);
     }
-    CHECK(n == 14);
+    CHECK(n == 18);
     config_destroy(&lc);
     free(desc);
 }
@@ -152,7 +152,7 @@ static void test_error_classes(void)
     expect_error("log = { level = \"info\"; };\n\nkafak = { brokers = \"x\"; "
                  "};\n",
                  "3: unknown group 'kafak' (known: kafka, postgres, "
-                 "schemas, topology, outbox, consumer, log)");
+                 "schemas, topology, outbox, consumer, ticker, log)");
     /* a known section that is not a group */
     expect_error("# comment\nlog = \"debug\";\n",
                  "2: 'log' must be a group, log = { ... }; got a string");

@@ -92,7 +92,7 @@ static void test_repo_catalogue(void)
         fprintf(stderr, "load %s: %s\n", schemas_dir, err);
         return;
     }
-    CHECK(cv_catalogue_count(cat) == 3);
+    CHECK(cv_catalogue_count(cat) == 5);
 
     s = cv_catalogue_by_id(cat, 1);
     CHECK(s != NULL);
@@ -106,7 +106,11 @@ static void test_repo_catalogue(void)
     s = cv_catalogue_by_id(cat, 3);
     CHECK_STR(s ? s->name : NULL, "marketplace.VerificationRequested");
     CHECK(cv_catalogue_by_id(cat, 0) == NULL);
-    CHECK(cv_catalogue_by_id(cat, 4) == NULL);
+    s = cv_catalogue_by_id(cat, 4);
+    CHECK_STR(s ? s->name : NULL, "conveyor.ScheduledJob");
+    s = cv_catalogue_by_id(cat, 5);
+    CHECK_STR(s ? s->name : NULL, "marketplace.VerificationQueueDue");
+    CHECK(cv_catalogue_by_id(cat, 6) == NULL);
     CHECK(cv_catalogue_by_id(cat, -1) == NULL);
 
     s = cv_catalogue_by_name(cat, "marketplace.UploadCompleted");
@@ -117,7 +121,7 @@ static void test_repo_catalogue(void)
     /* at() walks the schemas in id order */
     for (size_t i = 0; i < cv_catalogue_count(cat); i++)
         CHECK(cv_catalogue_at(cat, i)->id == (int)i + 1);
-    CHECK(cv_catalogue_at(cat, 3) == NULL);
+    CHECK(cv_catalogue_at(cat, 5) == NULL);
 
     /* defaults survive, although avro-c drops them */
     s = cv_catalogue_by_id(cat, 1);

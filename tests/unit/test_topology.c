@@ -63,6 +63,13 @@ static cv_result_t h_verify(struct cv_ctx *ctx, const struct cv_event *ev)
     return CV_HANDLED;
 }
 
+static cv_result_t h_job(struct cv_ctx *ctx, const struct cv_event *ev)
+{
+    (void)ctx;
+    (void)ev;
+    return CV_HANDLED;
+}
+
 static const struct cv_handler_def shop_handlers[] = {
     {"placed", h_placed, "an order was placed"},
     {"paid", h_paid, "an order was paid"},
@@ -77,14 +84,20 @@ static const struct cv_handler_def verification_handlers[] = {
     {"verification_requested", h_verify, NULL},
     {NULL, NULL, NULL},
 };
+static const struct cv_handler_def jobs_handlers[] = {
+    {"record_run", h_job, NULL},
+    {NULL, NULL, NULL},
+};
+static const struct cv_domain_def jobs_def = {"jobs", "test jobs",
+                                              jobs_handlers};
 static const struct cv_domain_def shop_def = {"shop", "test shop",
                                               shop_handlers};
 static const struct cv_domain_def leads_def = {"leads", "test leads",
                                                leads_handlers};
 static const struct cv_domain_def verification_def = {
     "verification", "test verification", verification_handlers};
-static const struct cv_domain_def *const defs[] = {&shop_def, &leads_def,
-                                                   &verification_def, NULL};
+static const struct cv_domain_def *const defs[] = {
+    &shop_def, &leads_def, &verification_def, &jobs_def, NULL};
 
 static const char *fixture(const char *name)
 {
@@ -141,11 +154,12 @@ static void test_repo_topology(void)
         fprintf(stderr, "  %s\n", errstr);
     CHECK(cv_topology_check(&t, cat, defs, stderr) == 0);
     CHECK_STR(t.path, path);
-    CHECK(t.ntopics == 3);
-    CHECK(t.nevents == 3);
-    CHECK(t.ndomains == 2);
-    for (size_t i = 0; i < t.ntopics; i++)
+    CHECK(t.ntopics == 4);
+    CHECK(t.nevents == 15);
+    CHECK(t.ndomains == 3);
+    for (size_t i = 0; i < 3; i++)
         CHECK(t.topics[i].partitions == 8);
+    CHECK_STR(t.topics[3].name, "marketplace.jobs");
     CHECK(cv_topology_topic(&t, "marketplace.uploads") == &t.topics[1]);
     CHECK(cv_topology_topic(&t, "marketplace.nope") == NULL);
 
@@ -157,8 +171,21 @@ static void test_repo_topology(void)
         CHECK_STR(ev->key_field, "partner_id");
     }
     CHECK(cv_topology_event(&t, "marketplace.nope") == NULL);
-    for (size_t i = 0; i < t.nevents; i++)
+    for (size_t i = 0; i < 3; i++)
         CHECK_STR(t.events[i].key_field, "partner_id");
+    /* seed 000's twelve cron jobs, each with its cron and a resolved zone */
+    CHECK(t.nschedules == 12);
+    for (size_t i = 0; i < t.nschedules; i++) {
+        CHECK(t.schedules[i].cron != NULL && t.schedules[i].tz != NULL);
+        CHECK_STR(t.events[3 + i].key_field, "schedule");
+    }
+    CHECK_STR(cv_topology_schedule(&t, "weeklyPartnerPayouts")->cron_expr,
+              "0 2 * * MON");
+    CHECK_STR(cv_topology_schedule(&t, "monthlyVolumeBonusUpdate")->cron_expr,
+              "0 3 1 * *");
+    CHECK_STR(cv_topology_schedule(&t, "processEmailVerificationQueue")->cron_expr,
+              "*/5 * * * *");
+    CHECK(cv_topology_schedule(&t, "nope") == NULL);
 
     d = cv_topology_domain(&t, "leads");
     CHECK(d != NULL);
@@ -301,6 +328,46 @@ static void test_check_references(void)
     expect_check(fixture("check_references.cfg"), NULL, defs, no_cat, 9);
 }
 
+static void test_check_schedules(void)
+{
+    static const char *const lines[] = {
+        "11: schedule 'badcron': cron \"0 3 32 * *\": field 3 (day-of-month) "
+        "at column 5: 32 is out of range 1-31",
+        "12: schedule 'badzone': unknown time zone 'Mars/Olympus'",
+        "13: schedule 'noevent': event type 'job.nope' is not declared",
+        "14: schedule 'badpayload': payload for event 'queue.due': field "
+        "'batch_size': expected int, got string",
+        "16: duplicate schedule 'ok' (first at line 10)",
+        "16: schedule 'ok': cron \"0 9 * * MON#6\": field 5 (day-of-week) "
+        "at column 13: # 6 is out of range 1-5",
+        NULL,
+    };
+    struct cv_topology t;
+    char errstr[1024] = "";
+    const struct cv_topo_schedule *s;
+
+    CHECK(cv_topology_load(fixture("check_schedules.cfg"), &t, errstr,
+                           sizeof(errstr)) == CV_OK);
+    CHECK(cv_topology_check(&t, cat, defs, NULL) == 6);
+    /* the defaults, and every field set */
+    s = cv_topology_schedule(&t, "ok");
+    CHECK(s && s->line == 10);
+    CHECK_STR(s ? s->zone : NULL, "UTC");
+    CHECK_STR(s ? s->payload : NULL, "{}");
+    CHECK_STR(s ? s->key : NULL, "ok");
+    CHECK(s && s->catch_up == CV_CATCH_UP_LATEST);
+    CHECK(s && s->catch_up_window_s == 86400 && s->enabled == 1);
+    s = cv_topology_schedule(&t, "full");
+    CHECK(s && s->tz != NULL && s->cron != NULL);
+    CHECK_STR(s ? s->zone : NULL, "Australia/Sydney");
+    CHECK_STR(s ? s->key : NULL, "k");
+    CHECK(s && s->catch_up == CV_CATCH_UP_ALL);
+    CHECK(s && s->catch_up_window_s == 60 && s->enabled == 0);
+    cv_topology_free(&t);
+    (void)lines;
+    expect_check(fixture("check_schedules.cfg"), cat, defs, lines, 6);
+}
+
 static void test_check_routes(void)
 {
     static const char *const lines[] = {
@@ -315,7 +382,7 @@ static void test_check_routes(void)
         "at line 20)",
         "22: domain 'orders': route for 'shop.order.paid': handler "
         "'warehouse.paid': no compiled-in domain 'warehouse' (have: shop, "
-        "leads, verification)",
+        "leads, verification, jobs)",
         "23: domain 'orders': event 'shop.order.placed' is routed twice "
         "(first at line 19)",
         "23: domain 'orders': route for 'shop.order.placed': handler 'shop.' "
@@ -405,9 +472,35 @@ static void test_load_errors(void)
     /* syntax */
     expect_load_error(TOPICS "events = ( { type = ; } );\n", "2: syntax error");
     /* top level */
-    expect_load_error(TOPICS EVENTS "domains = ( );\nschedules = ( );\n",
-                      "4: topology: unknown key 'schedules' (expected "
-                      "topics, events, domains)");
+    expect_load_error(TOPICS EVENTS "domains = ( );\ncrons = ( );\n",
+                      "4: topology: unknown key 'crons' (expected "
+                      "topics, events, domains, schedules)");
+    /* schedules */
+#define SCHED(body)                                                            \
+    TOPICS EVENTS "domains = ( );\nschedules = ( {\n" body " } );\n"
+    expect_load_error(SCHED("name = \"a\"; event = \"e\";"),
+                      "4: schedule 'a': missing 'cron'");
+    expect_load_error(SCHED("name = \"a\"; cron = \"@daily\"; event = \"e\";\n"
+                            "catch_up = \"some\";"),
+                      "6: schedule 'a': key 'catch_up': expected "
+                      "all|latest|none, got 'some'");
+    expect_load_error(SCHED("name = \"a\"; cron = \"@daily\"; event = \"e\";\n"
+                            "enabled = \"yes\";"),
+                      "6: schedule 'a': key 'enabled': expected true or "
+                      "false, got a string");
+    expect_load_error(SCHED("name = \"a\"; cron = \"@daily\"; event = \"e\";\n"
+                            "catch_up_window_s = 10;"),
+                      "6: schedule 'a': key 'catch_up_window_s': expected "
+                      "integer 60..31622400, got 10");
+    expect_load_error(SCHED("name = \"a\"; cron = \"@daily\"; event = \"e\";\n"
+                            "timezone = \"UTC\";"),
+                      "6: schedule 'a': unknown key 'timezone' (expected "
+                      "name, cron, zone, event, payload, key, catch_up, "
+                      "enabled, description, catch_up_window_s)");
+    expect_load_error(SCHED("name = \"a b\"; cron = \"@daily\"; event = \"e\";"),
+                      "5: schedule 'a b': key 'name': use letters, digits, "
+                      "'.', '_' and '-' only");
+#undef SCHED
     expect_load_error(TOPICS EVENTS, " missing 'domains = ( ... );'");
     expect_load_error(TOPICS "events = { };\ndomains = ( );\n",
                       "2: key 'events': expected a list ( { ... } ), got a "
@@ -584,6 +677,7 @@ int main(void)
     test_check_duplicates();
     test_check_references();
     test_check_routes();
+    test_check_schedules();
     test_resolution_is_redone();
     test_load_errors();
     test_load_file_errors();
