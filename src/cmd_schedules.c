@@ -3,7 +3,6 @@
  * trigger` (fire one now, by hand).
  */
 #include <getopt.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -269,16 +268,6 @@ static void trigger_usage(FILE *out)
             "  --actor WHO    who (default: the OS user)\n");
 }
 
-static const char *os_user(void)
-{
-    struct passwd *pw = getpwuid(getuid());
-    const char *u = getenv("USER");
-
-    if (pw && pw->pw_name)
-        return pw->pw_name;
-    return u && *u ? u : "unknown";
-}
-
 int cv_cmd_trigger(struct cv_app *app, int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -318,7 +307,7 @@ int cv_cmd_trigger(struct cv_app *app, int argc, char **argv)
         return CV_EXIT_USAGE;
     }
     if (!actor || !*actor)
-        actor = os_user();
+        actor = cv_os_user();
     if (cv_app_load_topology(app) != CV_OK)
         return CV_EXIT_USAGE;
     s = cv_topology_schedule(&app->topo, argv[optind]);

@@ -117,6 +117,36 @@ int cv_cmd_status(struct cv_app *app, int argc, char **argv)
     PQclear(res);
 
     res = cv_pg_exec(pg,
+                     "SELECT scope, target, actor, "
+                     "to_char(set_at, 'YYYY-MM-DD HH24:MI:SS TZ'), reason "
+                     "FROM conveyor.controls ORDER BY set_at",
+                     0, NULL, &err);
+    if (!res)
+        goto pg_fail;
+    if (!PQntuples(res))
+        printf("switches: none (nothing paused)\n");
+    for (int i = 0; i < PQntuples(res); i++)
+        printf("PAUSED %s%s%s by %s since %s: %s\n", PQgetvalue(res, i, 0),
+               *PQgetvalue(res, i, 1) ? " " : "", PQgetvalue(res, i, 1),
+               PQgetvalue(res, i, 2), PQgetvalue(res, i, 3),
+               PQgetvalue(res, i, 4));
+    PQclear(res);
+
+    res = cv_pg_exec(pg,
+                     "SELECT group_id, member, state, coalesce(detail, ''), "
+                     "extract(epoch FROM now() - updated_at)::bigint "
+                     "FROM conveyor.consumer_state WHERE state = 'paused' "
+                     "AND ($1::text IS NULL OR group_id = $1) ORDER BY 1, 2",
+                     1, (const char *[]){group}, &err);
+    if (!res)
+        goto pg_fail;
+    for (int i = 0; i < PQntuples(res); i++)
+        printf("consumer %s %s: paused %ss ago (%s)\n", PQgetvalue(res, i, 0),
+               PQgetvalue(res, i, 1), PQgetvalue(res, i, 4),
+               PQgetvalue(res, i, 3));
+    PQclear(res);
+
+    res = cv_pg_exec(pg,
                      "SELECT group_id, topic, partition, lost_from, lost_to, "
                      "detected_at FROM conveyor.retention_gaps WHERE "
                      "$1::text IS NULL OR group_id = $1 ORDER BY detected_at",

@@ -6,12 +6,14 @@
 #endif
 #include "common.h"
 
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 static void oom(size_t size)
 {
@@ -191,4 +193,14 @@ int cv_err(char *errstr, size_t errstr_size, const char *fmt, ...)
         va_end(ap);
     }
     return CV_ERR;
+}
+
+const char *cv_os_user(void)
+{
+    struct passwd *pw = getpwuid(getuid());
+    const char *u = getenv("USER");
+
+    if (pw && pw->pw_name)
+        return pw->pw_name;
+    return u && *u ? u : "unknown";
 }

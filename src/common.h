@@ -55,6 +55,9 @@ int cv_text_check(const void *text, size_t len);
 /* Writes a random RFC 4122 version 4 UUID (36 chars + NUL) into out. */
 void cv_uuid4(char out[37]);
 
+/* The name of the OS user running this process (audit log default actor). */
+const char *cv_os_user(void);
+
 /* snprintf into errstr (may be NULL); always returns CV_ERR. */
 int cv_err(char *errstr, size_t errstr_size, const char *fmt, ...)
     CV_PRINTF(3, 4);

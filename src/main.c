@@ -25,6 +25,10 @@ static const struct cv_cmd commands[] = {
     {"schedules", cv_cmd_schedules,
      "each schedule's next fire times, last fire and runs"},
     {"trigger", cv_cmd_trigger, "fire a schedule now (manual run, audited)"},
+    {"pause", cv_cmd_pause,
+     "kill switch: pause a route, domain, schedule or everything"},
+    {"resume", cv_cmd_resume, "clear a pause"},
+    {"dlq", cv_cmd_dlq, "dead letters: list, show, retry, discard"},
 };
 
 static void usage(FILE *out)

@@ -43,6 +43,7 @@ struct cv_ticker {
     int64_t *cursor; /* per schedule, ms; valid while leading */
     struct cv_schedule_stats *stats;
     struct cv_fire *fires; /* scratch for one schedule's due fires */
+    int *paused;           /* per schedule: a pause switch is set */
 };
 
 /* A Postgres array literal being built. */
@@ -97,6 +98,7 @@ struct cv_ticker *cv_ticker_new(const struct cv_config *cfg,
     t->cursor = cv_calloc(topo->nschedules + 1, sizeof(*t->cursor));
     t->stats = cv_calloc(topo->nschedules + 1, sizeof(*t->stats));
     t->fires = cv_calloc(TICK_MAX_FIRES, sizeof(*t->fires));
+    t->paused = cv_calloc(topo->nschedules + 1, sizeof(*t->paused));
     return t;
 }
 
@@ -108,6 +110,7 @@ void cv_ticker_destroy(struct cv_ticker *t)
     free(t->cursor);
     free(t->stats);
     free(t->fires);
+    free(t->paused);
     free(t);
 }
 
@@ -272,6 +275,36 @@ static int ensure_leader(struct cv_ticker *t)
     CV_LOG(CV_LOG_INFO, TICKER_KV,
            "leading the ticker: %zu schedules, clock %s (%s)",
            t->topo->nschedules, t->cfg->ticker_clock, cv_pg_describe(t->pg));
+    return CV_OK;
+}
+
+/*
+ * Reads the pause switches that concern schedules (conveyor pause --all or
+ * --schedule NAME). A paused schedule's fire times are recorded as skipped
+ * with the reason "paused". CV_ERR if the session is gone.
+ */
+static int load_pauses(struct cv_ticker *t)
+{
+    struct cv_pg_error err;
+    PGresult *res;
+
+    res = cv_pg_exec(t->pg,
+                     "SELECT scope, target FROM conveyor.controls "
+                     "WHERE scope IN ('all', 'schedule')",
+                     0, NULL, &err);
+    if (!res) {
+        disconnect(t, err.message);
+        return CV_ERR;
+    }
+    memset(t->paused, 0, t->topo->nschedules * sizeof(*t->paused));
+    for (int r = 0; r < PQntuples(res); r++) {
+        const char *scope = PQgetvalue(res, r, 0);
+        for (size_t i = 0; i < t->topo->nschedules; i++)
+            if (strcmp(scope, "all") == 0 ||
+                strcmp(PQgetvalue(res, r, 1), t->topo->schedules[i].name) == 0)
+                t->paused[i] = 1;
+    }
+    PQclear(res);
     return CV_OK;
 }
 
@@ -442,6 +475,8 @@ static int64_t tick(struct cv_ticker *t)
     struct cv_pg_error err;
     int full = 0;
 
+    if (load_pauses(t) != CV_OK)
+        return -1;
     k.nfires = cv_calloc(topo->nschedules + 1, sizeof(*k.nfires));
     k.last = cv_calloc(topo->nschedules + 1, sizeof(*k.last));
     for (size_t i = 0; i < topo->nschedules; i++) {
@@ -454,7 +489,7 @@ static int64_t tick(struct cv_ticker *t)
             continue;
         }
         n = cv_schedule_due(s, t->cursor[i], now, t->cfg->ticker_late_after_ms,
-                            0, t->fires, room);
+                            t->paused[i], t->fires, room);
         for (size_t j = 0; j < n; j++)
             if (tick_add(t, &k, s, &t->fires[j]) != CV_OK) {
                 n = j;
@@ -494,8 +529,8 @@ static int64_t tick(struct cv_ticker *t)
         if (k.nfires[i]) {
             /* the same call as above: deterministic, so the same fires */
             size_t n = cv_schedule_due(s, t->cursor[i], now,
-                                       t->cfg->ticker_late_after_ms, 0,
-                                       t->fires, k.nfires[i]);
+                                       t->cfg->ticker_late_after_ms,
+                                       t->paused[i], t->fires, k.nfires[i]);
             for (size_t j = 0; j < n; j++) {
                 account(t, i, &t->fires[j], now);
                 if (t->fires[j].kind == CV_RUN_CATCH_UP)

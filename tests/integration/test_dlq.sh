@@ -1,0 +1,60 @@
+# Dead-letter round trip: 2,000 leads, every 40th with an address a
+# constraint (the test's "bug") refuses, so 50 fail permanently and land in
+# conveyor.dead_letters with the raw event. `dlq list` filters them, `dlq
+# show` decodes one, `dlq discard` closes one; after the fix (the
+# constraint dropped) `dlq retry --all` re-runs the other 49 handlers, each
+# exactly once (the inbox must not swallow them), and everything is
+# audited. A second retry changes nothing.
+start_broker
+migrate
+q "ALTER TABLE marketplace.leads ADD CONSTRAINT test_bug CHECK (email NOT LIKE '%@bad.example')"
+TOTAL=2000
+gen_leads 0 $TOTAL 0 | awk 'NR % 40 == 0 { sub(/@example\.com/, "@bad.example") } 1' |
+    "$CONVEYOR_BIN" produce --type marketplace.lead.submitted --envelope 2>>"$T/produce.log" ||
+    fail "produce"
+start_conveyor consumer --domain leads
+wait_for "SELECT count(*) FROM conveyor.dead_letters" 50 120
+wait_drained 60
+[ "$(q "SELECT count(*) FROM marketplace.leads")" = 1950 ] || fail "expected 1950 leads before the fix"
+bad=$(q "SELECT count(*) FROM conveyor.dead_letters WHERE status = 'open' AND error LIKE '%test_bug%'
+         AND event_type = 'marketplace.lead.submitted' AND value IS NOT NULL AND headers ? 'ce_id'")
+[ "$bad" = 50 ] || fail "dead letters without error, raw value or headers: $bad of 50 complete"
+
+# list with filters, show one decoded
+"$CONVEYOR_BIN" dlq list --group conveyor.leads --error TEST_BUG --limit 1000 >"$T/list.out" || fail "dlq list"
+grep -q '^50 dead letters$' "$T/list.out" || { cat "$T/list.out" >&2; fail "dlq list did not find 50"; }
+"$CONVEYOR_BIN" dlq list --type marketplace.upload.completed >"$T/none.out" || fail "dlq list --type"
+grep -q '^0 dead letters$' "$T/none.out" || fail "dlq list --type matched other types"
+first=$(q "SELECT min(id) FROM conveyor.dead_letters")
+"$CONVEYOR_BIN" dlq show "$first" >"$T/show.out" || fail "dlq show"
+grep -q '"email": *"lead[0-9]*@bad.example"' "$T/show.out" || { cat "$T/show.out" >&2; fail "dlq show did not decode the value"; }
+grep -q '^status  *open$' "$T/show.out" || fail "dlq show: status"
+
+# discard one, fix the bug, retry the rest
+"$CONVEYOR_BIN" dlq discard "$first" --reason "bad lead, partner told" --actor bob >/dev/null || fail "dlq discard"
+q "ALTER TABLE marketplace.leads DROP CONSTRAINT test_bug"
+"$CONVEYOR_BIN" dlq retry --all --group conveyor.leads --reason "constraint fixed" --actor bob >"$T/retry.out" ||
+    fail "dlq retry --all"
+grep -q '^49 dead letters re-queued$' "$T/retry.out" || { cat "$T/retry.out" >&2; fail "retry did not re-queue 49"; }
+wait_for "SELECT count(*) FROM marketplace.leads" 1999 120
+sleep 2
+check_witnesses 1999
+[ "$(q "SELECT count(*) FROM conveyor.dead_letters WHERE status = 'open'")" = 0 ] || fail "open dead letters left"
+[ "$(q "SELECT string_agg(status || '=' || n, ',' ORDER BY status) FROM (SELECT status, count(*) n FROM conveyor.dead_letters GROUP BY 1) s")" = "discarded=1,retried=49" ] ||
+    fail "dead letter states: $(q "SELECT string_agg(status || '=' || n, ',') FROM (SELECT status, count(*) n FROM conveyor.dead_letters GROUP BY 1) s")"
+[ "$(q "SELECT count(*) FROM conveyor.audit_log WHERE actor = 'bob' AND action = 'dlq retry' AND reason = 'constraint fixed'")" = 49 ] ||
+    fail "retry audit rows"
+[ "$(q "SELECT count(*) FROM conveyor.audit_log WHERE actor = 'bob' AND action = 'dlq discard' AND target = 'dead_letter:$first'")" = 1 ] ||
+    fail "discard audit row"
+# retrying again re-queues nothing; bad invocations exit 2
+"$CONVEYOR_BIN" dlq retry --all >"$T/retry2.out" || fail "second retry"
+grep -q '^0 dead letters re-queued$' "$T/retry2.out" || fail "a second retry re-queued something"
+set +e
+"$CONVEYOR_BIN" dlq retry 2>/dev/null; rc1=$?
+"$CONVEYOR_BIN" dlq discard 5 2>/dev/null; rc2=$?
+"$CONVEYOR_BIN" dlq list --since yesterday 2>/dev/null; rc3=$?
+set -e
+[ "$rc1$rc2$rc3" = 222 ] || fail "bad dlq invocations exited $rc1 $rc2 $rc3, expected 2 2 2"
+sleep 2
+check_witnesses 1999
+echo "dlq test: 8 passed, 0 failed"
