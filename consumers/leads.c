@@ -14,6 +14,11 @@
  * queues only what is not queued. The queue row and the volume increment
  * are deliberately not idempotent on their own; the engine's inbox makes
  * them exactly-once, which is what the integration tests check.
+ *
+ * lead_submitted writes through row sets (cv_sql_rows): one statement per
+ * table for the whole batch, the volume summed per partner and month in
+ * SQL. upload_completed reads the leads table, so its statements run one
+ * per event, after the rows of the events before it (program order).
  */
 #include <stdio.h>
 
@@ -52,31 +57,39 @@ static cv_result_t lead_submitted(struct cv_ctx *ctx, const struct cv_event *ev)
     {
         const char *p[] = {lead_id, partner_id, email, first,
                            last,    company,    phone, submitted};
-        cv_sql_exec(ctx,
+        cv_sql_rows(ctx,
                     "INSERT INTO marketplace.leads (lead_id, partner_id, "
                     "email, first_name, last_name, company, phone, "
-                    "submitted_at) VALUES ($1, $2, $3, $4, $5, $6, $7, "
-                    "to_timestamp($8::bigint / 1000.0)) "
+                    "submitted_at) SELECT l, p, e, f, la, co, ph, "
+                    "to_timestamp(s / 1000.0::float8) FROM unnest($1::uuid[], "
+                    "$2::uuid[], $3::text[], $4::text[], $5::text[], "
+                    "$6::text[], $7::text[], $8::bigint[]) "
+                    "AS r(l, p, e, f, la, co, ph, s) "
                     "ON CONFLICT (lead_id) DO NOTHING",
                     8, p);
     }
     {
         const char *p[] = {lead_id, partner_id, email, cv_event_id(ev)};
-        cv_sql_exec(ctx,
+        cv_sql_rows(ctx,
                     "INSERT INTO marketplace.email_verification_queue "
                     "(lead_id, partner_id, email, status, source_event_id) "
-                    "VALUES ($1, $2, $3, 'pending', $4)",
+                    "SELECT l, p, e, 'pending', s FROM unnest($1::uuid[], "
+                    "$2::uuid[], $3::text[], $4::text[]) AS r(l, p, e, s)",
                     4, p);
     }
     {
+        /* +1 per event, summed per row; sorted so that consumers lock
+         * volume rows in one order */
         const char *p[] = {partner_id, submitted};
-        cv_sql_exec(ctx,
-                    "INSERT INTO marketplace.partner_monthly_volume "
-                    "(partner_id, month, leads) VALUES ($1, "
-                    "date_trunc('month', to_timestamp($2::bigint / 1000.0) "
-                    "AT TIME ZONE 'UTC')::date, 1) "
+        cv_sql_rows(ctx,
+                    "INSERT INTO marketplace.partner_monthly_volume AS v "
+                    "(partner_id, month, leads) SELECT p, "
+                    "date_trunc('month', to_timestamp(s / 1000.0::float8) "
+                    "AT TIME ZONE 'UTC')::date, count(*) "
+                    "FROM unnest($1::uuid[], $2::bigint[]) AS r(p, s) "
+                    "GROUP BY 1, 2 ORDER BY 1, 2 "
                     "ON CONFLICT (partner_id, month) DO UPDATE SET leads = "
-                    "marketplace.partner_monthly_volume.leads + 1",
+                    "v.leads + excluded.leads",
                     2, p);
     }
 

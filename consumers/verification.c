@@ -5,7 +5,8 @@
  *       the outbox: record the request. Calling the verification provider
  *       (MillionVerifier in the runbook) is processEmailVerificationQueue's
  *       job on a schedule; this handler only takes the request in, so that
- *       every lead's request is accounted for exactly once.
+ *       every lead's request is accounted for exactly once. One insert
+ *       per batch (cv_sql_rows).
  */
 #include "handler.h"
 
@@ -19,9 +20,10 @@ static cv_result_t verification_requested(struct cv_ctx *ctx,
         cv_event_string(ev, "email", &email) != CV_OK)
         return cv_fail(ctx, "record does not match VerificationRequested");
     const char *p[] = {lead_id, partner_id, email, cv_event_id(ev)};
-    cv_sql_exec(ctx,
+    cv_sql_rows(ctx,
                 "INSERT INTO marketplace.verification_requests (lead_id, "
-                "partner_id, email, source_event_id) VALUES ($1, $2, $3, $4)",
+                "partner_id, email, source_event_id) SELECT * FROM "
+                "unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[])",
                 4, p);
     return CV_HANDLED;
 }

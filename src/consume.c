@@ -20,6 +20,11 @@
  * event alone (retried a few times, then dead-lettered with its offset
  * advanced), then the rest. The failing statement is found by its tag: every
  * statement a handler queues carries the index of its event in the batch.
+ * A row set's statement (cv_sql_rows) carries the rows of many events, and
+ * its tag names that span of events: a failing span is narrowed down by
+ * bisection (struct cv_consume_range) - the events before the span, then
+ * the first half of the span, each committed when it succeeds - until one
+ * event fails alone and is treated like any failing event.
  *
  * Bad input (headers, framing, unknown schema, undecodable body, unrouted
  * type) becomes a dead-letter row in the same transaction; the partition
@@ -47,7 +52,7 @@
 #include "stats.h"
 
 #define CV_INLINE_ATTEMPTS 3
-#define TAG_ENGINE         -1
+#define TAG_ENGINE         CV_TAG_ENGINE
 #define TAG_CAS            -2
 #define FENCE_SQLSTATE     "CV001"
 
@@ -60,6 +65,7 @@ struct part {
     int stopped; /* retention gap: not consumed until an operator acts */
     int64_t batch_expected, batch_next; /* scratch for the CAS */
     int in_batch;
+    int32_t leader; /* broker id, -1 if unknown (wake_fetchers) */
 };
 
 struct slot {
@@ -73,7 +79,7 @@ struct slot {
 
 enum txn_result {
     TXN_OK = 0,
-    TXN_EVENT,     /* one event failed: c->failed_at, c->fail_reason */
+    TXN_EVENT,     /* an event in c->failed_first..last failed: fail_reason */
     TXN_FENCED,    /* the offset CAS refused the commit */
     TXN_TRANSIENT, /* connection lost, serialization failure, ... */
 };
@@ -86,6 +92,7 @@ struct cv_consumer {
     char name[96];
     char kv[160]; /* log context */
     rd_kafka_t *rk;
+    rd_kafka_queue_t *queue; /* the consumer queue, for its length */
     struct cv_pg *pg;
     struct cv_decoder *dec;
     atomic_int *stop;
@@ -102,7 +109,7 @@ struct cv_consumer {
     int *idx;
     size_t idx_cap;
 
-    int failed_at;
+    int failed_first, failed_last; /* the event(s) to blame, inclusive */
     int fail_retriable;
     char fail_reason[600];
 };
@@ -126,6 +133,7 @@ static struct part *part_find(struct cv_consumer *c, const char *topic,
     p->topic = cv_strdup(topic);
     p->partition = partition;
     p->next = -1;
+    p->leader = -1;
     c->parts[c->nparts++] = p;
     return p;
 }
@@ -305,6 +313,65 @@ static void drop_slots(struct cv_consumer *c, size_t from)
     c->nslots = from;
 }
 
+/*
+ * Wakes librdkafka's fetchers before the queue runs dry. librdkafka before
+ * 2.3 stops fetching a partition once the consumer queue holds
+ * queued.min.messages, and the broker thread then sleeps up to a second
+ * unless something wakes it (confluentinc/librdkafka#2879; 2.3 added
+ * fetch.queue.backoff.ms). The queue kafka.c allows under the RSS target
+ * lasts about half a second at the speed row sets give, so the consumer
+ * starved a third of the time. Any request to a broker wakes its thread,
+ * which then finds the queue below the mark and fetches: when less than two
+ * batches are queued, ask each leader of our partitions for one partition's
+ * watermarks (a small request; the answer is not needed). From 2.3 on the
+ * backoff is a deadline the fetcher keeps whatever wakes it, so this is
+ * skipped there: lower fetch.queue.backoff.ms instead (kafka.c).
+ */
+static void wake_fetchers(struct cv_consumer *c)
+{
+    int32_t woken[16];
+    size_t nwoken = 0;
+
+    if (rd_kafka_version() >= 0x02030000 ||
+        rd_kafka_queue_length(c->queue) >= 2 * (size_t)c->domain->batch_size)
+        return;
+    for (size_t i = 0; i < c->nparts && nwoken < CV_ARRAY_SIZE(woken); i++) {
+        struct part *p = c->parts[i];
+        int64_t low, high;
+        size_t k = 0;
+
+        if (!p->assigned || p->stopped)
+            continue;
+        while (k < nwoken && woken[k] != p->leader)
+            k++;
+        if (k < nwoken)
+            continue;
+        woken[nwoken++] = p->leader;
+        rd_kafka_query_watermark_offsets(c->rk, p->topic, p->partition, &low,
+                                         &high, 200);
+    }
+}
+
+/* Remembers each assigned partition's leader broker (wake_fetchers). */
+static void learn_leaders(struct cv_consumer *c)
+{
+    const struct rd_kafka_metadata *md = NULL;
+
+    for (size_t i = 0; i < c->nparts; i++)
+        c->parts[i]->leader = -1;
+    if (rd_kafka_metadata(c->rk, 1, NULL, &md, 5000) !=
+        RD_KAFKA_RESP_ERR_NO_ERROR)
+        return; /* every partition counts as one leader: still wakes one */
+    for (int t = 0; t < md->topic_cnt; t++)
+        for (int k = 0; k < md->topics[t].partition_cnt; k++) {
+            struct part *p = part_find(c, md->topics[t].topic,
+                                       md->topics[t].partitions[k].id, 0);
+            if (p)
+                p->leader = md->topics[t].partitions[k].leader;
+        }
+    rd_kafka_metadata_destroy(md);
+}
+
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
@@ -323,6 +390,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             part_find(c, parts->elems[i].topic, parts->elems[i].partition, 0)
                 ->assigned = 1;
         rd_kafka_assign(rk, parts);
+        learn_leaders(c);
         for (int i = 0; i < parts->cnt; i++) {
             struct part *p = part_find(c, parts->elems[i].topic,
                                        parts->elems[i].partition, 0);
@@ -414,6 +482,8 @@ static void collect(struct cv_consumer *c)
 {
     int64_t deadline = 0;
     size_t max = (size_t)c->domain->batch_size;
+
+    wake_fetchers(c);
 
     for (size_t i = 0; i < c->nparts; i++)
         c->parts[i]->seen = c->parts[i]->next;
@@ -594,8 +664,7 @@ static int send_dead_letter(struct cv_consumer *c, struct slot *s, int tag,
 
 /* Queues the inbox rows, the offset CAS, NOTIFY and COMMIT for [lo,hi). */
 static int send_commit(struct cv_consumer *c, size_t lo, size_t hi,
-                       const char *inbox_ids,
-                       const struct cv_outbox_rows *outbox)
+                       const char *inbox_ids, struct cv_ctx *ctx)
 {
     char *topics = NULL, *nparts = NULL, *expected = NULL, *next = NULL;
     size_t tl = 0, tc = 0, pl = 0, pc = 0, el = 0, ec = 0, nl = 0, nc = 0;
@@ -638,18 +707,8 @@ static int send_commit(struct cv_consumer *c, size_t lo, size_t hi,
                               "$5::bigint[])",
                               5, params, NULL, NULL);
     }
-    if (outbox && outbox->col[0]) {
-        const char *const *params = (const char *const *)outbox->col;
-        rc |= cv_pg_pipe_send(
-            c->pg, TAG_ENGINE,
-            "INSERT INTO conveyor.outbox (topic, key, value, event_id, "
-            "event_type, source, event_time, tenant, traceparent) "
-            "SELECT * FROM unnest($1::text[], $2::bytea[], $3::bytea[], "
-            "$4::text[], $5::text[], $6::text[], $7::bigint[], $8::text[], "
-            "$9::text[])",
-            CV_OB_COLUMNS, params, NULL, NULL);
-    }
-    if (outbox && outbox->col[0])
+    rc |= cv_ctx_outbox_flush(ctx);
+    if (ctx->outbox_rows)
         rc |= cv_pg_pipe_send(c->pg, TAG_ENGINE,
                               "SELECT pg_notify('conveyor_outbox', $1)", 1,
                               (const char *[]){c->domain->name}, NULL, NULL);
@@ -671,9 +730,11 @@ static void batch_done(struct cv_consumer *c, int ok)
     }
 }
 
-static enum txn_result classify(struct cv_consumer *c,
+static enum txn_result classify(struct cv_consumer *c, const struct cv_ctx *ctx,
                                 const struct cv_pg_error *err)
 {
+    int first, last;
+
     if (err->tag == TAG_CAS && strcmp(err->sqlstate, FENCE_SQLSTATE) == 0) {
         CV_LOG(CV_LOG_WARN, c->kv,
                "commit refused, %s; re-seeking to the "
@@ -681,8 +742,10 @@ static enum txn_result classify(struct cv_consumer *c,
                err->message);
         return TXN_FENCED;
     }
-    if (err->tag >= 0 && err->sqlstate[0] && !cv_pg_retriable(err->sqlstate)) {
-        c->failed_at = err->tag;
+    if (err->sqlstate[0] && !cv_pg_retriable(err->sqlstate) &&
+        cv_ctx_tag_events(ctx, err->tag, &first, &last)) {
+        c->failed_first = first;
+        c->failed_last = last;
         c->fail_retriable = 0;
         snprintf(c->fail_reason, sizeof(c->fail_reason), "SQLSTATE %s: %s",
                  err->sqlstate, err->message);
@@ -745,7 +808,7 @@ static enum txn_result run_txn(struct cv_consumer *c, size_t lo, size_t hi,
         err.tag = TAG_ENGINE;
         if (rc != CV_OK)
             err.sqlstate[0] = '\0';
-        r = classify(c, &err);
+        r = classify(c, &ctx, &err);
         goto out;
     }
 
@@ -800,8 +863,15 @@ static enum txn_result run_txn(struct cv_consumer *c, size_t lo, size_t hi,
             rc = CV_ERR;
             break;
         }
+        if (ctx.pipe_failed && ctx.pipe_err.tag != (int)i) {
+            /* a statement queued before this handler failed: blame it */
+            r = classify(c, &ctx, &ctx.pipe_err);
+            break;
+        }
+        if (ctx.misused)
+            hr = CV_FAILED;
         if (hr != CV_HANDLED) {
-            c->failed_at = (int)i;
+            c->failed_first = c->failed_last = (int)i;
             c->fail_retriable = hr == CV_RETRY;
             snprintf(c->fail_reason, sizeof(c->fail_reason), "%s: %s",
                      hr == CV_RETRY ? "retry" : "failed",
@@ -812,7 +882,7 @@ static enum txn_result run_txn(struct cv_consumer *c, size_t lo, size_t hi,
         cv_pg_array_add(&inbox, &bl, &bc, s->ce.id);
         (*handled)++;
     }
-    if (r == TXN_EVENT) {
+    if (r != TXN_OK) {
         /* undo what the handlers queued */
         cv_pg_pipe_send(c->pg, TAG_ENGINE, "ROLLBACK", 0, NULL, NULL, NULL);
         cv_pg_pipe_sync(c->pg, NULL, NULL, &err);
@@ -820,7 +890,9 @@ static enum txn_result run_txn(struct cv_consumer *c, size_t lo, size_t hi,
         goto out;
     }
     if (rc == CV_OK)
-        rc = send_commit(c, lo, hi, inbox, &ctx.outbox);
+        rc = cv_ctx_rows_flush(&ctx);
+    if (rc == CV_OK)
+        rc = send_commit(c, lo, hi, inbox, &ctx);
     if (rc != CV_OK || cv_pg_pipe_sync(c->pg, NULL, NULL, &err) != CV_OK) {
         if (rc != CV_OK) {
             err.tag = TAG_ENGINE;
@@ -829,7 +901,7 @@ static enum txn_result run_txn(struct cv_consumer *c, size_t lo, size_t hi,
                      PQerrorMessage(cv_pg_conn(c->pg)));
         }
         batch_done(c, 0);
-        r = classify(c, &err);
+        r = classify(c, &ctx, &err);
         goto out;
     }
     batch_done(c, 1);
@@ -846,7 +918,7 @@ out:
     }
     free(ids);
     free(inbox);
-    cv_ctx_outbox_reset(&ctx);
+    cv_ctx_reset(&ctx);
     return r;
 }
 
@@ -867,6 +939,46 @@ static void sleep_ms(int64_t ms)
 {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
     nanosleep(&ts, NULL);
+}
+
+void cv_consume_range_init(struct cv_consume_range *r, size_t n)
+{
+    r->lo = 0;
+    r->hi = r->bound = r->n = n;
+}
+
+void cv_consume_range_committed(struct cv_consume_range *r)
+{
+    r->lo = r->hi;
+    /* the rest of the last failed range holds the culprit: run it alone */
+    r->hi = r->bound > r->lo ? r->bound : r->n;
+    r->bound = r->n;
+}
+
+int cv_consume_range_failed(struct cv_consume_range *r, size_t first,
+                            size_t last)
+{
+    if (first < r->lo)
+        first = r->lo; /* cannot happen: the blame lies in what ran */
+    if (last < first)
+        last = first;
+    r->bound = r->hi;
+    if (first > r->lo) {
+        r->hi = first; /* the events before the culprits are fine */
+        return 0;
+    }
+    if (last > first) {
+        r->hi = first + (last - first + 1) / 2; /* the first half */
+        return 0;
+    }
+    r->hi = r->lo + 1;
+    return 1;
+}
+
+void cv_consume_range_isolated(struct cv_consume_range *r)
+{
+    r->lo++;
+    r->hi = r->bound = r->n;
 }
 
 /* One failing event alone: retried in place, then dead-lettered. */
@@ -897,7 +1009,8 @@ static enum txn_result isolate(struct cv_consumer *c, size_t i)
 
 static void process(struct cv_consumer *c)
 {
-    size_t lo = 0, hi = c->nslots, handled;
+    struct cv_consume_range range;
+    size_t handled;
 
     for (size_t i = 0; i < c->nslots; i++) {
         struct slot *s = &c->slots[i];
@@ -905,29 +1018,34 @@ static void process(struct cv_consumer *c)
         rd_kafka_message_headers(s->msg, &hdrs);
         s->bad = cv_ce_parse(hdrs, &s->ce, s->why, sizeof(s->why)) != CV_OK;
     }
-    while (lo < c->nslots && !(atomic_load(c->stop) > 1)) {
-        enum txn_result r = run_txn(c, lo, hi, NULL, 0, &handled);
+    cv_consume_range_init(&range, c->nslots);
+    while (range.lo < c->nslots && !(atomic_load(c->stop) > 1)) {
+        size_t lo = range.lo;
+        enum txn_result r = run_txn(c, lo, range.hi, NULL, 0, &handled);
         if (r == TXN_OK) {
-            count_committed(c, lo, hi, handled);
-            lo = hi;
-            hi = c->nslots;
+            count_committed(c, lo, range.hi, handled);
+            cv_consume_range_committed(&range);
             continue;
         }
         if (r == TXN_EVENT) {
-            size_t k = (size_t)c->failed_at;
-            CV_LOG(CV_LOG_WARN, c->kv,
-                   "event %s at %s [%d] offset %lld failed (%s); isolating it",
-                   c->slots[k].ce.id, c->slots[k].part->topic,
-                   (int)c->slots[k].msg->partition,
-                   (long long)c->slots[k].msg->offset, c->fail_reason);
-            if (k > lo) {
-                hi = k; /* commit what came before it first */
+            size_t k = (size_t)c->failed_first;
+            if (c->failed_first == c->failed_last)
+                CV_LOG(CV_LOG_WARN, c->kv,
+                       "event %s at %s [%d] offset %lld failed (%s); "
+                       "isolating it",
+                       c->slots[k].ce.id, c->slots[k].part->topic,
+                       (int)c->slots[k].msg->partition,
+                       (long long)c->slots[k].msg->offset, c->fail_reason);
+            else
+                CV_LOG(CV_LOG_WARN, c->kv,
+                       "a row set of events %d..%d of the batch failed (%s); "
+                       "narrowing it down",
+                       c->failed_first, c->failed_last, c->fail_reason);
+            if (!cv_consume_range_failed(&range, k, (size_t)c->failed_last))
                 continue;
-            }
             r = isolate(c, k);
             if (r == TXN_OK) {
-                lo = k + 1;
-                hi = c->nslots;
+                cv_consume_range_isolated(&range);
                 continue;
             }
         }
@@ -979,6 +1097,7 @@ struct cv_consumer *cv_consumer_new(const struct cv_config *cfg,
         goto fail;
     conf = NULL;
     rd_kafka_poll_set_consumer(c->rk);
+    c->queue = rd_kafka_queue_get_consumer(c->rk);
 
     topics = rd_kafka_topic_partition_list_new((int)domain->ntopics);
     for (size_t i = 0; i < domain->ntopics; i++)
@@ -1028,6 +1147,8 @@ void cv_consumer_destroy(struct cv_consumer *c)
     if (!c)
         return;
     drop_slots(c, 0);
+    if (c->queue)
+        rd_kafka_queue_destroy(c->queue);
     if (c->rk)
         rd_kafka_destroy(c->rk);
     cv_pg_destroy(c->pg);

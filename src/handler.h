@@ -7,9 +7,10 @@
  * consumers never see librdkafka, libpq or avro-c handles.
  *
  * A handler runs inside the batch's Postgres transaction. Everything it does
- * through cv_sql_exec() and cv_emit_*() commits together with the consumed
- * offsets and the inbox row, or not at all. A handler never commits or rolls
- * back; it returns CV_HANDLED, or cv_retry()/cv_fail() with a reason.
+ * through cv_sql_rows(), cv_sql_exec() and cv_emit_*() commits together with
+ * the consumed offsets and the inbox row, or not at all. A handler never
+ * commits or rolls back; it returns CV_HANDLED, or cv_retry()/cv_fail() with a
+ * reason.
  *
  * Handlers must be re-runnable: the engine rolls a batch back and runs it
  * again when another event in it fails, when a zombie consumer is fenced, or
@@ -68,7 +69,8 @@ int cv_event_bool(const struct cv_event *ev, const char *field, int *value);
  * cv_sql_exec() queues the statement (pipeline mode): its errors surface when
  * the batch commits and make the engine isolate this event. Returns CV_OK or
  * CV_ERR if it could not even be queued. The SQL text should be a literal:
- * the engine prepares each distinct text once per connection.
+ * the engine prepares each distinct text once per connection. Writing one
+ * row per event? cv_sql_rows() below writes them all in one statement.
  */
 int cv_sql_exec(struct cv_ctx *ctx, const char *sql, int nparams,
                 const char *const *params);
@@ -80,6 +82,50 @@ int cv_sql_exec(struct cv_ctx *ctx, const char *sql, int nparams,
  */
 int cv_sql_query_value(struct cv_ctx *ctx, const char *sql, int nparams,
                        const char *const *params, char **value);
+
+/*
+ * ---- set-based writes: one statement per batch, not per event ----
+ * cv_sql_rows() adds one row (ncols text values, NULL for SQL NULL) to the
+ * row set of set_sql and sends nothing. The engine runs set_sql once for
+ * all the rows the batch's events added to it: parameter $k is a Postgres
+ * array literal holding column k's values in the order they were added.
+ * Cast the arrays in the SQL and unnest them:
+ *
+ *   INSERT INTO shop.orders (order_id, note)
+ *   SELECT * FROM unnest($1::uuid[], $2::text[])
+ *
+ * Several events may hit the same row: aggregate in the statement, because
+ * ON CONFLICT DO UPDATE cannot touch one row twice in one statement, and
+ * sort, so that concurrent consumers lock rows in the same order:
+ *
+ *   INSERT INTO shop.daily AS d (day, n)
+ *   SELECT day, count(*) FROM unnest($1::date[]) AS r(day)
+ *   GROUP BY 1 ORDER BY 1
+ *   ON CONFLICT (day) DO UPDATE SET n = d.n + excluded.n
+ *
+ * Program order holds for statements: every pending set is sent before the
+ * next cv_sql_exec() or cv_sql_query_value() of any handler in the batch,
+ * and at the end of the batch, so a statement sees every row added before
+ * it. Pending sets are sent in the order of their first rows; one set's
+ * statement must not depend on another set pending at the same time. A big
+ * batch's set is sent in chunks of rows as it fills (so Postgres writes
+ * while the handlers run): set_sql must give the same result run once per
+ * chunk as once for all rows, as inserts and additive upserts do.
+ *
+ * A set statement that fails is not one event's: the engine re-runs
+ * smaller parts of the batch until it finds the event whose row makes it
+ * fail, then treats that event as if its own statement had failed (retry,
+ * dead letter). A handler that returns CV_RETRY or CV_FAILED takes its rows
+ * back with the rest of the transaction.
+ *
+ * set_sql should be a literal; it is planned on every run (not prepared:
+ * the best plan depends on how many rows there are). ncols is 1 to
+ * CV_SQL_ROWS_MAX_COLS and the same for every row of a set. Returns CV_OK,
+ * or CV_ERR for a misuse (bad ncols), which also fails the event.
+ */
+#define CV_SQL_ROWS_MAX_COLS 64
+int cv_sql_rows(struct cv_ctx *ctx, const char *set_sql, int ncols,
+                const char *const *values);
 
 /*
  * ---- emit events through the transactional outbox (DESIGN.md I-5) ----

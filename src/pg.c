@@ -295,6 +295,11 @@ int cv_pg_pipe_send_planned(struct cv_pg *pg, int tag, const char *sql,
     return CV_OK;
 }
 
+int cv_pg_pipe_push(struct cv_pg *pg)
+{
+    return PQflush(pg->conn) == 0 ? CV_OK : CV_ERR;
+}
+
 /*
  * Reads the results of pend[pend_read .. upto). Returns CV_OK, or CV_ERR if
  * the connection failed (err filled in; nothing more can be read). Statement

@@ -76,6 +76,13 @@ int cv_pg_pipe_send(struct cv_pg *pg, int tag, const char *sql, int nparams,
  */
 int cv_pg_pipe_send_planned(struct cv_pg *pg, int tag, const char *sql,
                             int nparams, const char *const *values);
+/*
+ * Hands everything queued so far to the server without waiting for results,
+ * so that Postgres works on it while the caller prepares what comes next.
+ * (libpq otherwise holds up to 64 KiB until the sync.) Returns CV_ERR if
+ * the connection failed.
+ */
+int cv_pg_pipe_push(struct cv_pg *pg);
 typedef void (*cv_pg_rows_cb)(void *opaque, int tag, PGresult *res);
 /*
  * Sends a sync point and reads every result up to it. Row results are
