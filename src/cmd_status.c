@@ -135,7 +135,8 @@ int cv_cmd_status(struct cv_app *app, int argc, char **argv)
     res = cv_pg_exec(pg,
                      "SELECT group_id, member, state, coalesce(detail, ''), "
                      "extract(epoch FROM now() - updated_at)::bigint "
-                     "FROM conveyor.consumer_state WHERE state = 'paused' "
+                     "FROM conveyor.consumer_state WHERE state = 'paused' AND "
+                     "updated_at > now() - interval '30 seconds' "
                      "AND ($1::text IS NULL OR group_id = $1) ORDER BY 1, 2",
                      1, (const char *[]){group}, &err);
     if (!res)

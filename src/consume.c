@@ -43,8 +43,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "codec.h"
+#include "control.h"
 #include "ctx.h"
 #include "kafka.h"
 #include "log.h"
@@ -63,6 +65,7 @@ struct part {
     int64_t seen; /* next offset expected from the fetcher in this batch */
     int assigned;
     int stopped; /* retention gap: not consumed until an operator acts */
+    int held;    /* stopped at an event of a paused route (kill switch) */
     int64_t batch_expected, batch_next; /* scratch for the CAS */
     int in_batch;
     int32_t leader; /* broker id, -1 if unknown (wake_fetchers) */
@@ -108,6 +111,10 @@ struct cv_consumer {
     /* event id -> first slot index, for the current transaction */
     int *idx;
     size_t idx_cap;
+
+    struct cv_control *control; /* the kill switch (control.h) */
+    int paused;                 /* the domain is paused: partitions too */
+    int64_t next_ack;           /* monotonic ms: refresh the paused state */
 
     int failed_first, failed_last; /* the event(s) to blame, inclusive */
     int fail_retriable;
@@ -262,6 +269,7 @@ static int prepare_assignment(struct cv_consumer *c,
             part_find(c, parts->elems[i].topic, parts->elems[i].partition, 1);
         p->next = -1;
         p->stopped = 0;
+        p->held = 0;
     }
     if (load_offsets(c, &err) != CV_OK)
         goto pg_fail;
@@ -394,7 +402,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         for (int i = 0; i < parts->cnt; i++) {
             struct part *p = part_find(c, parts->elems[i].topic,
                                        parts->elems[i].partition, 0);
-            if (p->stopped) {
+            if (p->stopped || c->paused) {
                 rd_kafka_topic_partition_list_t *one =
                     rd_kafka_topic_partition_list_new(1);
                 rd_kafka_topic_partition_list_add(one, p->topic, p->partition);
@@ -476,11 +484,123 @@ static void consumer_error(struct cv_consumer *c, rd_kafka_message_t *msg)
     CV_LOG(CV_LOG_WARN, c->kv, "kafka: %s", rd_kafka_message_errstr(msg));
 }
 
+/* ------------------------------------------------------- kill switch */
+
+/* Pauses (on = 1) or resumes every assigned, consumable partition. */
+static void pause_assigned(struct cv_consumer *c, int on, int held_only)
+{
+    rd_kafka_topic_partition_list_t *list =
+        rd_kafka_topic_partition_list_new((int)c->nparts + 1);
+
+    for (size_t i = 0; i < c->nparts; i++) {
+        struct part *p = c->parts[i];
+        if (!p->assigned || p->stopped || (held_only && !p->held))
+            continue;
+        rd_kafka_topic_partition_list_add(list, p->topic, p->partition);
+        if (!on)
+            p->held = 0;
+    }
+    if (list->cnt) {
+        if (on)
+            rd_kafka_pause_partitions(c->rk, list);
+        else
+            rd_kafka_resume_partitions(c->rk, list);
+    }
+    rd_kafka_topic_partition_list_destroy(list);
+}
+
+/* The message's event type is routed in this domain and paused. */
+static int route_paused(struct cv_consumer *c, const rd_kafka_message_t *msg)
+{
+    rd_kafka_headers_t *hdrs = NULL;
+    const void *val = NULL;
+    size_t size = 0;
+    char type[CV_CE_TYPE_MAX];
+
+    if (!cv_control_any_route_paused(c->control) ||
+        rd_kafka_message_headers(msg, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+        rd_kafka_header_get_last(hdrs, "ce_type", &val, &size) !=
+            RD_KAFKA_RESP_ERR_NO_ERROR ||
+        !val || size >= sizeof(type))
+        return 0;
+    memcpy(type, val, size);
+    type[size] = '\0';
+    return cv_control_route_paused(c->control, type);
+}
+
+/*
+ * Stops a partition at an event of a paused route: the events before it
+ * (already collected) commit, the partition is paused, and on resume it
+ * is sought back to its stored offset, which is this event.
+ */
+static void hold(struct cv_consumer *c, struct part *p, int64_t offset)
+{
+    rd_kafka_topic_partition_list_t *one = rd_kafka_topic_partition_list_new(1);
+
+    p->held = 1;
+    rd_kafka_topic_partition_list_add(one, p->topic, p->partition);
+    rd_kafka_pause_partitions(c->rk, one);
+    rd_kafka_topic_partition_list_destroy(one);
+    CV_LOG(CV_LOG_WARN, c->kv, "%s [%d] held at offset %lld: %s", p->topic,
+           (int)p->partition, (long long)offset, cv_control_reason(c->control));
+}
+
+static void ack(struct cv_consumer *c, int paused)
+{
+    c->next_ack = cv_mono_ms() + 10000;
+    if (cv_control_ack(c->control, c->pg, paused) != CV_OK)
+        CV_LOG(CV_LOG_WARN, c->kv, "recording the consumer state failed");
+}
+
+/*
+ * Between batches (nothing collected, nothing uncommitted): applies the
+ * kill switch. Pausing happens after the last batch committed, so once the
+ * 'paused' state is written nothing more commits until resume; resuming
+ * seeks back to the stored offsets, exactly where consumption stopped.
+ */
+static void apply_controls(struct cv_consumer *c)
+{
+    int changed = cv_control_refresh(c->control, c->pg, cv_mono_ms());
+    int want;
+    int any_held = 0;
+
+    if (changed < 0) {
+        CV_LOG(CV_LOG_WARN, c->kv, "reading the kill switch failed; "
+                                   "reconnecting");
+        pg_reset(c);
+        return;
+    }
+    want = cv_control_domain_paused(c->control);
+    if (want && !c->paused) {
+        pause_assigned(c, 1, 0);
+        c->paused = 1;
+        ack(c, 1);
+        CV_LOG(CV_LOG_WARN, c->kv, "paused (%s)", cv_control_reason(c->control));
+    } else if (!want && c->paused) {
+        pause_assigned(c, 0, 0);
+        c->paused = 0;
+        reseek(c);
+        ack(c, 0);
+        CV_LOG(CV_LOG_INFO, c->kv, "resumed");
+    } else if (want && (changed || cv_mono_ms() >= c->next_ack)) {
+        ack(c, 1); /* the reason changed, or the state's heartbeat */
+    }
+    for (size_t i = 0; i < c->nparts; i++)
+        any_held |= c->parts[i]->held;
+    if (changed && any_held && !c->paused) {
+        /* a route switch changed: release every hold; a partition whose
+         * next event is still paused is held again when it is fetched */
+        pause_assigned(c, 0, 1);
+        reseek(c);
+        CV_LOG(CV_LOG_INFO, c->kv, "route switches changed: holds released");
+    }
+}
+
 /* Polls up to batch_size events, waiting at most batch_wait_ms after the
  * first one. */
 static void collect(struct cv_consumer *c)
 {
-    int64_t deadline = 0;
+    int64_t deadline = 0, idle_until = cv_mono_ms() + CV_CONTROL_POLL_MS / 4;
     size_t max = (size_t)c->domain->batch_size;
 
     wake_fetchers(c);
@@ -495,6 +615,9 @@ static void collect(struct cv_consumer *c)
                 break;
             timeout = (int)left;
         }
+        /* idle: return now and then, so the kill switch is looked at */
+        if (!c->nslots && cv_mono_ms() >= idle_until)
+            break;
         rd_kafka_message_t *msg = rd_kafka_consumer_poll(c->rk, timeout);
         if (c->revoked) {
             /* keep only what we still own */
@@ -516,7 +639,13 @@ static void collect(struct cv_consumer *c)
             continue;
         }
         struct part *p = part_of(c, msg);
-        if (!p || !p->assigned || p->stopped || msg->offset < p->seen) {
+        if (!p || !p->assigned || p->stopped || p->held ||
+            msg->offset < p->seen) {
+            rd_kafka_message_destroy(msg);
+            continue;
+        }
+        if (route_paused(c, msg)) {
+            hold(c, p, msg->offset);
             rd_kafka_message_destroy(msg);
             continue;
         }
@@ -1085,6 +1214,13 @@ struct cv_consumer *cv_consumer_new(const struct cv_config *cfg,
     snprintf(c->kv, sizeof(c->kv), "domain=%s group=%s instance=%d",
              domain->name, domain->group_id, instance);
     c->dec = cv_decoder_new(cat);
+    {
+        char member[160], host[64] = "localhost";
+        gethostname(host, sizeof(host) - 1);
+        snprintf(member, sizeof(member), "%s:%d/%s", host, (int)getpid(),
+                 c->name + strlen("conveyor/"));
+        c->control = cv_control_new(domain, member);
+    }
 
     conf = cv_kafka_consumer_conf_new(cfg, domain->group_id, NULL, errstr,
                                       errstr_size);
@@ -1123,8 +1259,14 @@ int cv_consumer_run(struct cv_consumer *c, atomic_int *stop)
     if (pg_connect(c) != CV_OK)
         return CV_OK; /* stopped before Postgres came up */
     CV_LOG(CV_LOG_INFO, c->kv, "consumer started");
+    ack(c, 0);
     while (!atomic_load(stop)) {
-        int64_t t0 = cv_mono_us(), t1;
+        int64_t t0, t1;
+        if (c->pg)
+            apply_controls(c);
+        if (!c->pg)
+            continue; /* stopping before Postgres came back */
+        t0 = cv_mono_us();
         collect(c);
         t1 = cv_mono_us();
         if (c->nslots) {
@@ -1137,6 +1279,8 @@ int cv_consumer_run(struct cv_consumer *c, atomic_int *stop)
         }
     }
     drop_slots(c, 0);
+    if (c->pg)
+        cv_control_forget(c->control, c->pg);
     CV_LOG(CV_LOG_INFO, c->kv, "leaving the group");
     rd_kafka_consumer_close(c->rk);
     return CV_OK;
@@ -1152,6 +1296,7 @@ void cv_consumer_destroy(struct cv_consumer *c)
     if (c->rk)
         rd_kafka_destroy(c->rk);
     cv_pg_destroy(c->pg);
+    cv_control_destroy(c->control);
     cv_decoder_destroy(c->dec);
     for (size_t i = 0; i < c->nparts; i++) {
         free(c->parts[i]->topic);

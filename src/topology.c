@@ -54,7 +54,7 @@ static const char *const event_keys[] = {"type", "schema",      "topic",
 static const char *const domain_keys[] = {
     "name",          "group",       "description", "topics",
     "routes",        "dlq_topic",   "reset",       "batch_size",
-    "batch_wait_ms", "parallelism", NULL};
+    "batch_wait_ms", "parallelism", "kill_switch_env", NULL};
 static const char *const route_keys[] = {"event", "handler", "description",
                                          NULL};
 static const char *const schedule_keys[] = {
@@ -475,7 +475,9 @@ static int load_domains(struct loader *ld, const config_setting_t *list,
                     &d->batch_wait_ms) != CV_OK ||
             get_int(ld, g, what, "parallelism", 0, 1, 64, &d->parallelism) !=
                 CV_OK ||
-            get_string(ld, g, what, "dlq_topic", 0, &d->dlq_topic) != CV_OK)
+            get_string(ld, g, what, "dlq_topic", 0, &d->dlq_topic) != CV_OK ||
+            get_string(ld, g, what, "kill_switch_env", 0,
+                       &d->kill_switch_env) != CV_OK)
             return CV_ERR;
         s = config_setting_get_member(g, "dlq_topic");
         if (s &&
@@ -609,6 +611,7 @@ void cv_topology_free(struct cv_topology *t)
             free(d->topics[k]);
         free(d->topics);
         free(d->dlq_topic);
+        free(d->kill_switch_env);
         for (size_t k = 0; k < d->nroutes; k++) {
             free(d->routes[k].event_type);
             free(d->routes[k].handler);

@@ -62,6 +62,7 @@ struct cv_topo_domain {
     int parallelism;
     int reset_earliest; /* 1 = earliest, 0 = latest */
     char *dlq_topic;    /* default "conveyor.dlq.<domain name>" */
+    char *kill_switch_env; /* env variable that pauses the domain, or NULL */
     struct cv_topo_route *routes;
     size_t nroutes;
     int line;

@@ -30,7 +30,7 @@ expect() {
 expect 0 'usage: conveyor' -- "$bin" --help
 expect 2 "unknown command 'bogus'" -- "$bin" bogus
 expect 2 'usage: conveyor' -- "$bin"
-for cmd in run dev dev-broker migrate produce status topology schedules trigger; do
+for cmd in run dev dev-broker migrate produce status topology schedules trigger pause resume dlq; do
     expect 0 "usage: conveyor $cmd" -- "$bin" "$cmd" --help
 done
 expect 0 'ok \(4 topics, 15 event types, 3 domains, 12 schedules\)' -- "$bin" topology check
@@ -44,6 +44,17 @@ expect 2 "no schedule 'nope'" -- "$bin" schedules --offline --name nope
 expect 2 'not an RFC 3339 time' -- "$bin" schedules --between yesterday 2026-06-15T00:00:00Z
 expect 2 '--reason is required' -- "$bin" trigger weeklyPartnerPayouts
 expect 2 'expected "system"' -- env CONVEYOR_CLOCK=later "$bin" schedules --offline
+
+# the kill switch and dead letters: mistakes are caught before Postgres
+expect 2 'exactly one of --all, --domain' -- "$bin" pause --reason x
+expect 2 '--reason is required' -- "$bin" pause --domain leads
+expect 2 "no domain 'nope'" -- "$bin" pause --domain nope --reason x
+expect 2 "domain 'leads' has no route for 'nope'" -- "$bin" pause --route leads/nope --reason x
+expect 2 'expected DOMAIN/EVENT_TYPE' -- "$bin" resume --route leads
+expect 2 "no schedule 'nope'" -- "$bin" resume --schedule nope
+expect 2 "unknown subcommand 'bogus'" -- "$bin" dlq bogus
+expect 2 'not an RFC 3339 time' -- "$bin" dlq list --since yesterday
+expect 2 'expected open, retried, discarded or all' -- "$bin" dlq list --status closed
 
 # a broken topology: every error reported with file:line, exit 2
 cat >"$T/bad.cfg" <<'CFG'

@@ -2,7 +2,7 @@
 # publishes nothing; `conveyor trigger` fires it by hand (own event id,
 # audit row, the jobs consumer records the manual run once);
 # `conveyor schedules` shows state, runs and next fire times; bad
-# invocations exit 2. The jobs domain records every fired run exactly once.
+# invocations exit 2; a paused schedule records skipped fires until resumed. The jobs domain records every fired run exactly once.
 ticker_topology "$T/topology.cfg" "
     { name = \"disabledMinutes\"; cron = \"* * * * *\"; zone = \"Europe/Berlin\";
       event = \"marketplace.job.retry_stalled_uploads\"; enabled = false; }"
@@ -56,7 +56,25 @@ grep -Eq "runs: 0 scheduled, 0 catch-up, [0-9]+ skipped, 2 manual" "$T/schedules
 [ "$(grep -cE '^  (next|    ) 2026-.* CES?T \(\+0[12]:00\) +2026-.*Z$' "$T/schedules.out")" = 3 ] ||
     fail "schedules: expected 3 next fire times in Berlin time and UTC"
 
-# 5. downstream: every fired run recorded once by the jobs domain
+# 5. a paused schedule records its fire times as skipped ("paused") and
+# fires again after resume
+"$CONVEYOR_BIN" pause --schedule retryStalledUploads --reason "uploads bucket migration" --actor carol >/dev/null ||
+    fail "pause --schedule"
+paused_at=$(q "SELECT max(fire_time) FROM conveyor.schedule_runs WHERE schedule = 'retryStalledUploads'")
+wait_for "SELECT count(*) >= 3 FROM conveyor.schedule_runs WHERE schedule = 'retryStalledUploads' AND kind = 'skipped' AND reason = 'paused'" t 30
+"$CONVEYOR_BIN" status >"$T/status.out" 2>/dev/null || true
+grep -q "^PAUSED schedule retryStalledUploads by carol since .*: uploads bucket migration$" "$T/status.out" ||
+    { cat "$T/status.out" >&2; fail "status does not show the schedule switch"; }
+"$CONVEYOR_BIN" resume --schedule retryStalledUploads --actor carol >/dev/null || fail "resume --schedule"
+resumed=$(q "SELECT max(fire_time) FROM conveyor.schedule_runs WHERE schedule = 'retryStalledUploads'")
+wait_for "SELECT count(*) >= 2 FROM conveyor.schedule_runs WHERE schedule = 'retryStalledUploads' AND kind = 'scheduled' AND fire_time > '$resumed'" t 30
+[ "$(q "SELECT count(*) FROM conveyor.schedule_runs WHERE schedule = 'retryStalledUploads' AND kind <> 'skipped'
+        AND fire_time > '$paused_at' AND fire_time <= (SELECT max(fire_time) FROM conveyor.schedule_runs
+        WHERE schedule = 'retryStalledUploads' AND reason = 'paused')")" = 0 ] || fail "a paused schedule fired"
+[ "$(q "SELECT count(*) FROM conveyor.audit_log WHERE actor = 'carol' AND action IN ('pause', 'resume') AND target = 'schedule:retryStalledUploads'")" = 2 ] ||
+    fail "pause/resume audit rows"
+
+# 6. downstream: every fired run recorded once by the jobs domain
 wait_for "SELECT count(*) FROM conveyor.outbox WHERE published_at IS NULL" 0 60
 kill -TERM "$LAST_PID"; wait "$LAST_PID" || true
 fired=$(q "SELECT count(*) FROM conveyor.schedule_runs WHERE kind <> 'skipped'")
@@ -65,4 +83,4 @@ wait_for "SELECT count(*) FROM marketplace.job_runs" "$fired" 60
 [ "$(q "SELECT count(*) FROM marketplace.job_runs j JOIN conveyor.schedule_runs r USING (event_id)
         WHERE r.schedule = j.job AND r.kind = j.run")" = "$fired" ] || fail "job_runs do not match the runs"
 log "$fired fired runs, each recorded once by the jobs domain"
-echo "ticker ops test: 5 passed, 0 failed"
+echo "ticker ops test: 6 passed, 0 failed"

@@ -612,7 +612,7 @@ static void test_load_errors(void)
                       "= [ \"t\" ];\n    retries = 3; } );\n",
                       "5: domain 'd': unknown key 'retries' (expected name, "
                       "group, description, topics, routes, dlq_topic, reset, "
-                      "batch_size, batch_wait_ms, parallelism)");
+                      "batch_size, batch_wait_ms, parallelism, kill_switch_env)");
     /* routes */
     expect_load_error(TOPICS EVENTS
                       "domains = (\n  { name = \"d\"; group = \"g\"; topics "
