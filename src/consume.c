@@ -754,14 +754,28 @@ static char *headers_json(const rd_kafka_message_t *msg)
 static int send_dead_letter(struct cv_consumer *c, struct slot *s, int tag,
                             const char *reason, int attempts)
 {
+    /* the row, and a copy of the raw event on the domain's DLQ topic with
+     * its original headers plus where and why it failed */
     static const char *const sql =
-        "INSERT INTO conveyor.dead_letters (group_id, topic, partition, "
-        "\"offset\", key, headers, value, event_id, event_type, error, "
-        "attempts) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
+        "WITH d AS ("
+        " INSERT INTO conveyor.dead_letters (group_id, topic, partition, "
+        " \"offset\", key, headers, value, event_id, event_type, error, "
+        " attempts) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+        " RETURNING id)"
+        "INSERT INTO conveyor.outbox (topic, key, value, event_id, event_type,"
+        " source, event_time, headers)"
+        " SELECT $12, $5, coalesce($7, ''::bytea),"
+        " coalesce($8, 'dead-letter:' || d.id), coalesce($9, ''),"
+        " 'conveyor/dlq', (extract(epoch FROM now()) * 1000)::bigint,"
+        " $6::jsonb || jsonb_build_object('conveyor_dlq_group', $1::text,"
+        " 'conveyor_dlq_topic', $2::text, 'conveyor_dlq_partition',"
+        " $3::text, 'conveyor_dlq_offset', $4::text, 'conveyor_dlq_error',"
+        " $10::text, 'conveyor_dlq_attempts', $11::text,"
+        " 'conveyor_dlq_id', d.id::text) FROM d";
     char part[16], off[24], att[16];
     char *hdrs = headers_json(s->msg);
-    const char *values[11];
-    int lengths[11] = {0}, formats[11] = {0};
+    const char *values[12];
+    int lengths[12] = {0}, formats[12] = {0};
     int rc;
 
     snprintf(part, sizeof(part), "%d", (int)s->msg->partition);
@@ -782,7 +796,8 @@ static int send_dead_letter(struct cv_consumer *c, struct slot *s, int tag,
     values[8] = s->ce.type[0] ? s->ce.type : NULL;
     values[9] = reason;
     values[10] = att;
-    rc = cv_pg_pipe_send(c->pg, tag, sql, 11, values, lengths, formats);
+    values[11] = c->domain->dlq_topic;
+    rc = cv_pg_pipe_send(c->pg, tag, sql, 12, values, lengths, formats);
     free(hdrs);
     CV_LOG(CV_LOG_WARN, c->kv,
            "dead letter: %s [%d] offset %lld event_id=%s: %s", s->part->topic,

@@ -1,6 +1,6 @@
 # Dead-letter round trip: 2,000 leads, every 40th with an address a
 # constraint (the test's "bug") refuses, so 50 fail permanently and land in
-# conveyor.dead_letters with the raw event. `dlq list` filters them, `dlq
+# conveyor.dead_letters with the raw event, and on the DLQ topic. `dlq list` filters them, `dlq
 # show` decodes one, `dlq discard` closes one; after the fix (the
 # constraint dropped) `dlq retry --all` re-runs the other 49 handlers, each
 # exactly once (the inbox must not swallow them), and everything is
@@ -19,6 +19,18 @@ wait_drained 60
 bad=$(q "SELECT count(*) FROM conveyor.dead_letters WHERE status = 'open' AND error LIKE '%test_bug%'
          AND event_type = 'marketplace.lead.submitted' AND value IS NOT NULL AND headers ? 'ce_id'")
 [ "$bad" = 50 ] || fail "dead letters without error, raw value or headers: $bad of 50 complete"
+
+# each one is also on the domain's DLQ topic: raw value, original headers,
+# plus where and why it failed
+wait_for "SELECT count(*) FROM conveyor.outbox WHERE topic = 'conveyor.dlq.leads' AND published_at IS NOT NULL" 50 60
+kcat -C -b "$CONVEYOR_KAFKA_BROKERS" -t conveyor.dlq.leads -e -q -f '%h\n' >"$T/dlq-topic.txt" 2>"$T/kcat.log" ||
+    fail "kcat conveyor.dlq.leads"
+[ "$(wc -l <"$T/dlq-topic.txt")" = 50 ] || fail "$(wc -l <"$T/dlq-topic.txt") events on the DLQ topic, expected 50"
+[ "$(grep -c 'conveyor_dlq_error=[^,]*test_bug' "$T/dlq-topic.txt")" = 50 ] || fail "DLQ events without the error header"
+[ "$(grep -c 'conveyor_dlq_topic=marketplace.leads,' "$T/dlq-topic.txt")" = 50 ] || fail "DLQ events without their origin"
+grep -o 'ce_id=[^,]*' "$T/dlq-topic.txt" | cut -d= -f2 | sort >"$T/dlq-topic.ids"
+q "SELECT event_id FROM conveyor.dead_letters" | sort >"$T/dlq-rows.ids"
+diff "$T/dlq-rows.ids" "$T/dlq-topic.ids" >/dev/null || fail "the DLQ topic's event ids differ from the dead letters'"
 
 # list with filters, show one decoded
 "$CONVEYOR_BIN" dlq list --group conveyor.leads --error TEST_BUG --limit 1000 >"$T/list.out" || fail "dlq list"
@@ -57,4 +69,4 @@ set -e
 [ "$rc1$rc2$rc3" = 222 ] || fail "bad dlq invocations exited $rc1 $rc2 $rc3, expected 2 2 2"
 sleep 2
 check_witnesses 1999
-echo "dlq test: 8 passed, 0 failed"
+echo "dlq test: 9 passed, 0 failed"
