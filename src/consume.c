@@ -570,6 +570,11 @@ static void apply_controls(struct cv_consumer *c)
         pg_reset(c);
         return;
     }
+    if (cv_control_take_reseek(c->control) && !c->paused) {
+        reseek(c);
+        CV_LOG(CV_LOG_WARN, c->kv, "stored offsets rewound by a replay: "
+                                   "re-seeking");
+    }
     want = cv_control_domain_paused(c->control);
     if (want && !c->paused) {
         pause_assigned(c, 1, 0);

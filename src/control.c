@@ -21,6 +21,7 @@ struct cv_control {
     char **routes;      /* paused event types of this domain */
     size_t nroutes;
     char reason[512];
+    int reseek;         /* a replay rewound this group's offsets */
 };
 
 struct cv_control *cv_control_new(const struct cv_topo_domain *d,
@@ -66,18 +67,34 @@ static int env_switch_on(const struct cv_topo_domain *d)
     return 0;
 }
 
-/* True if a NOTIFY conveyor_controls arrived on the connection. */
-static int notified(PGconn *conn)
+/*
+ * True if a NOTIFY conveyor_controls arrived on the connection. A payload
+ * "replay:<this group>" (conveyor replay) asks for a re-seek instead.
+ */
+static int notified(struct cv_control *c, PGconn *conn)
 {
     PGnotify *n;
     int any = 0;
 
     PQconsumeInput(conn);
     while ((n = PQnotifies(conn)) != NULL) {
-        any |= strcmp(n->relname, "conveyor_controls") == 0;
+        if (strcmp(n->relname, "conveyor_controls") == 0) {
+            if (strncmp(n->extra, "replay:", 7) == 0)
+                c->reseek |= strcmp(n->extra + 7, c->d->group_id) == 0;
+            else
+                any = 1;
+        }
         PQfreemem(n);
     }
     return any;
+}
+
+int cv_control_take_reseek(struct cv_control *c)
+{
+    int r = c->reseek;
+
+    c->reseek = 0;
+    return r;
 }
 
 /* A fingerprint of the decision, to tell whether a re-read changed it. */
@@ -109,7 +126,7 @@ int cv_control_refresh(struct cv_control *c, struct cv_pg *pg, int64_t now_ms)
         c->next_poll = 0;
     }
     c->env_paused = env_switch_on(c->d);
-    if (!notified(conn) && c->next_poll && now_ms < c->next_poll)
+    if (!notified(c, conn) && c->next_poll && now_ms < c->next_poll)
         return state_hash(c) != before;
     c->next_poll = now_ms + CV_CONTROL_POLL_MS;
 

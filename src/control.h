@@ -35,6 +35,9 @@ void cv_control_destroy(struct cv_control *c);
  * this domain should do changed, 0 if not, -1 if the connection failed.
  */
 int cv_control_refresh(struct cv_control *c, struct cv_pg *pg, int64_t now_ms);
+/* True once after `conveyor replay` rewound this group's stored offsets
+ * (NOTIFY conveyor_controls 'replay:<group>'): re-seek to them. */
+int cv_control_take_reseek(struct cv_control *c);
 /* Forces a re-read on the next refresh (e.g. after a reconnect). */
 void cv_control_invalidate(struct cv_control *c);
 

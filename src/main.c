@@ -29,6 +29,7 @@ static const struct cv_cmd commands[] = {
      "kill switch: pause a route, domain, schedule or everything"},
     {"resume", cv_cmd_resume, "clear a pause"},
     {"dlq", cv_cmd_dlq, "dead letters: list, show, retry, discard"},
+    {"replay", cv_cmd_replay, "re-run a group's handlers over a range"},
 };
 
 static void usage(FILE *out)

@@ -30,7 +30,7 @@ expect() {
 expect 0 'usage: conveyor' -- "$bin" --help
 expect 2 "unknown command 'bogus'" -- "$bin" bogus
 expect 2 'usage: conveyor' -- "$bin"
-for cmd in run dev dev-broker migrate produce status topology schedules trigger pause resume dlq; do
+for cmd in run dev dev-broker migrate produce status topology schedules trigger pause resume dlq replay; do
     expect 0 "usage: conveyor $cmd" -- "$bin" "$cmd" --help
 done
 expect 0 'ok \(4 topics, 15 event types, 3 domains, 12 schedules\)' -- "$bin" topology check
@@ -55,6 +55,10 @@ expect 2 "no schedule 'nope'" -- "$bin" resume --schedule nope
 expect 2 "unknown subcommand 'bogus'" -- "$bin" dlq bogus
 expect 2 'not an RFC 3339 time' -- "$bin" dlq list --since yesterday
 expect 2 'expected open, retried, discarded or all' -- "$bin" dlq list --status closed
+expect 2 'give --group and one of --from-time, --from-offset' -- "$bin" replay --group conveyor.leads
+expect 2 'times are RFC 3339' -- "$bin" replay --group conveyor.leads --from-time noon
+expect 2 "no domain with group 'nope'" -- "$bin" replay --group nope --from-offset 0
+expect 2 "does not consume 'marketplace.jobs'" -- "$bin" replay --group conveyor.leads --topic marketplace.jobs --from-offset 0
 
 # a broken topology: every error reported with file:line, exit 2
 cat >"$T/bad.cfg" <<'CFG'
