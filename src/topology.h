@@ -9,6 +9,7 @@
  *                 topics = [ "marketplace.leads" ];
  *                 batch_size = 500; batch_wait_ms = 50; parallelism = 1;
  *                 reset = "earliest";
+ *                 kill_switch_env = "EMAIL_VERIFICATION_KILL_SWITCH";
  *                 routes = ( { event = "marketplace.lead.submitted";
  *                              handler = "leads.lead_submitted"; } ); } );
  *   schedules = ( { name = "weeklyPartnerPayouts"; cron = "0 2 * * MON";
