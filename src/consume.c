@@ -56,6 +56,8 @@
 #define CV_INLINE_ATTEMPTS 3
 #define TAG_ENGINE         CV_TAG_ENGINE
 #define TAG_CAS            -2
+#define TAG_INBOX          -3
+#define UNIQUE_SQLSTATE    "23505"
 #define FENCE_SQLSTATE     "CV001"
 
 struct part {
@@ -822,7 +824,7 @@ static int send_commit(struct cv_consumer *c, size_t lo, size_t hi,
 
     if (inbox_ids) {
         const char *params[2] = {c->domain->group_id, inbox_ids};
-        cv_pg_pipe_send_planned(c->pg, TAG_ENGINE,
+        cv_pg_pipe_send_planned(c->pg, TAG_INBOX,
                                 "INSERT INTO conveyor.inbox (group_id, "
                                 "event_id) SELECT $1, unnest($2::text[])",
                                 2, params);
@@ -888,6 +890,19 @@ static enum txn_result classify(struct cv_consumer *c, const struct cv_ctx *ctx,
         CV_LOG(CV_LOG_WARN, c->kv,
                "commit refused, %s; re-seeking to the "
                "stored offsets",
+               err->message);
+        return TXN_FENCED;
+    }
+    /*
+     * The batch's ids were not in the inbox when it began (round trip 1),
+     * so another consumer has committed them since: it owns the partition
+     * now (this one is a zombie) or processed the same ids elsewhere.
+     * Either way this commit must not happen; Postgres has the truth.
+     */
+    if (err->tag == TAG_INBOX && strcmp(err->sqlstate, UNIQUE_SQLSTATE) == 0) {
+        CV_LOG(CV_LOG_WARN, c->kv,
+               "commit refused, another consumer committed these events "
+               "first (%s); re-seeking to the stored offsets",
                err->message);
         return TXN_FENCED;
     }
