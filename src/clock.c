@@ -28,9 +28,9 @@ int cv_clock_parse(const char *spec, struct cv_clock *c, char *errstr,
     at = strchr(spec, '@');
     x = at ? strchr(at, 'x') : NULL;
     if (!at || !x)
-        return cv_err(errstr, errstr_size,
-                      "clock '%s': expected sim:<start>@<real epoch ms>x<speed>",
-                      spec);
+        return cv_err(
+            errstr, errstr_size,
+            "clock '%s': expected sim:<start>@<real epoch ms>x<speed>", spec);
     if (cv_rfc3339_parse(spec + 4, (size_t)(at - spec - 4), &c->start_ms) !=
         CV_OK)
         return cv_err(errstr, errstr_size,

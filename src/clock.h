@@ -20,9 +20,9 @@
 
 struct cv_clock {
     int simulated;
-    int64_t start_ms;  /* simulated time at real_ms */
-    int64_t real_ms;   /* wall-clock ms when the simulation was at start_ms */
-    int64_t speed;     /* simulated ms per real ms */
+    int64_t start_ms; /* simulated time at real_ms */
+    int64_t real_ms;  /* wall-clock ms when the simulation was at start_ms */
+    int64_t speed;    /* simulated ms per real ms */
 };
 
 /* Parses "system" or a "sim:..." spec (above). CV_OK or CV_ERR with the

@@ -33,7 +33,8 @@ static void usage(FILE *out, const char *cmd)
             "                     skipped (reason \"paused\")\n"
             "  --reason TEXT      why (%s; goes into the audit log)\n"
             "  --actor WHO        who (default: the OS user)\n",
-            cmd, strcmp(cmd, "pause") == 0 ? "--reason TEXT " : "[--reason TEXT] ",
+            cmd,
+            strcmp(cmd, "pause") == 0 ? "--reason TEXT " : "[--reason TEXT] ",
             strcmp(cmd, "pause") == 0
                 ? "Pauses consumption (or a schedule) until `conveyor resume`. "
                   "Consumers react\nwithin a second: they finish the batch in "
@@ -76,8 +77,10 @@ static int check_target(struct cv_app *app, const char *scope,
     snprintf(domain, sizeof(domain), "%.*s", (int)(slash - target), target);
     d = cv_topology_domain(&app->topo, domain);
     if (!d || !cv_topology_route(d, slash + 1)) {
-        fprintf(stderr, "conveyor: --route '%s': domain '%s' has no route for "
-                        "'%s'\n", target, domain, slash + 1);
+        fprintf(stderr,
+                "conveyor: --route '%s': domain '%s' has no route for "
+                "'%s'\n",
+                target, domain, slash + 1);
         return CV_ERR;
     }
     return CV_OK;
@@ -132,8 +135,10 @@ static int run_control(struct cv_app *app, int pause, int argc, char **argv)
     }
     if (optind != argc || nscopes != 1) {
         if (nscopes != 1)
-            fprintf(stderr, "conveyor %s: give exactly one of --all, "
-                            "--domain, --route, --schedule\n", cmd);
+            fprintf(stderr,
+                    "conveyor %s: give exactly one of --all, "
+                    "--domain, --route, --schedule\n",
+                    cmd);
         usage(stderr, cmd);
         return CV_EXIT_USAGE;
     }
@@ -199,8 +204,8 @@ static int run_control(struct cv_app *app, int pause, int argc, char **argv)
         printf("paused %s%s%s (actor %s)\n", scope, *target ? " " : "", target,
                actor);
     else if (changed)
-        printf("resumed %s%s%s (actor %s)\n", scope, *target ? " " : "",
-               target, actor);
+        printf("resumed %s%s%s (actor %s)\n", scope, *target ? " " : "", target,
+               actor);
     else
         printf("%s%s%s was not paused; nothing to do\n", scope,
                *target ? " " : "", target);

@@ -72,16 +72,27 @@ static int parse(int argc, char **argv, struct filters *f)
     optind = 1;
     while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (ch) {
-        case 'g': f->group = optarg; break;
-        case 't': f->type = optarg; break;
-        case 's': f->since = optarg; break;
-        case 'u': f->until = optarg; break;
-        case 'e': f->error = optarg; break;
+        case 'g':
+            f->group = optarg;
+            break;
+        case 't':
+            f->type = optarg;
+            break;
+        case 's':
+            f->since = optarg;
+            break;
+        case 'u':
+            f->until = optarg;
+            break;
+        case 'e':
+            f->error = optarg;
+            break;
         case 'S':
             if (strcmp(optarg, "open") && strcmp(optarg, "retried") &&
                 strcmp(optarg, "discarded") && strcmp(optarg, "all")) {
-                fprintf(stderr, "conveyor dlq: --status: expected open, "
-                                "retried, discarded or all, got '%s'\n",
+                fprintf(stderr,
+                        "conveyor dlq: --status: expected open, "
+                        "retried, discarded or all, got '%s'\n",
                         optarg);
                 return CV_EXIT_USAGE;
             }
@@ -89,14 +100,22 @@ static int parse(int argc, char **argv, struct filters *f)
             break;
         case 'l':
             if (cv_cli_parse_int(optarg, 1, 100000, &f->limit) != CV_OK) {
-                fprintf(stderr, "conveyor dlq: --limit: expected 1..100000, "
-                                "got '%s'\n", optarg);
+                fprintf(stderr,
+                        "conveyor dlq: --limit: expected 1..100000, "
+                        "got '%s'\n",
+                        optarg);
                 return CV_EXIT_USAGE;
             }
             break;
-        case 'A': f->all = 1; break;
-        case 'r': f->reason = optarg; break;
-        case 'a': f->actor = optarg; break;
+        case 'A':
+            f->all = 1;
+            break;
+        case 'r':
+            f->reason = optarg;
+            break;
+        case 'a':
+            f->actor = optarg;
+            break;
         case 'h':
             usage(stdout);
             return CV_EXIT_OK;
@@ -109,8 +128,9 @@ static int parse(int argc, char **argv, struct filters *f)
         const char *t = i ? f->until : f->since;
         int64_t ms;
         if (t && cv_rfc3339_parse(t, strlen(t), &ms) != CV_OK) {
-            fprintf(stderr, "conveyor dlq: --%s: '%s' is not an RFC 3339 "
-                            "time (e.g. 2026-11-22T08:00:00Z)\n",
+            fprintf(stderr,
+                    "conveyor dlq: --%s: '%s' is not an RFC 3339 "
+                    "time (e.g. 2026-11-22T08:00:00Z)\n",
                     i ? "until" : "since", t);
             return CV_EXIT_USAGE;
         }
@@ -142,8 +162,7 @@ static int list(struct cv_pg *pg, const struct filters *f)
         " coalesce(event_type, '-'), coalesce(event_id, '-'), attempts,"
         " to_char(last_failed_at, 'YYYY-MM-DD HH24:MI:SS'), status,"
         " left(replace(error, E'\\n', ' '), 80)"
-        " FROM conveyor.dead_letters WHERE" FILTER_SQL
-        " ORDER BY id LIMIT $7",
+        " FROM conveyor.dead_letters WHERE" FILTER_SQL " ORDER BY id LIMIT $7",
         7,
         (const char *[]){f->group, f->type, f->since, f->until, f->error,
                          f->status, limit},
@@ -160,14 +179,14 @@ static int list(struct cv_pg *pg, const struct filters *f)
                PQgetvalue(res, r, 2), PQgetvalue(res, r, 3),
                PQgetvalue(res, r, 5), PQgetvalue(res, r, 6),
                PQgetvalue(res, r, 7), PQgetvalue(res, r, 8));
-    printf("%d dead letter%s\n", PQntuples(res), PQntuples(res) == 1 ? "" : "s");
+    printf("%d dead letter%s\n", PQntuples(res),
+           PQntuples(res) == 1 ? "" : "s");
     PQclear(res);
     return CV_EXIT_OK;
 }
 
 /* The value as JSON if the catalogue decodes it, else NULL. */
-static char *decode_value(struct cv_app *app, const unsigned char *v,
-                          size_t n)
+static char *decode_value(struct cv_app *app, const unsigned char *v, size_t n)
 {
     struct cv_decoder *dec;
     const struct cv_schema *schema;
@@ -177,8 +196,8 @@ static char *decode_value(struct cv_app *app, const unsigned char *v,
     if (cv_app_load_topology(app) != CV_OK || !app->cat)
         return NULL;
     dec = cv_decoder_new(app->cat);
-    if (cv_decoder_decode(dec, v, n, &schema, &value, errstr,
-                          sizeof(errstr)) == CV_OK)
+    if (cv_decoder_decode(dec, v, n, &schema, &value, errstr, sizeof(errstr)) ==
+        CV_OK)
         json = cv_value_to_json(value);
     cv_decoder_destroy(dec);
     return json;
@@ -187,10 +206,10 @@ static char *decode_value(struct cv_app *app, const unsigned char *v,
 static int show(struct cv_app *app, struct cv_pg *pg, const char *id)
 {
     static const char *const names[] = {
-        "id",         "group",      "topic",      "partition",
-        "offset",     "event_id",   "event_type", "attempts",
-        "first_failed", "last_failed", "status",   "resolved_at",
-        "resolved_by", "resolution", "headers",    "error"};
+        "id",           "group",       "topic",      "partition",
+        "offset",       "event_id",    "event_type", "attempts",
+        "first_failed", "last_failed", "status",     "resolved_at",
+        "resolved_by",  "resolution",  "headers",    "error"};
     struct cv_pg_error err;
     PGresult *res;
     int n;
@@ -350,8 +369,8 @@ static int change(struct cv_pg *pg, const struct filters *f, int retry,
     printf("%d dead letter%s %s\n", PQntuples(res),
            PQntuples(res) == 1 ? "" : "s", retry ? "re-queued" : "discarded");
     PQclear(res);
-    if (retry && cv_pg_command(pg, "NOTIFY conveyor_outbox", 0, NULL, &err) !=
-                     CV_OK)
+    if (retry &&
+        cv_pg_command(pg, "NOTIFY conveyor_outbox", 0, NULL, &err) != CV_OK)
         cv_warn("NOTIFY: %s", err.message);
     return CV_EXIT_OK;
 }

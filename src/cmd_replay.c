@@ -86,7 +86,8 @@ static int64_t offset_for_time(rd_kafka_t *rk, struct range *r, int64_t ts)
     int64_t lo = r->low, hi = r->high;
 
     rd_kafka_topic_partition_list_add(l, r->topic, r->partition)->offset = ts;
-    if (rd_kafka_offsets_for_times(rk, l, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+    if (rd_kafka_offsets_for_times(rk, l, 10000) ==
+            RD_KAFKA_RESP_ERR_NO_ERROR &&
         !l->elems[0].err && l->elems[0].offset >= 0) {
         int64_t o = l->elems[0].offset;
         rd_kafka_topic_partition_list_destroy(l);
@@ -209,21 +210,39 @@ int cv_cmd_replay(struct cv_app *app, int argc, char **argv)
     optind = 1;
     while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (ch) {
-        case 'g': group = optarg; break;
-        case 't': topic = optarg; break;
+        case 'g':
+            group = optarg;
+            break;
+        case 't':
+            topic = optarg;
+            break;
         case 'p':
             if (cv_cli_parse_int(optarg, 0, 100000, &partition) != CV_OK) {
-                fprintf(stderr, "conveyor replay: --partition: expected a "
-                                "partition number, got '%s'\n", optarg);
+                fprintf(stderr,
+                        "conveyor replay: --partition: expected a "
+                        "partition number, got '%s'\n",
+                        optarg);
                 return CV_EXIT_USAGE;
             }
             break;
-        case 'f': from_time = optarg; break;
-        case 'o': from_off = optarg; break;
-        case 'u': to_time = optarg; break;
-        case 'n': dry = 1; break;
-        case 'r': reason = optarg; break;
-        case 'a': actor = optarg; break;
+        case 'f':
+            from_time = optarg;
+            break;
+        case 'o':
+            from_off = optarg;
+            break;
+        case 'u':
+            to_time = optarg;
+            break;
+        case 'n':
+            dry = 1;
+            break;
+        case 'r':
+            reason = optarg;
+            break;
+        case 'a':
+            actor = optarg;
+            break;
         case 'h':
             usage(stdout);
             return CV_EXIT_OK;
@@ -238,10 +257,10 @@ int cv_cmd_replay(struct cv_app *app, int argc, char **argv)
         usage(stderr);
         return CV_EXIT_USAGE;
     }
-    if ((from_time && cv_rfc3339_parse(from_time, strlen(from_time),
-                                       &from_ms) != CV_OK) ||
-        (to_time && cv_rfc3339_parse(to_time, strlen(to_time), &to_ms) !=
-                        CV_OK)) {
+    if ((from_time &&
+         cv_rfc3339_parse(from_time, strlen(from_time), &from_ms) != CV_OK) ||
+        (to_time &&
+         cv_rfc3339_parse(to_time, strlen(to_time), &to_ms) != CV_OK)) {
         fprintf(stderr, "conveyor replay: times are RFC 3339, e.g. "
                         "2026-11-22T08:00:00Z\n");
         return CV_EXIT_USAGE;
@@ -250,8 +269,10 @@ int cv_cmd_replay(struct cv_app *app, int argc, char **argv)
         char *end;
         from_o = strtoll(from_off, &end, 10);
         if (*end || from_o < 0) {
-            fprintf(stderr, "conveyor replay: --from-offset: expected an "
-                            "offset, got '%s'\n", from_off);
+            fprintf(stderr,
+                    "conveyor replay: --from-offset: expected an "
+                    "offset, got '%s'\n",
+                    from_off);
             return CV_EXIT_USAGE;
         }
     }
@@ -272,8 +293,10 @@ int cv_cmd_replay(struct cv_app *app, int argc, char **argv)
         for (size_t i = 0; i < d->ntopics; i++)
             found |= strcmp(d->topics[i], topic) == 0;
         if (!found) {
-            fprintf(stderr, "conveyor replay: group '%s' does not consume "
-                            "'%s'\n", group, topic);
+            fprintf(stderr,
+                    "conveyor replay: group '%s' does not consume "
+                    "'%s'\n",
+                    group, topic);
             return CV_EXIT_USAGE;
         }
     }
@@ -302,8 +325,10 @@ int cv_cmd_replay(struct cv_app *app, int argc, char **argv)
         goto out;
     }
     if (PQntuples(res) == 0) {
-        fprintf(stderr, "conveyor replay: group '%s' has no stored offsets "
-                        "there (has it ever run?)\n", group);
+        fprintf(stderr,
+                "conveyor replay: group '%s' has no stored offsets "
+                "there (has it ever run?)\n",
+                group);
         rc = CV_EXIT_USAGE;
         goto out;
     }
@@ -336,8 +361,8 @@ int cv_cmd_replay(struct cv_app *app, int argc, char **argv)
             r->to = r->stored;
         n = r->from < r->to ? r->to - r->from : 0;
         printf("%-28s %5d %10lld %10lld %12lld %lld\n", r->topic,
-               (int)r->partition, (long long)r->stored,
-               (long long)r->from, (long long)r->to, (long long)n);
+               (int)r->partition, (long long)r->stored, (long long)r->from,
+               (long long)r->to, (long long)n);
         if (n == 0)
             continue;
         if (!dry && collect_ids(rk, r, &ids, &il, &ic) < 0) {
@@ -351,8 +376,8 @@ int cv_cmd_replay(struct cv_app *app, int argc, char **argv)
     }
     PQclear(res);
     res = NULL;
-    printf("%lld events to re-run in %zu partitions%s\n", (long long)total,
-           nr, dry ? " (dry run: nothing changed)" : "");
+    printf("%lld events to re-run in %zu partitions%s\n", (long long)total, nr,
+           dry ? " (dry run: nothing changed)" : "");
     if (dry || nr == 0) {
         rc = CV_EXIT_OK;
         goto out;
@@ -383,11 +408,11 @@ int cv_cmd_replay(struct cv_app *app, int argc, char **argv)
             cv_error("replay: %s", err.message);
             goto out;
         }
-        res = cv_pg_exec_planned(
-            pg, REWIND_SQL, 9,
-            (const char *[]){group, ts, ps, ex, fs, ids ? ids : "{}", actor,
-                             args, reason},
-            &err);
+        res = cv_pg_exec_planned(pg, REWIND_SQL, 9,
+                                 (const char *[]){group, ts, ps, ex, fs,
+                                                  ids ? ids : "{}", actor, args,
+                                                  reason},
+                                 &err);
         free(args);
     }
     if (!res) {
@@ -406,7 +431,8 @@ int cv_cmd_replay(struct cv_app *app, int argc, char **argv)
         goto out;
     }
     printf("rewound %zu partitions; %s event ids forgotten by the inbox; "
-           "consumers re-seek now\n", nr, PQgetvalue(res, 0, 1));
+           "consumers re-seek now\n",
+           nr, PQgetvalue(res, 0, 1));
     rc = CV_EXIT_OK;
 out:
     PQclear(res);

@@ -20,20 +20,21 @@
 
 static void schedules_usage(FILE *out)
 {
-    fprintf(out,
-            "usage: conveyor schedules [--name NAME] [--count N] [--offline]\n"
-            "       conveyor schedules --between FROM UNTIL [--name NAME]\n\n"
-            "Lists each schedule of the topology: cron, zone, state, catch-up\n"
-            "policy, its last fire and counts from conveyor.schedule_runs, and\n"
-            "its next N fire times (default 5) in its zone and in UTC, from\n"
-            "now on the ticker's clock (ticker.clock).\n\n"
-            "  --name NAME      only this schedule\n"
-            "  --count N        next fire times to show (1..1000)\n"
-            "  --offline        do not read Postgres (no last fire)\n"
-            "  --between FROM UNTIL\n"
-            "                   print every fire time in (FROM, UNTIL], RFC "
-            "3339,\n"
-            "                   one per line: NAME EPOCH_MS UTC LOCAL\n");
+    fprintf(
+        out,
+        "usage: conveyor schedules [--name NAME] [--count N] [--offline]\n"
+        "       conveyor schedules --between FROM UNTIL [--name NAME]\n\n"
+        "Lists each schedule of the topology: cron, zone, state, catch-up\n"
+        "policy, its last fire and counts from conveyor.schedule_runs, and\n"
+        "its next N fire times (default 5) in its zone and in UTC, from\n"
+        "now on the ticker's clock (ticker.clock).\n\n"
+        "  --name NAME      only this schedule\n"
+        "  --count N        next fire times to show (1..1000)\n"
+        "  --offline        do not read Postgres (no last fire)\n"
+        "  --between FROM UNTIL\n"
+        "                   print every fire time in (FROM, UNTIL], RFC "
+        "3339,\n"
+        "                   one per line: NAME EPOCH_MS UTC LOCAL\n");
 }
 
 /* "2026-03-08 03:00 EDT (-04:00)" */
@@ -171,8 +172,10 @@ static int parse_time(const char *s, int64_t *ms)
 {
     if (cv_rfc3339_parse(s, strlen(s), ms) == CV_OK)
         return CV_OK;
-    fprintf(stderr, "conveyor: '%s' is not an RFC 3339 time "
-                    "(e.g. 2026-11-22T08:00:00Z)\n", s);
+    fprintf(stderr,
+            "conveyor: '%s' is not an RFC 3339 time "
+            "(e.g. 2026-11-22T08:00:00Z)\n",
+            s);
     return CV_ERR;
 }
 
@@ -199,8 +202,10 @@ int cv_cmd_schedules(struct cv_app *app, int argc, char **argv)
             break;
         case 'c':
             if (cv_cli_parse_int(optarg, 1, 1000, &count) != CV_OK) {
-                fprintf(stderr, "conveyor schedules: --count: expected "
-                                "1..1000, got '%s'\n", optarg);
+                fprintf(stderr,
+                        "conveyor schedules: --count: expected "
+                        "1..1000, got '%s'\n",
+                        optarg);
                 return CV_EXIT_USAGE;
             }
             break;
@@ -236,8 +241,8 @@ int cv_cmd_schedules(struct cv_app *app, int argc, char **argv)
             return CV_EXIT_USAGE;
         return print_between(&app->topo, name, from, until);
     }
-    if (cv_clock_parse(app->cfg.ticker_clock, &clock, errstr,
-                       sizeof(errstr)) != CV_OK) {
+    if (cv_clock_parse(app->cfg.ticker_clock, &clock, errstr, sizeof(errstr)) !=
+        CV_OK) {
         fprintf(stderr, "conveyor schedules: %s\n", errstr);
         return CV_EXIT_USAGE;
     }
@@ -247,8 +252,8 @@ int cv_cmd_schedules(struct cv_app *app, int argc, char **argv)
         printf("no schedules in %s\n", app->topo.path);
     for (size_t i = 0; i < app->topo.nschedules; i++)
         if (!name || strcmp(name, app->topo.schedules[i].name) == 0)
-            print_schedule(&app->topo.schedules[i], &h,
-                           cv_clock_now_ms(&clock), count);
+            print_schedule(&app->topo.schedules[i], &h, cv_clock_now_ms(&clock),
+                           count);
     PQclear(h.res);
     return rc;
 }
@@ -316,8 +321,8 @@ int cv_cmd_trigger(struct cv_app *app, int argc, char **argv)
                 argv[optind], app->topo.path);
         return CV_EXIT_USAGE;
     }
-    if (cv_clock_parse(app->cfg.ticker_clock, &clock, errstr,
-                       sizeof(errstr)) != CV_OK) {
+    if (cv_clock_parse(app->cfg.ticker_clock, &clock, errstr, sizeof(errstr)) !=
+        CV_OK) {
         fprintf(stderr, "conveyor trigger: %s\n", errstr);
         return CV_EXIT_USAGE;
     }
@@ -327,9 +332,8 @@ int cv_cmd_trigger(struct cv_app *app, int argc, char **argv)
         cv_error("%s", errstr);
         return CV_EXIT_RUNTIME;
     }
-    rc = cv_ticker_trigger(pg, &app->topo, app->cat, s,
-                           cv_clock_now_ms(&clock), actor, reason, id, errstr,
-                           sizeof(errstr));
+    rc = cv_ticker_trigger(pg, &app->topo, app->cat, s, cv_clock_now_ms(&clock),
+                           actor, reason, id, errstr, sizeof(errstr));
     cv_pg_destroy(pg);
     if (rc != CV_OK) {
         cv_error("%s", errstr);

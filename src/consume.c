@@ -567,22 +567,25 @@ static void apply_controls(struct cv_consumer *c)
     int any_held = 0;
 
     if (changed < 0) {
-        CV_LOG(CV_LOG_WARN, c->kv, "reading the kill switch failed; "
-                                   "reconnecting");
+        CV_LOG(CV_LOG_WARN, c->kv,
+               "reading the kill switch failed; "
+               "reconnecting");
         pg_reset(c);
         return;
     }
     if (cv_control_take_reseek(c->control) && !c->paused) {
         reseek(c);
-        CV_LOG(CV_LOG_WARN, c->kv, "stored offsets rewound by a replay: "
-                                   "re-seeking");
+        CV_LOG(CV_LOG_WARN, c->kv,
+               "stored offsets rewound by a replay: "
+               "re-seeking");
     }
     want = cv_control_domain_paused(c->control);
     if (want && !c->paused) {
         pause_assigned(c, 1, 0);
         c->paused = 1;
         ack(c, 1);
-        CV_LOG(CV_LOG_WARN, c->kv, "paused (%s)", cv_control_reason(c->control));
+        CV_LOG(CV_LOG_WARN, c->kv, "paused (%s)",
+               cv_control_reason(c->control));
     } else if (!want && c->paused) {
         pause_assigned(c, 0, 0);
         c->paused = 0;

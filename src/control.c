@@ -14,14 +14,14 @@
 struct cv_control {
     const struct cv_topo_domain *d;
     char member[160];
-    PGconn *listening;  /* the connection LISTEN was issued on */
-    int64_t next_poll;  /* monotonic ms; 0 = re-read now */
-    int domain_paused;  /* by the table (domain or all) */
-    int env_paused;     /* by the domain's kill_switch_env */
-    char **routes;      /* paused event types of this domain */
+    PGconn *listening; /* the connection LISTEN was issued on */
+    int64_t next_poll; /* monotonic ms; 0 = re-read now */
+    int domain_paused; /* by the table (domain or all) */
+    int env_paused;    /* by the domain's kill_switch_env */
+    char **routes;     /* paused event types of this domain */
     size_t nroutes;
     char reason[512];
-    int reseek;         /* a replay rewound this group's offsets */
+    int reseek; /* a replay rewound this group's offsets */
 };
 
 struct cv_control *cv_control_new(const struct cv_topo_domain *d,
@@ -152,8 +152,8 @@ int cv_control_refresh(struct cv_control *c, struct cv_pg *pg, int64_t now_ms)
             c->routes[c->nroutes++] = cv_strdup(target + strlen(prefix));
         else
             c->domain_paused = 1;
-        snprintf(c->reason, sizeof(c->reason), "%s%s%s paused by %s: %s",
-                 scope, *target ? " " : "", target, PQgetvalue(res, r, 2),
+        snprintf(c->reason, sizeof(c->reason), "%s%s%s paused by %s: %s", scope,
+                 *target ? " " : "", target, PQgetvalue(res, r, 2),
                  PQgetvalue(res, r, 3));
     }
     PQclear(res);
@@ -168,8 +168,7 @@ int cv_control_domain_paused(const struct cv_control *c)
     return c->domain_paused || c->env_paused;
 }
 
-int cv_control_route_paused(const struct cv_control *c,
-                            const char *event_type)
+int cv_control_route_paused(const struct cv_control *c, const char *event_type)
 {
     for (size_t i = 0; i < c->nroutes; i++)
         if (strcmp(c->routes[i], event_type) == 0)

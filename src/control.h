@@ -44,8 +44,7 @@ void cv_control_invalidate(struct cv_control *c);
 /* The whole domain is paused (by domain, all, or the environment). */
 int cv_control_domain_paused(const struct cv_control *c);
 /* This route (event type) of the domain is paused. */
-int cv_control_route_paused(const struct cv_control *c,
-                            const char *event_type);
+int cv_control_route_paused(const struct cv_control *c, const char *event_type);
 /* Any route of the domain is paused. */
 int cv_control_any_route_paused(const struct cv_control *c);
 /* Why, for logs: "domain leads paused by alice: deploy" or "". */

@@ -34,9 +34,9 @@
  *     `/` step: `*`, a star with `/2`, `1-5/2`) is a WILDCARD JOB. It fires
  *     at every real instant whose local wall-clock time matches. When
  *     clocks spring forward the local times in the gap never happen: no
- *     fire for them, and nothing doubled. When clocks fall back the repeated hour happens
- *     twice and so do its fires: `0,30 * * * *` in New York on 2026-11-01
- *     fires at 01:00 EDT, 01:30 EDT, 01:00 EST, 01:30 EST, four distinct
+ *     fire for them, and nothing doubled. When clocks fall back the repeated
+ * hour happens twice and so do its fires: `0,30 * * * *` in New York on
+ * 2026-11-01 fires at 01:00 EDT, 01:30 EDT, 01:00 EST, 01:30 EST, four distinct
  *     instants, then 02:00 EST.
  *
  *   - Every other job is a FIXED-TIME JOB ("30 2 * * *", "0 9 * * MON-FRI",

@@ -119,8 +119,8 @@ struct cv_runner *cv_runner_start(struct cv_app *app,
     }
     if (opts->ticker) {
         struct worker *w = &r->workers[r->nworkers];
-        w->ticker = cv_ticker_new(&app->cfg, &app->topo, app->cat, errstr,
-                                  errstr_size);
+        w->ticker =
+            cv_ticker_new(&app->cfg, &app->topo, app->cat, errstr, errstr_size);
         if (!w->ticker)
             goto fail;
         r->nworkers++;

@@ -112,8 +112,9 @@ int cv_schedule_encode(const struct cv_topo_schedule *s,
 
     *out = NULL;
     if (!obj)
-        return cv_err(errstr, errstr_size, "payload is not JSON: %s (column %d)",
-                      jerr.text, jerr.column);
+        return cv_err(errstr, errstr_size,
+                      "payload is not JSON: %s (column %d)", jerr.text,
+                      jerr.column);
     if (!json_is_object(obj)) {
         json_decref(obj);
         return cv_err(errstr, errstr_size,

@@ -28,7 +28,7 @@
 #define TICKER_LOCK_KEY "7318204118"
 #define TICKER_KV       "component=ticker"
 /* Fire times per transaction: keeps a long catch-up in short transactions. */
-#define TICK_MAX_FIRES 2000
+#define TICK_MAX_FIRES   2000
 #define RECONNECT_MAX_MS 5000
 
 struct cv_ticker {
@@ -38,8 +38,8 @@ struct cv_ticker {
     struct cv_clock clock;
     struct cv_pg *pg;
     int leader;
-    int force_lead; /* CONVEYOR_TICKER_FORCE_LEAD: test hook, no lock */
-    char id[128];   /* host:pid, written into every run */
+    int force_lead;  /* CONVEYOR_TICKER_FORCE_LEAD: test hook, no lock */
+    char id[128];    /* host:pid, written into every run */
     int64_t *cursor; /* per schedule, ms; valid while leading */
     struct cv_schedule_stats *stats;
     struct cv_fire *fires; /* scratch for one schedule's due fires */
@@ -86,8 +86,7 @@ struct cv_ticker *cv_ticker_new(const struct cv_config *cfg,
     }
     for (size_t i = 0; i < topo->nschedules; i++)
         if (!topo->schedules[i].cron || !topo->schedules[i].tz) {
-            cv_err(errstr, errstr_size,
-                   "ticker: schedule '%s' was not checked",
+            cv_err(errstr, errstr_size, "ticker: schedule '%s' was not checked",
                    topo->schedules[i].name);
             free(t);
             return NULL;
@@ -148,8 +147,7 @@ static int load_cursors(struct cv_ticker *t, struct cv_pg_error *err)
         cv_pg_array_add(&crons.buf, &crons.len, &crons.cap, s->cron_expr);
         cv_pg_array_add(&zones.buf, &zones.len, &zones.cap, s->zone);
     }
-    snprintf(now, sizeof(now), "%lld",
-             (long long)cv_clock_now_ms(&t->clock));
+    snprintf(now, sizeof(now), "%lld", (long long)cv_clock_now_ms(&t->clock));
     res = cv_pg_exec_planned(
         t->pg,
         "WITH reg AS ("
@@ -244,9 +242,9 @@ static int ensure_leader(struct cv_ticker *t)
     if (t->pg && t->leader)
         return CV_OK;
     if (!t->pg) {
-        t->pg = cv_pg_connect(t->cfg->pg_conninfo, "conveyor/ticker",
-                              t->cfg->pg_connect_timeout_s, errstr,
-                              sizeof(errstr));
+        t->pg =
+            cv_pg_connect(t->cfg->pg_conninfo, "conveyor/ticker",
+                          t->cfg->pg_connect_timeout_s, errstr, sizeof(errstr));
         if (!t->pg) {
             CV_LOG(CV_LOG_WARN, TICKER_KV, "%s", errstr);
             return CV_ERR;
@@ -412,11 +410,11 @@ static void on_tick_rows(void *opaque, int tag, PGresult *res)
 static int tick_commit(struct cv_ticker *t, struct tick *k,
                        struct tick_result *r, struct cv_pg_error *err)
 {
-    const char *params[10] = {
-        arr_text(&k->sched), arr_text(&k->fire),  arr_text(&k->kind),
-        arr_text(&k->reason), arr_text(&k->id),   arr_text(&k->topic),
-        arr_text(&k->key),   arr_text(&k->value), arr_text(&k->type),
-        t->id};
+    const char *params[10] = {arr_text(&k->sched), arr_text(&k->fire),
+                              arr_text(&k->kind),  arr_text(&k->reason),
+                              arr_text(&k->id),    arr_text(&k->topic),
+                              arr_text(&k->key),   arr_text(&k->value),
+                              arr_text(&k->type),  t->id};
     int rc;
 
     if (cv_pg_pipe_begin(t->pg) != CV_OK)
@@ -508,8 +506,8 @@ static int64_t tick(struct cv_ticker *t)
             return -1;
         }
     } else if (tick_commit(t, &k, &r, &err) != CV_OK) {
-        CV_LOG(CV_LOG_WARN, TICKER_KV, "tick of %zu fire times failed: %s",
-               k.n, err.message);
+        CV_LOG(CV_LOG_WARN, TICKER_KV, "tick of %zu fire times failed: %s", k.n,
+               err.message);
         if (err.sqlstate[0] == '\0' || !cv_pg_ok(t->pg) ||
             cv_pg_retriable(err.sqlstate))
             disconnect(t, err.message);

@@ -35,9 +35,9 @@ struct cv_ticker;
 struct cv_schedule_stats {
     _Atomic int64_t last_fire_ms;
     _Atomic int64_t next_fire_ms;
-    _Atomic uint64_t fired;     /* on time */
-    _Atomic uint64_t caught_up; /* fired late, after downtime */
-    _Atomic uint64_t skipped;   /* missed and not fired, or disabled */
+    _Atomic uint64_t fired;      /* on time */
+    _Atomic uint64_t caught_up;  /* fired late, after downtime */
+    _Atomic uint64_t skipped;    /* missed and not fired, or disabled */
     _Atomic int64_t max_late_ms; /* worst delay of an on-time fire */
 };
 
@@ -62,7 +62,7 @@ int cv_ticker_trigger(struct cv_pg *pg, const struct cv_topology *topo,
                       const struct cv_catalogue *cat,
                       const struct cv_topo_schedule *s, int64_t now_ms,
                       const char *actor, const char *reason,
-                      char event_id[CV_TRIGGER_ID_MAX],
-                      char *errstr, size_t errstr_size);
+                      char event_id[CV_TRIGGER_ID_MAX], char *errstr,
+                      size_t errstr_size);
 
 #endif

@@ -52,14 +52,14 @@ static const char *const topic_keys[] = {"name", "partitions", "description",
 static const char *const event_keys[] = {"type", "schema",      "topic",
                                          "key",  "description", NULL};
 static const char *const domain_keys[] = {
-    "name",          "group",       "description", "topics",
-    "routes",        "dlq_topic",   "reset",       "batch_size",
+    "name",          "group",       "description",     "topics",
+    "routes",        "dlq_topic",   "reset",           "batch_size",
     "batch_wait_ms", "parallelism", "kill_switch_env", NULL};
 static const char *const route_keys[] = {"event", "handler", "description",
                                          NULL};
 static const char *const schedule_keys[] = {
-    "name",     "cron",              "zone",    "event",       "payload",
-    "key",      "catch_up",          "enabled", "description", "catch_up_window_s",
+    "name", "cron",     "zone",    "event",       "payload",
+    "key",  "catch_up", "enabled", "description", "catch_up_window_s",
     NULL};
 
 static int line_of(const config_setting_t *s)
@@ -664,8 +664,8 @@ const struct cv_topo_domain *cv_topology_domain(const struct cv_topology *t,
     return NULL;
 }
 
-const struct cv_topo_schedule *
-cv_topology_schedule(const struct cv_topology *t, const char *name)
+const struct cv_topo_schedule *cv_topology_schedule(const struct cv_topology *t,
+                                                    const char *name)
 {
     for (size_t i = 0; i < t->nschedules; i++)
         if (strcmp(t->schedules[i].name, name) == 0)
@@ -955,8 +955,8 @@ static void check_schedule(struct checker *ck, const struct cv_topology *t,
         size_t len;
 
         /* a sample event: the payload must encode with the event's schema */
-        if (sch && cv_schedule_encode(s, sch, 0, CV_RUN_SCHEDULED, &value,
-                                      &len, err, sizeof(err)) != CV_OK)
+        if (sch && cv_schedule_encode(s, sch, 0, CV_RUN_SCHEDULED, &value, &len,
+                                      err, sizeof(err)) != CV_OK)
             report(ck, s->line, "schedule '%s': payload for event '%s': %s",
                    s->name, s->event_type, err);
         free(value);

@@ -61,8 +61,8 @@ struct cv_topo_domain {
     int batch_size;
     int batch_wait_ms;
     int parallelism;
-    int reset_earliest; /* 1 = earliest, 0 = latest */
-    char *dlq_topic;    /* default "conveyor.dlq.<domain name>" */
+    int reset_earliest;    /* 1 = earliest, 0 = latest */
+    char *dlq_topic;       /* default "conveyor.dlq.<domain name>" */
     char *kill_switch_env; /* env variable that pauses the domain, or NULL */
     struct cv_topo_route *routes;
     size_t nroutes;
@@ -133,8 +133,8 @@ const struct cv_topo_event *cv_topology_event(const struct cv_topology *t,
                                               const char *type);
 const struct cv_topo_domain *cv_topology_domain(const struct cv_topology *t,
                                                 const char *name);
-const struct cv_topo_schedule *
-cv_topology_schedule(const struct cv_topology *t, const char *name);
+const struct cv_topo_schedule *cv_topology_schedule(const struct cv_topology *t,
+                                                    const char *name);
 /* The route for an event type within a domain, or NULL. */
 const struct cv_topo_route *cv_topology_route(const struct cv_topo_domain *d,
                                               const char *event_type);

@@ -177,8 +177,8 @@ static void test_event_id(void)
 {
     char id[128];
 
-    cv_schedule_event_id("weeklyPartnerPayouts", at("2026-11-23T02:00:00Z"),
-                         id, sizeof(id));
+    cv_schedule_event_id("weeklyPartnerPayouts", at("2026-11-23T02:00:00Z"), id,
+                         sizeof(id));
     CHECK_STR(id, "weeklyPartnerPayouts@2026-11-23T02:00:00.000Z");
     CHECK_STR(cv_run_kind_name(CV_RUN_CATCH_UP), "catch_up");
     CHECK_STR(cv_run_kind_name(CV_RUN_MANUAL), "manual");

@@ -183,8 +183,9 @@ static void test_repo_topology(void)
               "0 2 * * MON");
     CHECK_STR(cv_topology_schedule(&t, "monthlyVolumeBonusUpdate")->cron_expr,
               "0 3 1 * *");
-    CHECK_STR(cv_topology_schedule(&t, "processEmailVerificationQueue")->cron_expr,
-              "*/5 * * * *");
+    CHECK_STR(
+        cv_topology_schedule(&t, "processEmailVerificationQueue")->cron_expr,
+        "*/5 * * * *");
     CHECK(cv_topology_schedule(&t, "nope") == NULL);
 
     d = cv_topology_domain(&t, "leads");
@@ -497,9 +498,10 @@ static void test_load_errors(void)
                       "6: schedule 'a': unknown key 'timezone' (expected "
                       "name, cron, zone, event, payload, key, catch_up, "
                       "enabled, description, catch_up_window_s)");
-    expect_load_error(SCHED("name = \"a b\"; cron = \"@daily\"; event = \"e\";"),
-                      "5: schedule 'a b': key 'name': use letters, digits, "
-                      "'.', '_' and '-' only");
+    expect_load_error(
+        SCHED("name = \"a b\"; cron = \"@daily\"; event = \"e\";"),
+        "5: schedule 'a b': key 'name': use letters, digits, "
+        "'.', '_' and '-' only");
 #undef SCHED
     expect_load_error(TOPICS EVENTS, " missing 'domains = ( ... );'");
     expect_load_error(TOPICS "events = { };\ndomains = ( );\n",
@@ -607,12 +609,12 @@ static void test_load_errors(void)
                       "5: domain 'd': key 'dlq_topic': 'dead letters' is not "
                       "a valid Kafka topic name (1..249 of letters, digits, "
                       "'.', '_', '-')");
-    expect_load_error(TOPICS EVENTS
-                      "domains = (\n  { name = \"d\"; group = \"g\"; topics "
+    expect_load_error(
+        TOPICS EVENTS "domains = (\n  { name = \"d\"; group = \"g\"; topics "
                       "= [ \"t\" ];\n    retries = 3; } );\n",
-                      "5: domain 'd': unknown key 'retries' (expected name, "
-                      "group, description, topics, routes, dlq_topic, reset, "
-                      "batch_size, batch_wait_ms, parallelism, kill_switch_env)");
+        "5: domain 'd': unknown key 'retries' (expected name, "
+        "group, description, topics, routes, dlq_topic, reset, "
+        "batch_size, batch_wait_ms, parallelism, kill_switch_env)");
     /* routes */
     expect_load_error(TOPICS EVENTS
                       "domains = (\n  { name = \"d\"; group = \"g\"; topics "
