@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "pg.h"
 
 int cv_app_load_topology(struct cv_app *app)
 {
@@ -60,4 +61,16 @@ int cv_cli_parse_int(const char *s, long min, long max, int *out)
         return CV_ERR;
     *out = (int)v;
     return CV_OK;
+}
+
+struct cv_pg *cv_app_pg(struct cv_app *app, const char *app_name)
+{
+    char errstr[1024];
+    struct cv_pg *pg =
+        cv_pg_connect(app->cfg.pg_conninfo, app_name,
+                      app->cfg.pg_connect_timeout_s, errstr, sizeof(errstr));
+
+    if (!pg)
+        cv_error("%s", errstr);
+    return pg;
 }

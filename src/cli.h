@@ -31,6 +31,11 @@ struct cv_app {
  */
 int cv_app_load_topology(struct cv_app *app);
 
+struct cv_pg;
+/* A Postgres connection for a command, named app_name in pg_stat_activity;
+ * on failure logs why and returns NULL (the command exits 1). */
+struct cv_pg *cv_app_pg(struct cv_app *app, const char *app_name);
+
 typedef int (*cv_cmd_fn)(struct cv_app *app, int argc, char **argv);
 
 struct cv_cmd {

@@ -99,7 +99,6 @@ static int run_control(struct cv_app *app, int pause, int argc, char **argv)
         {NULL, 0, NULL, 0}};
     const char *cmd = pause ? "pause" : "resume";
     const char *scope = NULL, *target = "", *reason = NULL, *actor = NULL;
-    char errstr[1024];
     struct cv_pg_error err;
     struct cv_pg *pg;
     PGresult *res;
@@ -153,12 +152,9 @@ static int run_control(struct cv_app *app, int pause, int argc, char **argv)
         check_target(app, scope, target) != CV_OK)
         return CV_EXIT_USAGE;
 
-    pg = cv_pg_connect(app->cfg.pg_conninfo, "conveyor/control",
-                       app->cfg.pg_connect_timeout_s, errstr, sizeof(errstr));
-    if (!pg) {
-        cv_error("%s", errstr);
+    pg = cv_app_pg(app, "conveyor/control");
+    if (!pg)
         return CV_EXIT_RUNTIME;
-    }
     if (pause)
         res = cv_pg_exec(
             pg,

@@ -378,7 +378,6 @@ static int change(struct cv_pg *pg, const struct filters *f, int retry,
 int cv_cmd_dlq(struct cv_app *app, int argc, char **argv)
 {
     struct filters f;
-    char errstr[1024];
     const char *sub;
     struct cv_pg *pg;
     int rc;
@@ -402,12 +401,9 @@ int cv_cmd_dlq(struct cv_app *app, int argc, char **argv)
         usage(stderr);
         return CV_EXIT_USAGE;
     }
-    pg = cv_pg_connect(app->cfg.pg_conninfo, "conveyor/dlq",
-                       app->cfg.pg_connect_timeout_s, errstr, sizeof(errstr));
-    if (!pg) {
-        cv_error("%s", errstr);
+    pg = cv_app_pg(app, "conveyor/dlq");
+    if (!pg)
         return CV_EXIT_RUNTIME;
-    }
     if (strcmp(sub, "list") == 0)
         rc = list(pg, &f);
     else if (strcmp(sub, "show") == 0)

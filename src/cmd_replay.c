@@ -301,12 +301,9 @@ int cv_cmd_replay(struct cv_app *app, int argc, char **argv)
         }
     }
 
-    pg = cv_pg_connect(app->cfg.pg_conninfo, "conveyor/replay",
-                       app->cfg.pg_connect_timeout_s, errstr, sizeof(errstr));
-    if (!pg) {
-        cv_error("%s", errstr);
+    pg = cv_app_pg(app, "conveyor/replay");
+    if (!pg)
         return CV_EXIT_RUNTIME;
-    }
     rk = cv_kafka_consumer_new(&app->cfg, "conveyor.replay-reader", NULL,
                                errstr, sizeof(errstr));
     if (!rk) {

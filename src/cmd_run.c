@@ -139,12 +139,9 @@ int cv_cmd_migrate(struct cv_app *app, int argc, char **argv)
         fprintf(stderr, "usage: conveyor migrate\n");
         return CV_EXIT_USAGE;
     }
-    pg = cv_pg_connect(app->cfg.pg_conninfo, "conveyor/migrate",
-                       app->cfg.pg_connect_timeout_s, errstr, sizeof(errstr));
-    if (!pg) {
-        cv_error("%s", errstr);
+    pg = cv_app_pg(app, "conveyor/migrate");
+    if (!pg)
         return CV_EXIT_RUNTIME;
-    }
     rc = cv_migrate(cv_pg_conn(pg), &applied, errstr, sizeof(errstr));
     if (rc != CV_OK)
         cv_error("%s", errstr);

@@ -326,12 +326,9 @@ int cv_cmd_trigger(struct cv_app *app, int argc, char **argv)
         fprintf(stderr, "conveyor trigger: %s\n", errstr);
         return CV_EXIT_USAGE;
     }
-    pg = cv_pg_connect(app->cfg.pg_conninfo, "conveyor/trigger",
-                       app->cfg.pg_connect_timeout_s, errstr, sizeof(errstr));
-    if (!pg) {
-        cv_error("%s", errstr);
+    pg = cv_app_pg(app, "conveyor/trigger");
+    if (!pg)
         return CV_EXIT_RUNTIME;
-    }
     rc = cv_ticker_trigger(pg, &app->topo, app->cat, s, cv_clock_now_ms(&clock),
                            actor, reason, id, errstr, sizeof(errstr));
     cv_pg_destroy(pg);

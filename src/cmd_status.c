@@ -54,12 +54,9 @@ int cv_cmd_status(struct cv_app *app, int argc, char **argv)
             return CV_EXIT_USAGE;
         }
     }
-    pg = cv_pg_connect(app->cfg.pg_conninfo, "conveyor/status",
-                       app->cfg.pg_connect_timeout_s, errstr, sizeof(errstr));
-    if (!pg) {
-        cv_error("%s", errstr);
+    pg = cv_app_pg(app, "conveyor/status");
+    if (!pg)
         return CV_EXIT_RUNTIME;
-    }
     if (strcmp(app->cfg.kafka_brokers, "dev") != 0)
         rk = cv_kafka_producer_new(&app->cfg, NULL, errstr, sizeof(errstr));
 
