@@ -54,9 +54,12 @@ static const char *const event_keys[] = {"type", "schema",      "topic",
 static const char *const domain_keys[] = {
     "name",          "group",       "description",     "topics",
     "routes",        "dlq_topic",   "reset",           "batch_size",
-    "batch_wait_ms", "parallelism", "kill_switch_env", NULL};
+    "batch_wait_ms", "parallelism", "kill_switch_env", "retry", NULL};
 static const char *const route_keys[] = {"event", "handler", "description",
-                                         NULL};
+                                         "retry", NULL};
+static const char *const retry_keys[] = {
+    "mode",   "max_attempts", "initial_ms", "factor",
+    "max_ms", "jitter",       "timeout_ms", NULL};
 static const char *const schedule_keys[] = {
     "name", "cron",     "zone",    "event",       "payload",
     "key",  "catch_up", "enabled", "description", "catch_up_window_s",
@@ -224,6 +227,105 @@ static int get_enum(struct loader *ld, const config_setting_t *group,
         }
     return fail_at(ld, s, "%s: key '%s': expected %s, got '%.100s'", what, key,
                    list, v);
+}
+
+/* A number (integer or float) in [min, max]. */
+static int get_number(struct loader *ld, const config_setting_t *group,
+                      const char *what, const char *key, double min,
+                      double max, double *out)
+{
+    const config_setting_t *s = config_setting_get_member(group, key);
+    double v;
+
+    if (!s)
+        return CV_OK;
+    switch (config_setting_type(s)) {
+    case CONFIG_TYPE_INT:
+    case CONFIG_TYPE_INT64:
+        v = (double)config_setting_get_int64(s);
+        break;
+    case CONFIG_TYPE_FLOAT:
+        v = config_setting_get_float(s);
+        break;
+    default:
+        return fail_at(ld, s, "%s: key '%s': expected a number %g..%g, got %s",
+                       what, key, min, max, cv_config_type_name(s));
+    }
+    if (!(v >= min && v <= max))
+        return fail_at(ld, s, "%s: key '%s': expected a number %g..%g, got %g",
+                       what, key, min, max, v);
+    *out = v;
+    return CV_OK;
+}
+
+static const char *const retry_mode_names[] = {"blocking", "deferred", NULL};
+
+static void retry_defaults(struct cv_retry_policy *p)
+{
+    p->mode = CV_RETRY_BLOCKING;
+    p->max_attempts = 3;
+    p->initial_ms = 200;
+    p->factor = 2.0;
+    p->max_ms = 60000;
+    p->jitter = 0.1;
+    p->timeout_ms = 30000;
+    p->line = 0;
+}
+
+/* Reads an optional `retry` group of g over *p (which holds the defaults
+ * or the domain's policy): every key it sets wins, the others stay. */
+static int load_retry(struct loader *ld, const config_setting_t *g,
+                      const char *what, struct cv_retry_policy *p)
+{
+    const config_setting_t *r = config_setting_get_member(g, "retry");
+    char rwhat[1100];
+    int initial = (int)p->initial_ms, max = (int)p->max_ms;
+
+    if (!r)
+        return CV_OK;
+    snprintf(rwhat, sizeof(rwhat), "%s: retry", what);
+    if (!config_setting_is_group(r))
+        return fail_at(ld, r, "%s: expected a group { ... }, got %s", rwhat,
+                       cv_config_type_name(r));
+    if (check_keys(ld, r, rwhat, retry_keys) != CV_OK ||
+        get_enum(ld, r, rwhat, "mode", retry_mode_names, &p->mode) != CV_OK ||
+        get_int(ld, r, rwhat, "max_attempts", 0, 1, 1000, &p->max_attempts) !=
+            CV_OK ||
+        get_int(ld, r, rwhat, "initial_ms", 0, 0, 86400000, &initial) !=
+            CV_OK ||
+        get_number(ld, r, rwhat, "factor", 1.0, 100.0, &p->factor) != CV_OK ||
+        get_int(ld, r, rwhat, "max_ms", 0, 0, 604800000, &max) != CV_OK ||
+        get_number(ld, r, rwhat, "jitter", 0.0, 1.0, &p->jitter) != CV_OK ||
+        get_int(ld, r, rwhat, "timeout_ms", 0, 0, 86400000, &p->timeout_ms) !=
+            CV_OK)
+        return CV_ERR;
+    p->initial_ms = initial;
+    p->max_ms = max;
+    p->line = line_of(r);
+    if (p->max_ms < p->initial_ms)
+        return fail_at(ld, r,
+                       "%s: max_ms (%lld) is less than initial_ms (%lld)",
+                       rwhat, (long long)p->max_ms, (long long)p->initial_ms);
+    return CV_OK;
+}
+
+int64_t cv_retry_delay_ms(const struct cv_retry_policy *p, int failures,
+                          double u)
+{
+    double d = (double)p->initial_ms;
+
+    if (failures < 1)
+        failures = 1;
+    for (int i = 1; i < failures && d < (double)p->max_ms; i++)
+        d *= p->factor;
+    if (d > (double)p->max_ms)
+        d = (double)p->max_ms;
+    if (u < 0)
+        u = 0;
+    if (u > 1)
+        u = 1;
+    d *= 1.0 + p->jitter * (2.0 * u - 1.0);
+    return d > 0 ? (int64_t)(d + 0.5) : 0;
 }
 
 /* Kafka: 1..249 of [A-Za-z0-9._-], and not "." or "..". */
@@ -432,7 +534,8 @@ static int load_routes(struct loader *ld, const config_setting_t *g,
             return CV_ERR;
         rc = get_string(ld, r, rwhat, "description", 0, &desc);
         free(desc);
-        if (rc != CV_OK)
+        rt->retry = d->retry;
+        if (rc != CV_OK || load_retry(ld, r, rwhat, &rt->retry) != CV_OK)
             return CV_ERR;
     }
     return CV_OK;
@@ -496,7 +599,9 @@ static int load_domains(struct loader *ld, const config_setting_t *list,
             return CV_ERR;
         rc = get_string(ld, g, what, "description", 0, &desc);
         free(desc);
-        if (rc != CV_OK || load_routes(ld, g, what, d) != CV_OK)
+        retry_defaults(&d->retry);
+        if (rc != CV_OK || load_retry(ld, g, what, &d->retry) != CV_OK ||
+            load_routes(ld, g, what, d) != CV_OK)
             return CV_ERR;
     }
     return CV_OK;

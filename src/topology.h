@@ -10,8 +10,10 @@
  *                 batch_size = 500; batch_wait_ms = 50; parallelism = 1;
  *                 reset = "earliest";
  *                 kill_switch_env = "EMAIL_VERIFICATION_KILL_SWITCH";
+ *                 retry = { mode = "blocking"; max_attempts = 3; };
  *                 routes = ( { event = "marketplace.lead.submitted";
- *                              handler = "leads.lead_submitted"; } ); } );
+ *                              handler = "leads.lead_submitted";
+ *                              retry = { mode = "deferred"; }; } ); } );
  *   schedules = ( { name = "weeklyPartnerPayouts"; cron = "0 2 * * MON";
  *                   zone = "UTC"; event = "marketplace.job.weekly_payouts";
  *                   payload = "{}"; key = "payouts";
@@ -46,11 +48,55 @@ struct cv_topo_event {
     int line;
 };
 
+/*
+ * What happens when a handler fails with cv_retry(), a statement of its
+ * event fails with SQLSTATE class 40 (serialization failure, deadlock), or
+ * the handler runs past its timeout. A domain's `retry` group
+ * sets the defaults for its routes; a route's own `retry` group overrides
+ * them field by field:
+ *
+ *   retry = { mode = "deferred"; max_attempts = 5; initial_ms = 60000;
+ *             factor = 2.0; max_ms = 480000; jitter = 0.0;
+ *             timeout_ms = 30000; };
+ *
+ * Attempt 1 is the delivery itself; attempt n > 1 starts
+ * cv_retry_delay_ms(policy, n - 1, u) after attempt n - 1 failed. After
+ * max_attempts failed attempts the event is dead-lettered. A handler's
+ * cv_fail() is never retried.
+ */
+enum cv_retry_mode {
+    CV_RETRY_BLOCKING = 0, /* the partition waits at the event: order kept */
+    CV_RETRY_DEFERRED = 1, /* parked in conveyor.retries; the partition
+                              flows on and the event is re-run when due */
+};
+
+struct cv_retry_policy {
+    int mode;           /* enum cv_retry_mode; default blocking */
+    int max_attempts;   /* >= 1, the first delivery included; default 3 */
+    int64_t initial_ms; /* >= 0, delay before attempt 2; default 200 */
+    double factor;      /* >= 1, growth per attempt; default 2 */
+    int64_t max_ms;     /* >= initial_ms, cap on a delay; default 60000 */
+    double jitter;      /* 0..1: a delay d is drawn from d*(1 +- jitter);
+                           default 0.1 */
+    int timeout_ms;     /* handler timeout, >= 0, 0 = none; default 30000 */
+    int line;           /* of the group that set it last, 0 = defaults */
+};
+
+/*
+ * The delay before the next attempt after `failures` (>= 1) failed
+ * attempts: min(initial_ms * factor^(failures-1), max_ms), then spread by
+ * the jitter with u drawn uniformly from [0,1): d * (1 + jitter*(2u - 1)).
+ * Never negative.
+ */
+int64_t cv_retry_delay_ms(const struct cv_retry_policy *p, int failures,
+                          double u);
+
 struct cv_topo_route {
     char *event_type;
     char *handler; /* "<domain def>.<handler>" */
     int line;
-    cv_handler_fn fn; /* resolved by cv_topology_check(), else NULL */
+    cv_handler_fn fn;             /* resolved by cv_topology_check() */
+    struct cv_retry_policy retry; /* the domain's, overridden by the route */
 };
 
 struct cv_topo_domain {
@@ -64,6 +110,7 @@ struct cv_topo_domain {
     int reset_earliest;    /* 1 = earliest, 0 = latest */
     char *dlq_topic;       /* default "conveyor.dlq.<domain name>" */
     char *kill_switch_env; /* env variable that pauses the domain, or NULL */
+    struct cv_retry_policy retry; /* defaults for the domain's routes */
     struct cv_topo_route *routes;
     size_t nroutes;
     int line;

@@ -213,6 +213,15 @@ static void test_repo_topology(void)
         CHECK_STR(d->topics[0], "marketplace.verification");
         r = cv_topology_route(d, "marketplace.verification.requested");
         CHECK(r && r->fn == h_verify);
+        /* seed 002's schedule: immediate, 60 s, 120 s, 240 s, 480 s, then
+         * failed */
+        if (r) {
+            CHECK(r->retry.mode == CV_RETRY_DEFERRED);
+            CHECK(r->retry.max_attempts == 5);
+            for (int k = 1; k <= 4; k++)
+                CHECK(cv_retry_delay_ms(&r->retry, k, 0.77) ==
+                      (int64_t)60000 << (k - 1));
+        }
         /* the defaults */
         CHECK_STR(d->dlq_topic, "conveyor.dlq.verification");
         CHECK(d->batch_size == 500);
@@ -614,7 +623,7 @@ static void test_load_errors(void)
                       "= [ \"t\" ];\n    retries = 3; } );\n",
         "5: domain 'd': unknown key 'retries' (expected name, "
         "group, description, topics, routes, dlq_topic, reset, "
-        "batch_size, batch_wait_ms, parallelism, kill_switch_env)");
+        "batch_size, batch_wait_ms, parallelism, kill_switch_env, retry)");
     /* routes */
     expect_load_error(TOPICS EVENTS
                       "domains = (\n  { name = \"d\"; group = \"g\"; topics "
@@ -624,14 +633,116 @@ static void test_load_errors(void)
     expect_load_error(TOPICS EVENTS
                       "domains = (\n  { name = \"d\"; group = \"g\"; topics "
                       "= [ \"t\" ];\n    routes = (\n      { event = \"e\"; "
-                      "handler = \"d.h\";\n        retry = 1; } ); } );\n",
-                      "7: domain 'd': route for 'e': unknown key 'retry' "
-                      "(expected event, handler, description)");
+                      "handler = \"d.h\";\n        retries = 1; } ); } "
+                      ");\n",
+                      "7: domain 'd': route for 'e': unknown key 'retries' "
+                      "(expected event, handler, description, retry)");
     expect_load_error(TOPICS EVENTS
                       "domains = (\n  { name = \"d\"; group = \"g\"; topics "
                       "= [ \"t\" ];\n    routes = [ \"e\" ]; } );\n",
                       "5: domain 'd': key 'routes': expected a list ( { ... "
                       "} ), got an array");
+}
+
+#define RETRY_DOMAIN(domain_retry, route_retry)                                \
+    TOPICS EVENTS "domains = (\n  { name = \"d\"; group = \"g\"; topics "     \
+                  "= [ \"t\" ];\n    " domain_retry "\n    routes = (\n      " \
+                  "{ event = \"e\"; handler = \"d.h\";\n        " route_retry \
+                  " } ); } );\n"
+
+static void test_retry_policies(void)
+{
+    struct cv_topology t;
+    char errstr[1024] = "";
+    const struct cv_retry_policy *d, *r;
+    const char *path;
+
+    /* no retry group anywhere: the defaults */
+    path = write_file("case.cfg", RETRY_DOMAIN("", ""));
+    CHECK(cv_topology_load(path, &t, errstr, sizeof(errstr)) == CV_OK);
+    r = &t.domains[0].routes[0].retry;
+    CHECK(r->mode == CV_RETRY_BLOCKING && r->max_attempts == 3 &&
+          r->initial_ms == 200 && r->factor == 2.0 && r->max_ms == 60000 &&
+          r->jitter == 0.1 && r->timeout_ms == 30000 && r->line == 0);
+    cv_topology_free(&t);
+
+    /* the domain sets its routes' defaults; a route overrides some fields */
+    path = write_file(
+        "case.cfg",
+        RETRY_DOMAIN("retry = { mode = \"deferred\"; max_attempts = 5; "
+                     "initial_ms = 60000; factor = 2; max_ms = 480000; "
+                     "jitter = 0.0; timeout_ms = 5000; };",
+                     "retry = { mode = \"blocking\"; jitter = 0.5; };"));
+    CHECK(cv_topology_load(path, &t, errstr, sizeof(errstr)) == CV_OK);
+    d = &t.domains[0].retry;
+    r = &t.domains[0].routes[0].retry;
+    CHECK(d->mode == CV_RETRY_DEFERRED && d->max_attempts == 5 &&
+          d->factor == 2.0 && d->jitter == 0.0 && d->line == 5);
+    CHECK(r->mode == CV_RETRY_BLOCKING && r->max_attempts == 5 &&
+          r->initial_ms == 60000 && r->factor == 2.0 && r->max_ms == 480000 &&
+          r->jitter == 0.5 && r->timeout_ms == 5000 && r->line == 8);
+    cv_topology_free(&t);
+
+    /* errors, each at the retry group's line */
+    expect_load_error(RETRY_DOMAIN("", "retry = { tries = 3; };"),
+                      "8: domain 'd': route for 'e': retry: unknown key "
+                      "'tries' (expected mode, max_attempts, initial_ms, "
+                      "factor, max_ms, jitter, timeout_ms)");
+    expect_load_error(RETRY_DOMAIN("retry = { mode = \"later\"; };", ""),
+                      "5: domain 'd': retry: key 'mode': expected "
+                      "blocking|deferred, got 'later'");
+    expect_load_error(RETRY_DOMAIN("retry = { max_attempts = 0; };", ""),
+                      "5: domain 'd': retry: key 'max_attempts': expected "
+                      "integer 1..1000, got 0");
+    expect_load_error(RETRY_DOMAIN("retry = { initial_ms = -1; };", ""),
+                      "5: domain 'd': retry: key 'initial_ms': expected "
+                      "integer 0..86400000, got -1");
+    expect_load_error(RETRY_DOMAIN("", "retry = { factor = 0.5; };"),
+                      "8: domain 'd': route for 'e': retry: key 'factor': "
+                      "expected a number 1..100, got 0.5");
+    expect_load_error(RETRY_DOMAIN("", "retry = { jitter = 2; };"),
+                      "8: domain 'd': route for 'e': retry: key 'jitter': "
+                      "expected a number 0..1, got 2");
+    expect_load_error(RETRY_DOMAIN("", "retry = { jitter = \"some\"; };"),
+                      "8: domain 'd': route for 'e': retry: key 'jitter': "
+                      "expected a number 0..1, got a string");
+    expect_load_error(RETRY_DOMAIN("retry = { timeout_ms = -5; };", ""),
+                      "5: domain 'd': retry: key 'timeout_ms': expected "
+                      "integer 0..86400000, got -5");
+    expect_load_error(RETRY_DOMAIN("", "retry = 3;"),
+                      "8: domain 'd': route for 'e': retry: expected a group "
+                      "{ ... }, got an integer");
+    /* checked after merging: the route's cap is below the domain's start */
+    expect_load_error(RETRY_DOMAIN("retry = { initial_ms = 5000; };",
+                                   "retry = { max_ms = 1000; };"),
+                      "8: domain 'd': route for 'e': retry: max_ms (1000) is "
+                      "less than initial_ms (5000)");
+}
+
+/* The backoff: seed 002's schedule exactly, the jitter's bounds, the cap. */
+static void test_retry_delays(void)
+{
+    struct cv_retry_policy p = {CV_RETRY_DEFERRED, 5, 60000, 2.0, 480000,
+                                0.0, 30000, 0};
+
+    CHECK(cv_retry_delay_ms(&p, 1, 0.3) == 60000);
+    CHECK(cv_retry_delay_ms(&p, 2, 0.3) == 120000);
+    CHECK(cv_retry_delay_ms(&p, 3, 0.3) == 240000);
+    CHECK(cv_retry_delay_ms(&p, 4, 0.3) == 480000);
+    CHECK(cv_retry_delay_ms(&p, 5, 0.3) == 480000);
+    CHECK(cv_retry_delay_ms(&p, 0, 0.3) == 60000);       /* as 1 */
+    CHECK(cv_retry_delay_ms(&p, 100000, 0.9) == 480000); /* no overflow */
+    p.jitter = 0.2;
+    CHECK(cv_retry_delay_ms(&p, 1, 0.0) == 48000);
+    CHECK(cv_retry_delay_ms(&p, 1, 0.5) == 60000);
+    CHECK(cv_retry_delay_ms(&p, 1, 0.999999) == 72000);
+    CHECK(cv_retry_delay_ms(&p, 9, 0.0) == 384000); /* jitter on the cap */
+    p.initial_ms = 0;
+    CHECK(cv_retry_delay_ms(&p, 3, 0.7) == 0);
+    p.initial_ms = 100;
+    p.factor = 1.0;
+    p.jitter = 0;
+    CHECK(cv_retry_delay_ms(&p, 50, 0.1) == 100);
 }
 
 static void test_load_file_errors(void)
@@ -683,6 +794,8 @@ int main(void)
     test_resolution_is_redone();
     test_load_errors();
     test_load_file_errors();
+    test_retry_policies();
+    test_retry_delays();
 
     cv_catalogue_destroy(cat);
     {
