@@ -124,7 +124,8 @@ static void disconnect(struct cv_ticker *t, const char *why)
     cv_pg_destroy(t->pg);
     t->pg = NULL;
     if (t->leader)
-        CV_LOG(CV_LOG_WARN, TICKER_KV, "no longer leading: %s", why);
+        CV_LOG(why ? CV_LOG_WARN : CV_LOG_INFO, TICKER_KV,
+               "no longer leading: %s", why ? why : "stopping");
     t->leader = 0;
 }
 
@@ -580,7 +581,7 @@ int cv_ticker_run(struct cv_ticker *t, atomic_int *stop)
         if (wait > 0)
             sleep_ms(wait, stop);
     }
-    disconnect(t, "stopping");
+    disconnect(t, NULL); /* a normal stop, not a lost lead */
     return CV_OK;
 }
 
