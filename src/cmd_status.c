@@ -34,7 +34,7 @@ int cv_cmd_status(struct cv_app *app, int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     const char *group = NULL;
-    char errstr[1024];
+    char errstr[1024], unreachable[1024] = "";
     struct cv_pg *pg = NULL;
     struct cv_pg_error err;
     rd_kafka_t *rk = NULL;
@@ -73,9 +73,13 @@ int cv_cmd_status(struct cv_app *app, int argc, char **argv)
         long long stored = strtoll(PQgetvalue(res, i, 3), NULL, 10);
         int64_t low = 0, high = 0;
         char los[24] = "-", hs[24] = "-", ls[24] = "-";
-        if (rk && cv_kafka_watermarks(rk, PQgetvalue(res, i, 1),
-                                      atoi(PQgetvalue(res, i, 2)), &low, &high,
-                                      5000, errstr, sizeof(errstr)) == CV_OK) {
+        if (rk && !unreachable[0] &&
+            cv_kafka_watermarks(rk, PQgetvalue(res, i, 1),
+                                atoi(PQgetvalue(res, i, 2)), &low, &high, 5000,
+                                errstr, sizeof(errstr)) != CV_OK)
+            /* one timeout is enough to know: do not wait for each */
+            snprintf(unreachable, sizeof(unreachable), "%s", errstr);
+        if (rk && !unreachable[0]) {
             snprintf(los, sizeof(los), "%lld", (long long)low);
             snprintf(hs, sizeof(hs), "%lld", (long long)high);
             snprintf(ls, sizeof(ls), "%lld", (long long)high - stored);
@@ -88,7 +92,9 @@ int cv_cmd_status(struct cv_app *app, int argc, char **argv)
     if (!PQntuples(res))
         printf("(no stored offsets yet: no consumer has joined)\n");
     PQclear(res);
-    if (rk)
+    if (rk && unreachable[0])
+        printf("total lag: unknown (broker unreachable: %s)\n", unreachable);
+    else if (rk)
         printf("total lag: %lld\n", total_lag);
     else
         printf("total lag: unknown (no broker configured)\n");
@@ -114,6 +120,26 @@ int cv_cmd_status(struct cv_app *app, int argc, char **argv)
     PQclear(res);
 
     res = cv_pg_exec(pg,
+                     "SELECT count(*), count(*) FILTER (WHERE NOT parked), "
+                     "count(*) FILTER (WHERE parked), coalesce(max(attempts), "
+                     "0), coalesce(greatest(0, ceil(extract(epoch FROM "
+                     "min(next_attempt_at) - now())))::bigint, 0) "
+                     "FROM conveyor.retries WHERE $1::text IS NULL OR "
+                     "group_id = $1",
+                     1, (const char *[]){group}, &err);
+    if (!res)
+        goto pg_fail;
+    if (strcmp(PQgetvalue(res, 0, 0), "0") == 0)
+        printf("retries: none waiting\n");
+    else
+        printf("retries: %s waiting (%s blocking their partition, %s "
+               "parked), most attempts so far %s, next due in %ss\n",
+               PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1),
+               PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 3),
+               PQgetvalue(res, 0, 4));
+    PQclear(res);
+
+    res = cv_pg_exec(pg,
                      "SELECT scope, target, actor, "
                      "to_char(set_at, 'YYYY-MM-DD HH24:MI:SS TZ'), reason "
                      "FROM conveyor.controls ORDER BY set_at",
@@ -132,16 +158,30 @@ int cv_cmd_status(struct cv_app *app, int argc, char **argv)
     res = cv_pg_exec(pg,
                      "SELECT group_id, member, state, coalesce(detail, ''), "
                      "extract(epoch FROM now() - updated_at)::bigint "
-                     "FROM conveyor.consumer_state WHERE state = 'paused' AND "
-                     "updated_at > now() - interval '30 seconds' "
+                     "FROM conveyor.consumer_state WHERE "
+                     "updated_at > now() - interval '10 minutes' "
                      "AND ($1::text IS NULL OR group_id = $1) ORDER BY 1, 2",
                      1, (const char *[]){group}, &err);
     if (!res)
         goto pg_fail;
-    for (int i = 0; i < PQntuples(res); i++)
-        printf("consumer %s %s: paused %ss ago (%s)\n", PQgetvalue(res, i, 0),
-               PQgetvalue(res, i, 1), PQgetvalue(res, i, 4),
-               PQgetvalue(res, i, 3));
+    /* consumers write their state every 10 s (and at once when it
+     * changes); a silent one is stopped, hung, or cut off from Postgres */
+    for (int i = 0; i < PQntuples(res); i++) {
+        const char *state = PQgetvalue(res, i, 2);
+        const char *detail = PQgetvalue(res, i, 3);
+        long long age = strtoll(PQgetvalue(res, i, 4), NULL, 10);
+        if (age > 30)
+            printf("consumer %s %s: SILENT for %llds (stopped, hung or cut "
+                   "off from Postgres); last %s%s%s\n",
+                   PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), age, state,
+                   *detail ? ": " : "", detail);
+        else if (strcmp(state, "paused") == 0)
+            printf("consumer %s %s: paused %llds ago (%s)\n",
+                   PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), age, detail);
+        else
+            printf("consumer %s %s: running%s%s\n", PQgetvalue(res, i, 0),
+                   PQgetvalue(res, i, 1), *detail ? ", " : "", detail);
+    }
     PQclear(res);
 
     res = cv_pg_exec(pg,

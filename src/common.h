@@ -16,9 +16,10 @@
 #define CV_NULL 1 /* a field exists but holds null */
 
 /* Exit codes of the conveyor binary. */
-#define CV_EXIT_OK      0
-#define CV_EXIT_RUNTIME 1
-#define CV_EXIT_USAGE   2
+#define CV_EXIT_OK              0
+#define CV_EXIT_RUNTIME         1
+#define CV_EXIT_USAGE           2
+#define CV_EXIT_HANDLER_TIMEOUT 3 /* a handler ran past its timeout */
 
 #define CV_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 

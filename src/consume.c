@@ -17,13 +17,12 @@
  *
  * No savepoints (I-2): when an event fails, the pipeline is rolled back and
  * re-run in pieces: the events before it in one transaction, the failing
- * event alone (retried a few times, then dead-lettered with its offset
- * advanced), then the rest. The failing statement is found by its tag: every
- * statement a handler queues carries the index of its event in the batch.
- * A row set's statement (cv_sql_rows) carries the rows of many events, and
- * its tag names that span of events: a failing span is narrowed down by
- * bisection (struct cv_consume_range) - the events before the span, then
- * the first half of the span, each committed when it succeeds - until one
+ * event on its own (below), then the rest. The failing statement is found by
+ * its tag: every statement a handler queues carries the index of its event in
+ * the batch. A row set's statement (cv_sql_rows) carries the rows of many
+ * events, and its tag names that span of events: a failing span is narrowed
+ * down by bisection (struct cv_consume_range) - the events before the span,
+ * then the first half of the span, each committed when it succeeds - until one
  * event fails alone and is treated like any failing event.
  *
  * Bad input (headers, framing, unknown schema, undecodable body, unrouted
@@ -32,13 +31,20 @@
  * events before they were processed) stops that partition with an error and
  * a row in conveyor.retention_gaps; it is never skipped silently.
  *
- * Retry policies with backoff, deferred retries and the DLQ topic are not
- * here yet: a failing event is retried in place CV_INLINE_ATTEMPTS times.
+ * An event that fails on its own (its handler's cv_retry()/cv_fail(), its
+ * own statement's error) goes to isolate(), where its route's retry policy
+ * decides: dead-letter it (cv_fail(), or no attempts left), park it in
+ * conveyor.retries with its offset advanced (deferred: run_parked() re-runs
+ * it when due), or record the attempt and pause its partition at it until
+ * due (blocking: it is fetched again). Attempt counts live in
+ * conveyor.retries. A handler past its timeout is cut off by
+ * cv_consumer_watchdog(), called from another thread.
  */
 #include "consume.h"
 
 #include <jansson.h>
 #include <librdkafka/rdkafka.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,12 +59,14 @@
 #include "pg.h"
 #include "stats.h"
 
-#define CV_INLINE_ATTEMPTS 3
-#define TAG_ENGINE         CV_TAG_ENGINE
-#define TAG_CAS            -2
-#define TAG_INBOX          -3
-#define UNIQUE_SQLSTATE    "23505"
-#define FENCE_SQLSTATE     "CV001"
+#define CV_WAKE_MAX      16  /* leaders wake_fetchers() asks at most */
+#define CV_RETRY_POLL_MS 250 /* how often due parked retries are read */
+#define TAG_ENGINE       CV_TAG_ENGINE
+#define TAG_CAS          -2
+#define TAG_INBOX        -3
+#define TAG_CLAIM        -4
+#define UNIQUE_SQLSTATE  "23505"
+#define FENCE_SQLSTATE   "CV001"
 
 struct part {
     char *topic;
@@ -71,11 +79,27 @@ struct part {
     int64_t batch_expected, batch_next; /* scratch for the CAS */
     int in_batch;
     int32_t leader; /* broker id, -1 if unknown (wake_fetchers) */
+    /* a blocking retry waits at this offset (conveyor.retries, not parked) */
+    int64_t retry_offset; /* -1: none */
+    int retry_attempts;   /* failed attempts so far */
+    int64_t retry_due_ms; /* wall clock: when to run it again */
+    int retry_held;       /* paused until retry_due_ms */
+    char retry_error[256];
 };
 
+/* One event of the batch: a Kafka message, or a parked retry read back
+ * from conveyor.retries (msg NULL, the slot owns its buffers). */
 struct slot {
     rd_kafka_message_t *msg;
     struct part *part;
+    const void *key, *value;
+    size_t key_len, len;
+    int32_t partition;
+    int64_t offset;
+    rd_kafka_headers_t *hdrs; /* msg's, or owned by a parked retry */
+    int attempts;             /* failed attempts before this delivery */
+    int64_t retry_id;         /* the parked retry's row, else 0 */
+    char last_error[256];     /* of the last failed attempt */
     struct cv_ce ce;
     int bad; /* the headers did not parse */
     int dup; /* already in the inbox (found by the dedupe query) */
@@ -87,6 +111,14 @@ enum txn_result {
     TXN_EVENT,     /* an event in c->failed_first..last failed: fail_reason */
     TXN_FENCED,    /* the offset CAS refused the commit */
     TXN_TRANSIENT, /* connection lost, serialization failure, ... */
+    TXN_HELD,      /* a blocking retry: the event's partition waits */
+};
+
+/* What run_txn() does with its events. */
+enum action {
+    ACT_HANDLE,      /* run the handlers */
+    ACT_DEAD_LETTER, /* one event: dead-letter it */
+    ACT_PARK,        /* one event: park it in conveyor.retries */
 };
 
 struct cv_consumer {
@@ -118,7 +150,34 @@ struct cv_consumer {
     int paused;                 /* the domain is paused: partitions too */
     int64_t next_ack;           /* monotonic ms: refresh the paused state */
 
+    /* wake_fetchers() hands its requests to the waker thread */
+    pthread_t waker;
+    int waker_started;
+    pthread_mutex_t wake_lock;
+    pthread_cond_t wake_cond;
+    int wake_stop;
+    size_t wake_n;
+    const char *wake_topic[CV_WAKE_MAX];
+    int32_t wake_part[CV_WAKE_MAX];
+
+    char trouble[256]; /* what keeps it from working, for status */
+    int trouble_seq, trouble_acked;
+    int64_t next_probe;      /* monotonic ms: probe_broker() */
+    int has_deferred;        /* a route of the domain retries deferred */
+    int64_t next_retry_poll; /* monotonic ms: look for due parked retries */
+    uint64_t rng;            /* jitter */
+
+    /* the handler running now, for the watchdog (cv_consumer_watchdog) */
+    pthread_mutex_t watch_lock;
+    int64_t watch_deadline; /* monotonic ms, 0 = no handler running */
+    int watch_timeout_ms;
+    const struct slot *watch_slot; /* its event; stays put while it runs */
+
     int failed_first, failed_last; /* the event(s) to blame, inclusive */
+    int known_bad; /* slot that failed alone and waits for the events
+                      before it to commit, then goes to isolate(); -1 */
+    int known_retriable;
+    char known_reason[600];
     int fail_retriable;
     char fail_reason[600];
 };
@@ -139,6 +198,7 @@ static struct part *part_find(struct cv_consumer *c, const char *topic,
         c->parts = cv_realloc(c->parts, c->parts_cap * sizeof(*c->parts));
     }
     struct part *p = cv_calloc(1, sizeof(*p));
+    p->retry_offset = -1;
     p->topic = cv_strdup(topic);
     p->partition = partition;
     p->next = -1;
@@ -252,6 +312,30 @@ static int load_offsets(struct cv_consumer *c, struct cv_pg_error *err)
             p->next = strtoll(PQgetvalue(res, i, 2), NULL, 10);
     }
     PQclear(res);
+    /* blocking retries waiting at the head of a partition */
+    res = cv_pg_exec(c->pg,
+                     "SELECT topic, partition, \"offset\", attempts, "
+                     "(extract(epoch FROM next_attempt_at) * 1000)::bigint, "
+                     "last_error FROM conveyor.retries "
+                     "WHERE group_id = $1 AND NOT parked",
+                     1, params, err);
+    if (!res)
+        return CV_ERR;
+    for (size_t i = 0; i < c->nparts; i++)
+        c->parts[i]->retry_offset = -1;
+    for (int i = 0; i < PQntuples(res); i++) {
+        struct part *p =
+            part_find(c, PQgetvalue(res, i, 0), atoi(PQgetvalue(res, i, 1)), 0);
+        int64_t off = strtoll(PQgetvalue(res, i, 2), NULL, 10);
+        if (!p || off < p->next)
+            continue; /* another consumer's, or behind us */
+        p->retry_offset = off;
+        p->retry_attempts = atoi(PQgetvalue(res, i, 3));
+        p->retry_due_ms = strtoll(PQgetvalue(res, i, 4), NULL, 10);
+        snprintf(p->retry_error, sizeof(p->retry_error), "%s",
+                 PQgetvalue(res, i, 5));
+    }
+    PQclear(res);
     return CV_OK;
 }
 
@@ -271,7 +355,7 @@ static int prepare_assignment(struct cv_consumer *c,
             part_find(c, parts->elems[i].topic, parts->elems[i].partition, 1);
         p->next = -1;
         p->stopped = 0;
-        p->held = 0;
+        p->held = p->retry_held = 0;
     }
     if (load_offsets(c, &err) != CV_OK)
         goto pg_fail;
@@ -316,10 +400,45 @@ pg_fail:
 
 /* -------------------------------------------------------------- kafka */
 
+static void slot_from_msg(struct slot *s, rd_kafka_message_t *msg,
+                          struct part *p)
+{
+    memset(s, 0, sizeof(*s));
+    s->msg = msg;
+    s->part = p;
+    s->key = msg->key;
+    s->key_len = msg->key_len;
+    s->value = msg->payload;
+    s->len = msg->len;
+    s->partition = msg->partition;
+    s->offset = msg->offset;
+    if (rd_kafka_message_headers(msg, &s->hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        s->hdrs = NULL;
+    if (p->retry_offset == msg->offset) {
+        s->attempts = p->retry_attempts;
+        snprintf(s->last_error, sizeof(s->last_error), "%s", p->retry_error);
+    }
+}
+
+static void slot_free(struct slot *s)
+{
+    if (s->msg) {
+        rd_kafka_message_destroy(s->msg);
+    } else {
+        free((void *)s->key);
+        free((void *)s->value);
+        if (s->hdrs)
+            rd_kafka_headers_destroy(s->hdrs);
+    }
+    s->msg = NULL;
+    s->key = s->value = NULL;
+    s->hdrs = NULL;
+}
+
 static void drop_slots(struct cv_consumer *c, size_t from)
 {
     for (size_t i = from; i < c->nslots; i++)
-        rd_kafka_message_destroy(c->slots[i].msg);
+        slot_free(&c->slots[i]);
     c->nslots = from;
 }
 
@@ -339,15 +458,19 @@ static void drop_slots(struct cv_consumer *c, size_t from)
  */
 static void wake_fetchers(struct cv_consumer *c)
 {
-    int32_t woken[16];
+    int32_t woken[CV_WAKE_MAX];
     size_t nwoken = 0;
 
     if (rd_kafka_version() >= 0x02030000 ||
         rd_kafka_queue_length(c->queue) >= 2 * (size_t)c->domain->batch_size)
         return;
-    for (size_t i = 0; i < c->nparts && nwoken < CV_ARRAY_SIZE(woken); i++) {
+    pthread_mutex_lock(&c->wake_lock);
+    if (c->wake_n) { /* the last round is still under way */
+        pthread_mutex_unlock(&c->wake_lock);
+        return;
+    }
+    for (size_t i = 0; i < c->nparts && nwoken < CV_WAKE_MAX; i++) {
         struct part *p = c->parts[i];
-        int64_t low, high;
         size_t k = 0;
 
         if (!p->assigned || p->stopped)
@@ -357,8 +480,89 @@ static void wake_fetchers(struct cv_consumer *c)
         if (k < nwoken)
             continue;
         woken[nwoken++] = p->leader;
-        rd_kafka_query_watermark_offsets(c->rk, p->topic, p->partition, &low,
-                                         &high, 200);
+        c->wake_topic[c->wake_n] = p->topic; /* lives as long as c */
+        c->wake_part[c->wake_n++] = p->partition;
+    }
+    pthread_cond_signal(&c->wake_cond);
+    pthread_mutex_unlock(&c->wake_lock);
+}
+
+/*
+ * The waker thread sends wake_fetchers()' requests: a watermark query
+ * waits for its answer, for as long as the request timeout when a broker
+ * has gone away, and the consumer thread must not.
+ */
+static void *waker_main(void *arg)
+{
+    struct cv_consumer *c = arg;
+
+    pthread_mutex_lock(&c->wake_lock);
+    while (!c->wake_stop) {
+        if (!c->wake_n) {
+            pthread_cond_wait(&c->wake_cond, &c->wake_lock);
+            continue;
+        }
+        for (size_t i = 0; i < c->wake_n && !c->wake_stop; i++) {
+            const char *topic = c->wake_topic[i];
+            int32_t partition = c->wake_part[i];
+            int64_t low, high;
+            pthread_mutex_unlock(&c->wake_lock);
+            rd_kafka_query_watermark_offsets(c->rk, topic, partition, &low,
+                                             &high, 200);
+            pthread_mutex_lock(&c->wake_lock);
+        }
+        c->wake_n = 0;
+    }
+    pthread_mutex_unlock(&c->wake_lock);
+    return NULL;
+}
+
+static void set_trouble(struct cv_consumer *c, const char *what)
+{
+    char when[32];
+
+    if (!what) {
+        if (c->trouble[0]) {
+            CV_LOG(CV_LOG_INFO, c->kv, "kafka: reachable again");
+            c->trouble[0] = '\0';
+            c->trouble_seq++;
+        }
+        return;
+    }
+    if (c->trouble[0])
+        return; /* keep the first cause and its time */
+    cv_rfc3339_format(cv_wall_ms(), when);
+    snprintf(c->trouble, sizeof(c->trouble), "kafka: %.180s (since %s)", what,
+             when);
+    c->trouble_seq++;
+}
+
+/*
+ * With nothing queued, asks the brokers for metadata every 2 s (bounded by
+ * a timeout, unlike a watermark query, which waits for the request's own
+ * timeout when the leader is gone): librdkafka reconnects by itself and
+ * tells a consumer little while the brokers are down, but `status` should
+ * say so (consumer_state).
+ */
+static void probe_broker(struct cv_consumer *c)
+{
+    int64_t now = cv_mono_ms();
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t err;
+
+    if (now < c->next_probe || rd_kafka_queue_length(c->queue) > 0)
+        return;
+    c->next_probe = now + 2000;
+    err = rd_kafka_metadata(c->rk, 0, NULL, &md, 500);
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    if (err) {
+        char what[200];
+        snprintf(what, sizeof(what), "no answer from the brokers: %s",
+                 rd_kafka_err2str(err));
+        set_trouble(c, what);
+    } else {
+        set_trouble(c, NULL);
     }
 }
 
@@ -380,6 +584,19 @@ static void learn_leaders(struct cv_consumer *c)
                 p->leader = md->topics[t].partitions[k].leader;
         }
     rd_kafka_metadata_destroy(md);
+}
+
+/* Client errors, served by rd_kafka_consumer_poll() in the consumer's
+ * thread: a lost connection is the first sign of a broker outage. */
+static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    struct cv_consumer *c = opaque;
+
+    cv_kafka_log_error(rk, err, reason);
+    if (err == RD_KAFKA_RESP_ERR__TRANSPORT ||
+        err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN ||
+        err == RD_KAFKA_RESP_ERR__RESOLVE)
+        set_trouble(c, reason);
 }
 
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
@@ -484,6 +701,7 @@ static void consumer_error(struct cv_consumer *c, rd_kafka_message_t *msg)
     if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
         return;
     CV_LOG(CV_LOG_WARN, c->kv, "kafka: %s", rd_kafka_message_errstr(msg));
+    set_trouble(c, rd_kafka_message_errstr(msg));
 }
 
 /* ------------------------------------------------------- kill switch */
@@ -547,10 +765,59 @@ static void hold(struct cv_consumer *c, struct part *p, int64_t offset)
            (int)p->partition, (long long)offset, cv_control_reason(c->control));
 }
 
+/* Pauses a partition whose head event waits for its blocking retry. */
+static void retry_hold(struct cv_consumer *c, struct part *p)
+{
+    rd_kafka_topic_partition_list_t *one = rd_kafka_topic_partition_list_new(1);
+
+    p->held = p->retry_held = 1;
+    rd_kafka_topic_partition_list_add(one, p->topic, p->partition);
+    rd_kafka_pause_partitions(c->rk, one);
+    rd_kafka_topic_partition_list_destroy(one);
+    CV_LOG(CV_LOG_INFO, c->kv,
+           "%s [%d] waits at offset %lld for attempt %d in %lld ms", p->topic,
+           (int)p->partition, (long long)p->retry_offset, p->retry_attempts + 1,
+           (long long)(p->retry_due_ms - cv_wall_ms()));
+}
+
+/* Resumes the partitions whose blocking retry is due, at the stored
+ * offset: the failed event is fetched again. */
+static void retry_release(struct cv_consumer *c)
+{
+    int64_t now = cv_wall_ms();
+
+    if (c->paused)
+        return;
+    for (size_t i = 0; i < c->nparts; i++) {
+        struct part *p = c->parts[i];
+        rd_kafka_topic_partition_list_t *one;
+        rd_kafka_error_t *error;
+
+        if (!p->retry_held || now < p->retry_due_ms)
+            continue;
+        p->held = p->retry_held = 0;
+        if (!p->assigned || p->stopped)
+            continue;
+        one = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_list_add(one, p->topic, p->partition)->offset =
+            p->next;
+        rd_kafka_resume_partitions(c->rk, one);
+        error = rd_kafka_seek_partitions(c->rk, one, 10000);
+        if (error) {
+            CV_LOG(CV_LOG_WARN, c->kv, "seek: %s",
+                   rd_kafka_error_string(error));
+            rd_kafka_error_destroy(error);
+        }
+        rd_kafka_topic_partition_list_destroy(one);
+        p->seen = p->next;
+    }
+}
+
 static void ack(struct cv_consumer *c, int paused)
 {
     c->next_ack = cv_mono_ms() + 10000;
-    if (cv_control_ack(c->control, c->pg, paused) != CV_OK)
+    c->trouble_acked = c->trouble_seq;
+    if (cv_control_ack(c->control, c->pg, paused, c->trouble) != CV_OK)
         CV_LOG(CV_LOG_WARN, c->kv, "recording the consumer state failed");
 }
 
@@ -592,8 +859,9 @@ static void apply_controls(struct cv_consumer *c)
         reseek(c);
         ack(c, 0);
         CV_LOG(CV_LOG_INFO, c->kv, "resumed");
-    } else if (want && (changed || cv_mono_ms() >= c->next_ack)) {
-        ack(c, 1); /* the reason changed, or the state's heartbeat */
+    } else if (changed || cv_mono_ms() >= c->next_ack ||
+               c->trouble_acked != c->trouble_seq) {
+        ack(c, c->paused); /* what to say changed, or the heartbeat */
     }
     for (size_t i = 0; i < c->nparts; i++)
         any_held |= c->parts[i]->held;
@@ -613,10 +881,19 @@ static void collect(struct cv_consumer *c)
     int64_t deadline = 0, idle_until = cv_mono_ms() + CV_CONTROL_POLL_MS / 4;
     size_t max = (size_t)c->domain->batch_size;
 
+    probe_broker(c);
     wake_fetchers(c);
 
-    for (size_t i = 0; i < c->nparts; i++)
-        c->parts[i]->seen = c->parts[i]->next;
+    for (size_t i = 0; i < c->nparts; i++) {
+        struct part *p = c->parts[i];
+        p->seen = p->next;
+        if (p->retry_held) {
+            /* a blocking retry falls due: return in time to release it */
+            int64_t due = cv_mono_ms() + (p->retry_due_ms - cv_wall_ms());
+            if (due < idle_until)
+                idle_until = due;
+        }
+    }
     while (c->nslots < max && !atomic_load(c->stop)) {
         int timeout = 100;
         if (c->nslots) {
@@ -636,13 +913,15 @@ static void collect(struct cv_consumer *c)
                 if (c->slots[i].part->assigned)
                     c->slots[keep++] = c->slots[i];
                 else
-                    rd_kafka_message_destroy(c->slots[i].msg);
+                    slot_free(&c->slots[i]);
             }
             c->nslots = keep;
             c->revoked = 0;
         }
         if (!msg)
             continue;
+        if (!msg->err)
+            set_trouble(c, NULL);
         if (msg->err) {
             consumer_error(c, msg);
             rd_kafka_message_destroy(msg);
@@ -659,15 +938,17 @@ static void collect(struct cv_consumer *c)
             rd_kafka_message_destroy(msg);
             continue;
         }
+        if (p->retry_offset == msg->offset && cv_wall_ms() < p->retry_due_ms) {
+            retry_hold(c, p);
+            rd_kafka_message_destroy(msg);
+            continue;
+        }
         p->seen = msg->offset + 1;
         if (c->nslots == c->slots_cap) {
             c->slots_cap = c->slots_cap ? c->slots_cap * 2 : max;
             c->slots = cv_realloc(c->slots, c->slots_cap * sizeof(*c->slots));
         }
-        struct slot *s = &c->slots[c->nslots++];
-        memset(s, 0, sizeof(*s));
-        s->msg = msg;
-        s->part = p;
+        slot_from_msg(&c->slots[c->nslots++], msg, p);
         if (c->nslots == 1)
             deadline = cv_mono_ms() + c->domain->batch_wait_ms;
     }
@@ -713,12 +994,16 @@ static int first_with_id(struct cv_consumer *c, const char *id)
 
 struct dedupe {
     struct cv_consumer *c;
+    int claimed; /* rows the claim of a parked retry locked; -1 = none */
 };
 
 static void mark_dups(void *opaque, int tag, PGresult *res)
 {
     struct dedupe *d = opaque;
-    (void)tag;
+    if (tag == TAG_CLAIM) {
+        d->claimed = PQntuples(res);
+        return;
+    }
     /* marking the first slot with the id is enough: later ones are
      * duplicates of it anyway */
     for (int r = 0; r < PQntuples(res); r++) {
@@ -728,49 +1013,20 @@ static void mark_dups(void *opaque, int tag, PGresult *res)
     }
 }
 
-/* The message's headers as a JSON object (hex for non-UTF-8 values). */
-static char *headers_json(const rd_kafka_message_t *msg)
-{
-    rd_kafka_headers_t *hdrs = NULL;
-    json_t *obj = json_object();
-    const char *name;
-    const void *val;
-    size_t size;
-    char *out;
-
-    if (rd_kafka_message_headers(msg, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        for (size_t i = 0;
-             rd_kafka_header_get_all(hdrs, i, &name, &val, &size) ==
-             RD_KAFKA_RESP_ERR_NO_ERROR;
-             i++) {
-            json_t *s = val ? json_stringn(val, size) : json_null();
-            if (!s) {
-                char *hex = cv_malloc(size * 2 + 5);
-                memcpy(hex, "hex:", 4);
-                for (size_t j = 0; j < size; j++)
-                    snprintf(hex + 4 + 2 * j, 3, "%02x",
-                             ((const unsigned char *)val)[j]);
-                s = json_string(hex);
-                free(hex);
-            }
-            json_object_set_new(obj, name, s ? s : json_null());
-        }
-    }
-    out = json_dumps(obj, JSON_COMPACT);
-    json_decref(obj);
-    return out ? out : cv_strdup("{}");
-}
-
 static int send_dead_letter(struct cv_consumer *c, struct slot *s, int tag,
                             const char *reason, int attempts)
 {
     /* the row, and a copy of the raw event on the domain's DLQ topic with
      * its original headers plus where and why it failed */
     static const char *const sql =
-        "WITH d AS ("
+        "WITH r AS ("
+        " DELETE FROM conveyor.retries WHERE group_id = $1 AND topic = $2"
+        " AND partition = $3 AND \"offset\" = $4 RETURNING first_failed_at),"
+        " d AS ("
         " INSERT INTO conveyor.dead_letters (group_id, topic, partition, "
         " \"offset\", key, headers, value, event_id, event_type, error, "
-        " attempts) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+        " attempts, first_failed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8,"
+        " $9, $10, $11, coalesce((SELECT first_failed_at FROM r), now()))"
         " RETURNING id)"
         "INSERT INTO conveyor.outbox (topic, key, value, event_id, event_type,"
         " source, event_time, headers)"
@@ -783,24 +1039,24 @@ static int send_dead_letter(struct cv_consumer *c, struct slot *s, int tag,
         " $10::text, 'conveyor_dlq_attempts', $11::text,"
         " 'conveyor_dlq_id', d.id::text) FROM d";
     char part[16], off[24], att[16];
-    char *hdrs = headers_json(s->msg);
+    char *hdrs = cv_headers_to_json(s->hdrs);
     const char *values[12];
     int lengths[12] = {0}, formats[12] = {0};
     int rc;
 
-    snprintf(part, sizeof(part), "%d", (int)s->msg->partition);
-    snprintf(off, sizeof(off), "%lld", (long long)s->msg->offset);
+    snprintf(part, sizeof(part), "%d", (int)s->partition);
+    snprintf(off, sizeof(off), "%lld", (long long)s->offset);
     snprintf(att, sizeof(att), "%d", attempts);
     values[0] = c->domain->group_id;
     values[1] = s->part->topic;
     values[2] = part;
     values[3] = off;
-    values[4] = s->msg->key;
-    lengths[4] = (int)s->msg->key_len;
+    values[4] = s->key;
+    lengths[4] = (int)s->key_len;
     formats[4] = 1;
     values[5] = hdrs;
-    values[6] = s->msg->payload;
-    lengths[6] = (int)s->msg->len;
+    values[6] = s->value;
+    lengths[6] = (int)s->len;
     formats[6] = 1;
     values[7] = s->ce.id[0] ? s->ce.id : NULL;
     values[8] = s->ce.type[0] ? s->ce.type : NULL;
@@ -811,14 +1067,69 @@ static int send_dead_letter(struct cv_consumer *c, struct slot *s, int tag,
     free(hdrs);
     CV_LOG(CV_LOG_WARN, c->kv,
            "dead letter: %s [%d] offset %lld event_id=%s: %s", s->part->topic,
-           (int)s->msg->partition, (long long)s->msg->offset,
+           (int)s->partition, (long long)s->offset,
            s->ce.id[0] ? s->ce.id : "-", reason);
+    return rc;
+}
+
+/*
+ * Records a failed attempt of event s in conveyor.retries: parked (the
+ * offset moves past it in this transaction, deferred mode) or waiting at
+ * the head of its partition (blocking mode). The row keeps a copy of the
+ * event and the attempt count; next_attempt_at is delay_ms from now.
+ */
+static int send_retry(struct cv_consumer *c, struct slot *s, int tag,
+                      int parked, int attempts, int64_t delay_ms,
+                      const char *reason)
+{
+    static const char *const sql =
+        "INSERT INTO conveyor.retries (group_id, topic, partition, "
+        " \"offset\", event_id, event_type, key, headers, value, parked,"
+        " attempts, next_attempt_at, last_error) VALUES ($1, $2, $3, $4, $5,"
+        " $6, $7, $8, coalesce($9, ''::bytea), $10, $11,"
+        " now() + $12 * interval '1 millisecond', $13)"
+        " ON CONFLICT (group_id, topic, partition, \"offset\") DO UPDATE"
+        " SET key = EXCLUDED.key, headers = EXCLUDED.headers,"
+        " value = EXCLUDED.value, parked = EXCLUDED.parked,"
+        " attempts = EXCLUDED.attempts,"
+        " next_attempt_at = EXCLUDED.next_attempt_at,"
+        " last_failed_at = now(), last_error = EXCLUDED.last_error";
+    char part[16], off[24], att[16], delay[24];
+    char *hdrs = cv_headers_to_json(s->hdrs);
+    const char *values[13];
+    int lengths[13] = {0}, formats[13] = {0};
+    int rc;
+
+    snprintf(part, sizeof(part), "%d", (int)s->partition);
+    snprintf(off, sizeof(off), "%lld", (long long)s->offset);
+    snprintf(att, sizeof(att), "%d", attempts);
+    snprintf(delay, sizeof(delay), "%lld", (long long)delay_ms);
+    values[0] = c->domain->group_id;
+    values[1] = s->part->topic;
+    values[2] = part;
+    values[3] = off;
+    values[4] = s->ce.id;
+    values[5] = s->ce.type;
+    values[6] = s->key;
+    lengths[6] = (int)s->key_len;
+    formats[6] = 1;
+    values[7] = hdrs;
+    values[8] = s->value;
+    lengths[8] = (int)s->len;
+    formats[8] = 1;
+    values[9] = parked ? "true" : "false";
+    values[10] = att;
+    values[11] = delay;
+    values[12] = reason;
+    rc = cv_pg_pipe_send(c->pg, tag, sql, 13, values, lengths, formats);
+    free(hdrs);
     return rc;
 }
 
 /* Queues the inbox rows, the offset CAS, NOTIFY and COMMIT for [lo,hi). */
 static int send_commit(struct cv_consumer *c, size_t lo, size_t hi,
-                       const char *inbox_ids, struct cv_ctx *ctx)
+                       const char *inbox_ids, struct cv_ctx *ctx,
+                       enum action act)
 {
     char *topics = NULL, *nparts = NULL, *expected = NULL, *next = NULL;
     size_t tl = 0, tc = 0, pl = 0, pc = 0, el = 0, ec = 0, nl = 0, nc = 0;
@@ -833,12 +1144,27 @@ static int send_commit(struct cv_consumer *c, size_t lo, size_t hi,
                                 2, params);
     }
     for (size_t i = lo; i < hi; i++) {
-        struct part *p = c->slots[i].part;
+        struct slot *s = &c->slots[i];
+        struct part *p = s->part;
+        if (act == ACT_HANDLE && (s->attempts || s->retry_id)) {
+            /* applied at last (or a duplicate): its retry is over */
+            char part[16], off[24];
+            const char *params[4] = {c->domain->group_id, p->topic, part, off};
+            snprintf(part, sizeof(part), "%d", (int)s->partition);
+            snprintf(off, sizeof(off), "%lld", (long long)s->offset);
+            rc |= cv_pg_pipe_send(c->pg, TAG_ENGINE,
+                                  "DELETE FROM conveyor.retries WHERE "
+                                  "group_id = $1 AND topic = $2 AND "
+                                  "partition = $3 AND \"offset\" = $4",
+                                  4, params, NULL, NULL);
+        }
+        if (s->retry_id)
+            continue; /* parked: its offset moved on when it was parked */
         if (!p->in_batch) {
             p->in_batch = 1;
             p->batch_expected = p->next;
         }
-        p->batch_next = c->slots[i].msg->offset + 1;
+        p->batch_next = s->offset + 1;
     }
     for (size_t i = 0; i < c->nparts; i++) {
         struct part *p = c->parts[i];
@@ -852,7 +1178,7 @@ static int send_commit(struct cv_consumer *c, size_t lo, size_t hi,
         snprintf(num, sizeof(num), "%lld", (long long)p->batch_next);
         cv_pg_array_add(&next, &nl, &nc, num);
     }
-    {
+    if (topics) {
         const char *params[5] = {c->domain->group_id, topics, nparts, expected,
                                  next};
         rc |= cv_pg_pipe_send(c->pg, TAG_CAS,
@@ -878,8 +1204,11 @@ static void batch_done(struct cv_consumer *c, int ok)
 {
     for (size_t i = 0; i < c->nparts; i++) {
         struct part *p = c->parts[i];
-        if (p->in_batch && ok)
+        if (p->in_batch && ok) {
             p->next = p->batch_next;
+            if (p->retry_offset >= 0 && p->retry_offset < p->next)
+                p->retry_offset = -1; /* that retry is over */
+        }
         p->in_batch = 0;
     }
 }
@@ -909,11 +1238,14 @@ static enum txn_result classify(struct cv_consumer *c, const struct cv_ctx *ctx,
                err->message);
         return TXN_FENCED;
     }
-    if (err->sqlstate[0] && !cv_pg_retriable(err->sqlstate) &&
+    /* an event's own statement failed; a class 40 error (serialization
+     * failure, deadlock) counts as a failed attempt that may retry, a
+     * class 08 one is the connection's and no event's fault */
+    if (err->sqlstate[0] && strncmp(err->sqlstate, "08", 2) != 0 &&
         cv_ctx_tag_events(ctx, err->tag, &first, &last)) {
         c->failed_first = first;
         c->failed_last = last;
-        c->fail_retriable = 0;
+        c->fail_retriable = cv_pg_retriable(err->sqlstate);
         snprintf(c->fail_reason, sizeof(c->fail_reason), "SQLSTATE %s: %s",
                  err->sqlstate, err->message);
         return TXN_EVENT;
@@ -923,17 +1255,53 @@ static enum txn_result classify(struct cv_consumer *c, const struct cv_ctx *ctx,
     return TXN_TRANSIENT;
 }
 
+static const struct cv_retry_policy *policy_of(struct cv_consumer *c,
+                                               const struct slot *s)
+{
+    const struct cv_topo_route *route =
+        s->bad ? NULL : cv_topology_route(c->domain, s->ce.type);
+    return route ? &route->retry : &c->domain->retry;
+}
+
+/* Tells the watchdog which handler runs now, and until when. */
+static void watch_begin(struct cv_consumer *c, const struct slot *s,
+                        struct cv_event *ev)
+{
+    const struct cv_retry_policy *pol = policy_of(c, s);
+
+    ev->deadline_ms = pol->timeout_ms ? cv_mono_ms() + pol->timeout_ms : 0;
+    if (!ev->deadline_ms)
+        return;
+    pthread_mutex_lock(&c->watch_lock);
+    c->watch_deadline = ev->deadline_ms;
+    c->watch_timeout_ms = pol->timeout_ms;
+    c->watch_slot = s;
+    pthread_mutex_unlock(&c->watch_lock);
+}
+
+static void watch_end(struct cv_consumer *c, const struct cv_event *ev)
+{
+    if (!ev->deadline_ms)
+        return;
+    pthread_mutex_lock(&c->watch_lock);
+    c->watch_deadline = 0;
+    pthread_mutex_unlock(&c->watch_lock);
+}
+
 /*
- * Applies events [lo,hi) in one transaction. With dead_letter_reason set,
- * [lo,hi) is one event that is not handled but dead-lettered.
+ * Applies events [lo,hi) in one transaction (ACT_HANDLE), or, for one
+ * event, dead-letters it or parks it for a deferred retry with `reason`,
+ * `attempts` and (parking) `delay_ms`. A parked retry's row is locked
+ * first (FOR UPDATE SKIP LOCKED): if another consumer of the group has it
+ * or it changed, the result is TXN_FENCED.
  */
 static enum txn_result run_txn(struct cv_consumer *c, size_t lo, size_t hi,
-                               const char *dead_letter_reason, int attempts,
-                               size_t *handled)
+                               enum action act, const char *reason,
+                               int attempts, int64_t delay_ms, size_t *handled)
 {
     struct cv_pg_error err;
     struct cv_ctx ctx;
-    struct dedupe d = {c};
+    struct dedupe d = {c, -1};
     char *ids = NULL, *inbox = NULL;
     size_t il = 0, ic = 0, bl = 0, bc = 0;
     enum txn_result r = TXN_OK;
@@ -950,7 +1318,18 @@ static enum txn_result run_txn(struct cv_consumer *c, size_t lo, size_t hi,
     /* round trip 1: BEGIN and the inbox look-up */
     cv_pg_pipe_begin(c->pg);
     int rc = cv_pg_pipe_send(c->pg, TAG_ENGINE, "BEGIN", 0, NULL, NULL, NULL);
-    if (!dead_letter_reason) {
+    if (c->slots[lo].retry_id) {
+        char id[24], att[16];
+        const char *params[2] = {id, att};
+        snprintf(id, sizeof(id), "%lld", (long long)c->slots[lo].retry_id);
+        snprintf(att, sizeof(att), "%d", c->slots[lo].attempts);
+        d.claimed = 0;
+        rc |= cv_pg_pipe_send(c->pg, TAG_CLAIM,
+                              "SELECT 1 FROM conveyor.retries WHERE id = $1 "
+                              "AND attempts = $2 FOR UPDATE SKIP LOCKED",
+                              2, params, NULL, NULL);
+    }
+    if (act == ACT_HANDLE) {
         for (size_t i = lo; i < hi; i++)
             if (!c->slots[i].bad)
                 cv_pg_array_add(&ids, &il, &ic, c->slots[i].ce.id);
@@ -978,6 +1357,13 @@ static enum txn_result run_txn(struct cv_consumer *c, size_t lo, size_t hi,
         r = classify(c, &ctx, &err);
         goto out;
     }
+    if (d.claimed == 0) {
+        /* another consumer runs this parked retry, or already has */
+        cv_pg_pipe_send(c->pg, TAG_ENGINE, "ROLLBACK", 0, NULL, NULL, NULL);
+        cv_pg_pipe_sync(c->pg, NULL, NULL, &err);
+        r = TXN_FENCED;
+        goto out;
+    }
 
     /* round trip 2: the handlers, the inbox, the offsets, COMMIT */
     t0 = cv_mono_us();
@@ -993,8 +1379,12 @@ static enum txn_result run_txn(struct cv_consumer *c, size_t lo, size_t hi,
         struct cv_event ev;
         char why[512];
 
-        if (dead_letter_reason) {
-            rc |= send_dead_letter(c, s, (int)i, dead_letter_reason, attempts);
+        if (act == ACT_DEAD_LETTER) {
+            rc |= send_dead_letter(c, s, (int)i, reason, attempts);
+            continue;
+        }
+        if (act == ACT_PARK) {
+            rc |= send_retry(c, s, (int)i, 1, attempts, delay_ms, reason);
             continue;
         }
         if (s->bad) {
@@ -1012,20 +1402,37 @@ static enum txn_result run_txn(struct cv_consumer *c, size_t lo, size_t hi,
             rc |= send_dead_letter(c, s, (int)i, why, 1);
             continue;
         }
-        if (cv_decoder_decode(c->dec, s->msg->payload, s->msg->len, &schema,
-                              &value, why, sizeof(why)) != CV_OK) {
+        if (cv_decoder_decode(c->dec, s->value, s->len, &schema, &value, why,
+                              sizeof(why)) != CV_OK) {
             rc |= send_dead_letter(c, s, (int)i, why, 1);
             continue;
         }
-        ev.msg = s->msg;
+        if (s->attempts >= route->retry.max_attempts) {
+            /* its last attempt was cut off by the handler timeout */
+            c->failed_first = c->failed_last = (int)i;
+            c->fail_retriable = 0;
+            snprintf(c->fail_reason, sizeof(c->fail_reason),
+                     "no attempts left (%d of %d failed; the last: %s)",
+                     s->attempts, route->retry.max_attempts, s->last_error);
+            r = TXN_EVENT;
+            break;
+        }
+        memset(&ev, 0, sizeof(ev));
         ev.ce = &s->ce;
         ev.value = value;
         ev.topic = s->part->topic;
+        ev.key = s->key;
+        ev.key_len = s->key_len;
+        ev.partition = s->partition;
+        ev.offset = s->offset;
+        ev.attempt = s->attempts + 1;
         ctx.ev = &ev;
         ctx.tag = (int)i;
         ctx.emit_seq = 0;
         ctx.reason[0] = '\0';
+        watch_begin(c, s, &ev);
         cv_result_t hr = route->fn(&ctx, &ev);
+        watch_end(c, &ev);
         if (ctx.broken) {
             rc = CV_ERR;
             break;
@@ -1059,7 +1466,7 @@ static enum txn_result run_txn(struct cv_consumer *c, size_t lo, size_t hi,
     if (rc == CV_OK)
         rc = cv_ctx_rows_flush(&ctx);
     if (rc == CV_OK)
-        rc = send_commit(c, lo, hi, inbox, &ctx);
+        rc = send_commit(c, lo, hi, inbox, &ctx, act);
     if (rc != CV_OK || cv_pg_pipe_sync(c->pg, NULL, NULL, &err) != CV_OK) {
         if (rc != CV_OK) {
             err.tag = TAG_ENGINE;
@@ -1148,27 +1555,90 @@ void cv_consume_range_isolated(struct cv_consume_range *r)
     r->hi = r->bound = r->n;
 }
 
-/* One failing event alone: retried in place, then dead-lettered. */
+/* Uniform in [0,1) for the retry jitter (xorshift64*). */
+static double rnd(uint64_t *state)
+{
+    uint64_t x = *state;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *state = x;
+    return (double)((x * 0x2545F4914F6CDD1DULL) >> 11) / 9007199254740992.0;
+}
+
+/* A blocking retry: the attempt is recorded, the event stays at the head
+ * of its partition (its offset is not advanced). */
+static enum txn_result record_head_retry(struct cv_consumer *c, struct slot *s,
+                                         int attempts, int64_t delay_ms)
+{
+    struct cv_pg_error err;
+    int rc;
+
+    if (!c->pg && pg_connect(c) != CV_OK)
+        return TXN_TRANSIENT;
+    cv_pg_pipe_begin(c->pg);
+    rc = send_retry(c, s, TAG_ENGINE, 0, attempts, delay_ms, c->fail_reason);
+    rc = rc == CV_OK ? cv_pg_pipe_sync(c->pg, NULL, NULL, &err) : rc;
+    cv_pg_pipe_end(c->pg);
+    if (rc == CV_OK)
+        return TXN_OK;
+    CV_LOG(CV_LOG_WARN, c->kv, "recording a retry failed: %s",
+           rc == CV_OK ? "" : PQerrorMessage(cv_pg_conn(c->pg)));
+    if (!cv_pg_ok(c->pg)) {
+        cv_pg_destroy(c->pg);
+        c->pg = NULL;
+    }
+    return TXN_TRANSIENT;
+}
+
+/*
+ * Event i failed on its own (c->fail_reason, c->fail_retriable) and its
+ * route's retry policy decides: dead-letter it (cv_fail(), or no attempts
+ * left), park it for a deferred retry, or keep it at the head of its
+ * partition for a blocking one. Returns TXN_OK when it was dead-lettered
+ * or parked (committed, the partition flows on), TXN_HELD when its
+ * partition now waits, else what went wrong.
+ */
 static enum txn_result isolate(struct cv_consumer *c, size_t i)
 {
+    struct slot *s = &c->slots[i];
+    const struct cv_retry_policy *pol = policy_of(c, s);
+    /* no attempts left: this run did not call the handler */
+    int failures =
+        s->attempts >= pol->max_attempts ? s->attempts : s->attempts + 1;
     size_t handled;
-    enum txn_result r = TXN_EVENT;
-    int attempt = 1;
+    enum txn_result r;
 
-    while (r == TXN_EVENT && c->fail_retriable &&
-           attempt < CV_INLINE_ATTEMPTS && !atomic_load(c->stop)) {
-        sleep_ms(100LL << attempt);
-        attempt++;
-        r = run_txn(c, i, i + 1, NULL, 0, &handled);
-        if (r == TXN_OK) {
-            count_committed(c, i, i + 1, handled);
-            return TXN_OK;
+    if (c->fail_retriable && failures < pol->max_attempts) {
+        int64_t delay = cv_retry_delay_ms(pol, failures, rnd(&c->rng));
+        struct part *p = s->part;
+
+        if (pol->mode == CV_RETRY_DEFERRED || s->retry_id) {
+            r = run_txn(c, i, i + 1, ACT_PARK, c->fail_reason, failures, delay,
+                        &handled);
+            if (r == TXN_OK)
+                CV_LOG(CV_LOG_WARN, c->kv,
+                       "attempt %d of %d of event %s failed (%s); parked, "
+                       "next attempt in %lld ms",
+                       failures, pol->max_attempts, s->ce.id, c->fail_reason,
+                       (long long)delay);
+            return r;
         }
+        r = record_head_retry(c, s, failures, delay);
+        if (r != TXN_OK)
+            return r;
+        p->retry_offset = s->offset;
+        p->retry_attempts = failures;
+        p->retry_due_ms = cv_wall_ms() + delay;
+        snprintf(p->retry_error, sizeof(p->retry_error), "%.255s",
+                 c->fail_reason);
+        CV_LOG(CV_LOG_WARN, c->kv, "attempt %d of %d of event %s failed (%s)",
+               failures, pol->max_attempts, s->ce.id, c->fail_reason);
+        retry_hold(c, p);
+        return TXN_HELD;
     }
-    if (r != TXN_EVENT)
-        return r;
-    /* attempt counted the first failure in the batch */
-    r = run_txn(c, i, i + 1, c->fail_reason, attempt, &handled);
+    r = run_txn(c, i, i + 1, ACT_DEAD_LETTER, c->fail_reason, failures, 0,
+                &handled);
     if (r == TXN_OK)
         count_committed(c, i, i + 1, 0);
     return r;
@@ -1181,14 +1651,24 @@ static void process(struct cv_consumer *c)
 
     for (size_t i = 0; i < c->nslots; i++) {
         struct slot *s = &c->slots[i];
-        rd_kafka_headers_t *hdrs = NULL;
-        rd_kafka_message_headers(s->msg, &hdrs);
-        s->bad = cv_ce_parse(hdrs, &s->ce, s->why, sizeof(s->why)) != CV_OK;
+        s->bad = cv_ce_parse(s->hdrs, &s->ce, s->why, sizeof(s->why)) != CV_OK;
     }
     cv_consume_range_init(&range, c->nslots);
+    c->known_bad = -1;
     while (range.lo < c->nslots && !(atomic_load(c->stop) > 1)) {
         size_t lo = range.lo;
-        enum txn_result r = run_txn(c, lo, range.hi, NULL, 0, &handled);
+        enum txn_result r;
+        if ((int)lo == c->known_bad) {
+            /* it failed on its own right after the events that just
+             * committed: running it alone again would only repeat that */
+            c->known_bad = -1;
+            c->failed_first = c->failed_last = (int)lo;
+            c->fail_retriable = c->known_retriable;
+            memcpy(c->fail_reason, c->known_reason, sizeof(c->fail_reason));
+            r = TXN_EVENT;
+        } else {
+            r = run_txn(c, lo, range.hi, ACT_HANDLE, NULL, 0, 0, &handled);
+        }
         if (r == TXN_OK) {
             count_committed(c, lo, range.hi, handled);
             cv_consume_range_committed(&range);
@@ -1201,18 +1681,40 @@ static void process(struct cv_consumer *c)
                        "event %s at %s [%d] offset %lld failed (%s); "
                        "isolating it",
                        c->slots[k].ce.id, c->slots[k].part->topic,
-                       (int)c->slots[k].msg->partition,
-                       (long long)c->slots[k].msg->offset, c->fail_reason);
+                       (int)c->slots[k].partition,
+                       (long long)c->slots[k].offset, c->fail_reason);
             else
                 CV_LOG(CV_LOG_WARN, c->kv,
                        "a row set of events %d..%d of the batch failed (%s); "
                        "narrowing it down",
                        c->failed_first, c->failed_last, c->fail_reason);
-            if (!cv_consume_range_failed(&range, k, (size_t)c->failed_last))
+            if (!cv_consume_range_failed(&range, k, (size_t)c->failed_last)) {
+                if (c->failed_first == c->failed_last) {
+                    c->known_bad = c->failed_first;
+                    c->known_retriable = c->fail_retriable;
+                    memcpy(c->known_reason, c->fail_reason,
+                           sizeof(c->known_reason));
+                }
                 continue;
+            }
             r = isolate(c, k);
             if (r == TXN_OK) {
                 cv_consume_range_isolated(&range);
+                continue;
+            }
+            if (r == TXN_HELD) {
+                /* the rest of that partition waits with it */
+                struct part *held = c->slots[k].part;
+                size_t keep = k;
+                for (size_t j = k; j < c->nslots; j++) {
+                    if (c->slots[j].part == held)
+                        slot_free(&c->slots[j]);
+                    else
+                        c->slots[keep++] = c->slots[j];
+                }
+                c->nslots = keep;
+                range.lo = k;
+                range.hi = range.bound = range.n = keep;
                 continue;
             }
         }
@@ -1227,6 +1729,173 @@ static void process(struct cv_consumer *c)
         return;
     }
     drop_slots(c, 0);
+}
+
+/* Copies a bytea column (text format) into a malloc'ed buffer. */
+static void *unescape(const PGresult *res, int row, int col, size_t *len)
+{
+    unsigned char *raw, *out;
+
+    *len = 0;
+    if (PQgetisnull(res, row, col))
+        return NULL;
+    raw =
+        PQunescapeBytea((const unsigned char *)PQgetvalue(res, row, col), len);
+    if (!raw)
+        return NULL;
+    out = cv_malloc(*len + 1);
+    memcpy(out, raw, *len);
+    PQfreemem(raw);
+    return out;
+}
+
+/*
+ * Between batches: re-runs the group's parked retries that are due, one
+ * transaction each. Any consumer of the group may run any of them; the
+ * row lock taken in run_txn() makes sure only one does.
+ */
+static void run_parked(struct cv_consumer *c)
+{
+    const char *params[1] = {c->domain->group_id};
+    struct cv_pg_error err;
+    PGresult *res;
+
+    if (!c->has_deferred || c->paused || !c->pg ||
+        cv_mono_ms() < c->next_retry_poll)
+        return;
+    c->next_retry_poll = cv_mono_ms() + CV_RETRY_POLL_MS;
+    res = cv_pg_exec(c->pg,
+                     "SELECT id, topic, partition, \"offset\", key, "
+                     "headers::text, value, attempts, last_error "
+                     "FROM conveyor.retries WHERE group_id = $1 AND parked "
+                     "AND next_attempt_at <= now() "
+                     "ORDER BY next_attempt_at, id LIMIT 100",
+                     1, params, &err);
+    if (!res) {
+        CV_LOG(CV_LOG_WARN, c->kv, "looking for due retries: %s", err.message);
+        if (!cv_pg_ok(c->pg)) {
+            cv_pg_destroy(c->pg);
+            c->pg = NULL;
+        }
+        return;
+    }
+    for (int row = 0; row < PQntuples(res) && !atomic_load(c->stop); row++) {
+        struct slot *s;
+        size_t handled;
+        enum txn_result r;
+
+        if (!c->slots_cap) {
+            c->slots_cap = (size_t)c->domain->batch_size;
+            c->slots = cv_realloc(c->slots, c->slots_cap * sizeof(*c->slots));
+        }
+        s = &c->slots[0];
+        memset(s, 0, sizeof(*s));
+        c->nslots = 1;
+        s->retry_id = strtoll(PQgetvalue(res, row, 0), NULL, 10);
+        s->partition = atoi(PQgetvalue(res, row, 2));
+        s->part = part_find(c, PQgetvalue(res, row, 1), s->partition, 1);
+        s->offset = strtoll(PQgetvalue(res, row, 3), NULL, 10);
+        s->key = unescape(res, row, 4, &s->key_len);
+        s->hdrs = cv_headers_from_json(PQgetvalue(res, row, 5),
+                                       (size_t)PQgetlength(res, row, 5));
+        s->value = unescape(res, row, 6, &s->len);
+        s->attempts = atoi(PQgetvalue(res, row, 7));
+        snprintf(s->last_error, sizeof(s->last_error), "%s",
+                 PQgetvalue(res, row, 8));
+        s->bad = cv_ce_parse(s->hdrs, &s->ce, s->why, sizeof(s->why)) != CV_OK;
+        r = run_txn(c, 0, 1, ACT_HANDLE, NULL, 0, 0, &handled);
+        if (r == TXN_OK) {
+            count_committed(c, 0, 1, handled);
+            CV_LOG(CV_LOG_INFO, c->kv, "event %s applied at attempt %d",
+                   s->ce.id, s->attempts + 1);
+        } else if (r == TXN_EVENT) {
+            r = isolate(c, 0);
+        }
+        drop_slots(c, 0);
+        if (r == TXN_TRANSIENT)
+            break;
+    }
+    PQclear(res);
+}
+
+int cv_consumer_watchdog(struct cv_consumer *c)
+{
+    static const char *const head_sql =
+        "INSERT INTO conveyor.retries (group_id, topic, partition, "
+        " \"offset\", event_id, event_type, value, parked, attempts,"
+        " next_attempt_at, last_error) VALUES ($1, $2, $3, $4, $5, $6,"
+        " ''::bytea, false, $7, now() + $8 * interval '1 millisecond', $9)"
+        " ON CONFLICT (group_id, topic, partition, \"offset\") DO UPDATE"
+        " SET attempts = EXCLUDED.attempts,"
+        " next_attempt_at = EXCLUDED.next_attempt_at,"
+        " last_failed_at = now(), last_error = EXCLUDED.last_error";
+    static const char *const parked_sql =
+        "UPDATE conveyor.retries SET attempts = $2,"
+        " next_attempt_at = now() + $3 * interval '1 millisecond',"
+        " last_failed_at = now(), last_error = $4 WHERE id = $1";
+    struct slot s;
+    const struct cv_retry_policy *pol;
+    char part[16], off[24], att[16], delay[24], id[24], reason[128];
+    char errstr[256];
+    struct cv_pg_error err;
+    struct cv_pg *pg;
+    int timeout, failures;
+    int64_t wait;
+
+    pthread_mutex_lock(&c->watch_lock);
+    if (!c->watch_deadline || cv_mono_ms() < c->watch_deadline) {
+        pthread_mutex_unlock(&c->watch_lock);
+        return 0;
+    }
+    /* the handler cannot return past watch_end() while we hold the lock,
+     * so the slot is still its own: copy what we need (not the buffers) */
+    s = *c->watch_slot;
+    s.msg = NULL;
+    s.hdrs = NULL;
+    s.key = s.value = NULL;
+    timeout = c->watch_timeout_ms;
+    pthread_mutex_unlock(&c->watch_lock);
+
+    pol = policy_of(c, &s);
+    failures = s.attempts + 1;
+    wait = cv_retry_delay_ms(pol, failures, 0.5); /* c->rng is the
+                                                     consumer thread's */
+    snprintf(reason, sizeof(reason),
+             "handler timeout: still running after %d ms", timeout);
+    CV_LOG(CV_LOG_ERROR, c->kv,
+           "handler of event %s (%s [%d] offset %lld, attempt %d of %d) "
+           "still running after %d ms: cutting it off, the process exits "
+           "with status %d",
+           s.ce.id, s.part->topic, (int)s.partition, (long long)s.offset,
+           failures, pol->max_attempts, timeout, CV_EXIT_HANDLER_TIMEOUT);
+    snprintf(part, sizeof(part), "%d", (int)s.partition);
+    snprintf(off, sizeof(off), "%lld", (long long)s.offset);
+    snprintf(att, sizeof(att), "%d", failures);
+    snprintf(delay, sizeof(delay), "%lld", (long long)wait);
+    snprintf(id, sizeof(id), "%lld", (long long)s.retry_id);
+    pg = cv_pg_connect(c->cfg->pg_conninfo, "conveyor/watchdog",
+                       c->cfg->pg_connect_timeout_s, errstr, sizeof(errstr));
+    if (!pg) {
+        CV_LOG(CV_LOG_ERROR, c->kv, "recording the attempt: %s", errstr);
+    } else {
+        const char *params[9] = {
+            c->domain->group_id, s.part->topic, part,  off,   s.ce.id,
+            s.ce.type,           att,           delay, reason};
+        const char *parked[4] = {id, att, delay, reason};
+        int rc = s.retry_id ? cv_pg_command(pg, parked_sql, 4, parked, &err)
+                            : cv_pg_command(pg, head_sql, 9, params, &err);
+        if (rc != CV_OK)
+            CV_LOG(CV_LOG_ERROR, c->kv, "recording the attempt: %s",
+                   err.message);
+        else
+            CV_LOG(CV_LOG_WARN, c->kv,
+                   "attempt %d of event %s recorded; it runs again in "
+                   "%lld ms after a restart",
+                   failures, s.ce.id, (long long)wait);
+        cv_pg_destroy(pg);
+    }
+    fflush(NULL);
+    _exit(CV_EXIT_HANDLER_TIMEOUT);
 }
 
 /* ------------------------------------------------------------ lifecycle */
@@ -1252,6 +1921,15 @@ struct cv_consumer *cv_consumer_new(const struct cv_config *cfg,
     snprintf(c->kv, sizeof(c->kv), "domain=%s group=%s instance=%d",
              domain->name, domain->group_id, instance);
     c->dec = cv_decoder_new(cat);
+    pthread_mutex_init(&c->watch_lock, NULL);
+    pthread_mutex_init(&c->wake_lock, NULL);
+    pthread_cond_init(&c->wake_cond, NULL);
+    c->rng = (uint64_t)cv_wall_ms() * 2654435761u ^ (uint64_t)getpid() << 20 ^
+             (uint64_t)instance;
+    if (!c->rng)
+        c->rng = 1;
+    for (size_t i = 0; i < domain->nroutes; i++)
+        c->has_deferred |= domain->routes[i].retry.mode == CV_RETRY_DEFERRED;
     {
         char member[160], host[64] = "localhost";
         gethostname(host, sizeof(host) - 1);
@@ -1265,6 +1943,7 @@ struct cv_consumer *cv_consumer_new(const struct cv_config *cfg,
     if (!conf)
         goto fail;
     rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+    rd_kafka_conf_set_error_cb(conf, error_cb);
     rd_kafka_conf_set_opaque(conf, c);
     c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, errstr_size);
     if (!c->rk)
@@ -1296,6 +1975,8 @@ int cv_consumer_run(struct cv_consumer *c, atomic_int *stop)
     c->stop = stop;
     if (pg_connect(c) != CV_OK)
         return CV_OK; /* stopped before Postgres came up */
+    if (pthread_create(&c->waker, NULL, waker_main, c) == 0)
+        c->waker_started = 1;
     CV_LOG(CV_LOG_INFO, c->kv, "consumer started");
     ack(c, 0);
     while (!atomic_load(stop)) {
@@ -1304,6 +1985,8 @@ int cv_consumer_run(struct cv_consumer *c, atomic_int *stop)
             apply_controls(c);
         if (!c->pg)
             continue; /* stopping before Postgres came back */
+        retry_release(c);
+        run_parked(c);
         t0 = cv_mono_us();
         collect(c);
         t1 = cv_mono_us();
@@ -1319,6 +2002,14 @@ int cv_consumer_run(struct cv_consumer *c, atomic_int *stop)
     drop_slots(c, 0);
     if (c->pg)
         cv_control_forget(c->control, c->pg);
+    if (c->waker_started) {
+        pthread_mutex_lock(&c->wake_lock);
+        c->wake_stop = 1;
+        pthread_cond_signal(&c->wake_cond);
+        pthread_mutex_unlock(&c->wake_lock);
+        pthread_join(c->waker, NULL);
+        c->waker_started = 0;
+    }
     CV_LOG(CV_LOG_INFO, c->kv, "leaving the group");
     rd_kafka_consumer_close(c->rk);
     return CV_OK;
@@ -1343,5 +2034,8 @@ void cv_consumer_destroy(struct cv_consumer *c)
     free(c->parts);
     free(c->slots);
     free(c->idx);
+    pthread_mutex_destroy(&c->watch_lock);
+    pthread_mutex_destroy(&c->wake_lock);
+    pthread_cond_destroy(&c->wake_cond);
     free(c);
 }

@@ -37,6 +37,18 @@ int cv_consumer_run(struct cv_consumer *c, atomic_int *stop);
 void cv_consumer_destroy(struct cv_consumer *c);
 
 /*
+ * The handler timeout's watchdog, called from another thread (the
+ * runner's) every few tens of milliseconds. When the handler running on c
+ * has passed its route's timeout_ms, it records the failed attempt in
+ * conveyor.retries on a connection of its own and exits the process with
+ * CV_EXIT_HANDLER_TIMEOUT: a C function cannot be stopped safely from
+ * outside, and the batch it was in rolls back with the process. After the
+ * restart the event waits for its next attempt like any failed one, and is
+ * dead-lettered when it has none left. Returns 0 when all is well.
+ */
+int cv_consumer_watchdog(struct cv_consumer *c);
+
+/*
  * How the consumer gets a batch of n events past the ones that fail (no
  * savepoints, I-2): it runs [lo, hi) in one transaction and reports what
  * happened; the range says what to run next. Pure bookkeeping, exposed for

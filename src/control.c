@@ -186,7 +186,8 @@ const char *cv_control_reason(const struct cv_control *c)
     return c->reason;
 }
 
-int cv_control_ack(struct cv_control *c, struct cv_pg *pg, int paused)
+int cv_control_ack(struct cv_control *c, struct cv_pg *pg, int paused,
+                   const char *trouble)
 {
     struct cv_pg_error err;
 
@@ -197,9 +198,9 @@ int cv_control_ack(struct cv_control *c, struct cv_pg *pg, int paused)
         "ON CONFLICT (group_id, member) DO UPDATE SET state = excluded.state, "
         "detail = excluded.detail, updated_at = now()",
         4,
-        (const char *[]){c->d->group_id, c->member,
-                         paused ? "paused" : "running",
-                         paused ? c->reason : NULL},
+        (const char *[]){
+            c->d->group_id, c->member, paused ? "paused" : "running",
+            paused ? c->reason : (trouble && *trouble ? trouble : NULL)},
         &err);
 }
 

@@ -50,10 +50,12 @@ int cv_control_any_route_paused(const struct cv_control *c);
 /* Why, for logs: "domain leads paused by alice: deploy" or "". */
 const char *cv_control_reason(const struct cv_control *c);
 
-/* Writes this member's state ('paused' or 'running') with a detail. A
- * paused consumer writes it again every 10 s, so `status` can leave out
- * the rows of processes that died. */
-int cv_control_ack(struct cv_control *c, struct cv_pg *pg, int paused);
+/* Writes this member's state ('paused' or 'running') with a detail: the
+ * switch's reason when paused, else `trouble` (e.g. the broker is
+ * unreachable) or nothing. Consumers write it every 10 s and when it
+ * changes, so `status` can tell a silent consumer from a working one. */
+int cv_control_ack(struct cv_control *c, struct cv_pg *pg, int paused,
+                   const char *trouble);
 /* Deletes this member's state row (a clean exit). */
 void cv_control_forget(struct cv_control *c, struct cv_pg *pg);
 

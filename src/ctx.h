@@ -15,11 +15,18 @@
 #include "schema.h"
 #include "topology.h"
 
+/* One event as a handler sees it: fetched from Kafka, or a parked retry
+ * read back from conveyor.retries. */
 struct cv_event {
-    const rd_kafka_message_t *msg;
     const struct cv_ce *ce;
     avro_value_t *value; /* the decoded record */
     const char *topic;
+    const char *key;
+    size_t key_len;
+    int32_t partition;
+    int64_t offset;
+    int attempt;         /* 1 = first delivery */
+    int64_t deadline_ms; /* monotonic; 0 = no handler timeout */
 };
 
 /* Outbox rows of one transaction not sent yet, written with one multi-row

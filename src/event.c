@@ -27,6 +27,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <jansson.h>
+
 /* RFC 3339 text longer than this is refused (it allows any fraction). */
 #define TIME_TEXT_MAX 64
 
@@ -349,5 +351,68 @@ rd_kafka_headers_t *cv_ce_headers_new(const struct cv_ce *ce)
     if (ce->traceparent[0])
         rd_kafka_header_add(hdrs, "traceparent", -1, ce->traceparent, -1);
     rd_kafka_header_add(hdrs, "content-type", -1, "application/avro", -1);
+    return hdrs;
+}
+
+char *cv_headers_to_json(const rd_kafka_headers_t *hdrs)
+{
+    json_t *obj = json_object();
+    const char *name;
+    const void *val;
+    size_t size;
+    char *out;
+
+    if (hdrs) {
+        for (size_t i = 0;
+             rd_kafka_header_get_all(hdrs, i, &name, &val, &size) ==
+             RD_KAFKA_RESP_ERR_NO_ERROR;
+             i++) {
+            json_t *s = val ? json_stringn(val, size) : json_null();
+            if (!s) {
+                char *hex = cv_malloc(size * 2 + 5);
+                memcpy(hex, "hex:", 4);
+                for (size_t j = 0; j < size; j++)
+                    snprintf(hex + 4 + 2 * j, 3, "%02x",
+                             ((const unsigned char *)val)[j]);
+                s = json_string(hex);
+                free(hex);
+            }
+            json_object_set_new(obj, name, s ? s : json_null());
+        }
+    }
+    out = json_dumps(obj, JSON_COMPACT);
+    json_decref(obj);
+    return out ? out : cv_strdup("{}");
+}
+
+rd_kafka_headers_t *cv_headers_from_json(const char *text, size_t len)
+{
+    json_t *obj = json_loadb(text, len, 0, NULL);
+    rd_kafka_headers_t *hdrs = rd_kafka_headers_new(obj ? 16 : 0);
+    const char *name;
+    json_t *v;
+
+    json_object_foreach(obj, name, v)
+    {
+        const char *s = json_string_value(v);
+        size_t n = s ? strlen(s) : 0;
+
+        if (!s) {
+            rd_kafka_header_add(hdrs, name, -1, NULL, 0);
+        } else if (strncmp(s, "hex:", 4) == 0 && n % 2 == 0) {
+            unsigned char *b = cv_malloc(n / 2 + 1);
+            size_t k = 0;
+            for (size_t j = 4; j + 1 < n; j += 2) {
+                unsigned int x;
+                sscanf(s + j, "%2x", &x);
+                b[k++] = (unsigned char)x;
+            }
+            rd_kafka_header_add(hdrs, name, -1, b, (ssize_t)k);
+            free(b);
+        } else {
+            rd_kafka_header_add(hdrs, name, -1, s, (ssize_t)n);
+        }
+    }
+    json_decref(obj);
     return hdrs;
 }

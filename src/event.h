@@ -51,4 +51,15 @@ int cv_rfc3339_parse(const char *s, size_t len, int64_t *ms);
 /* Writes e.g. "2026-11-22T06:05:00.123Z"; out must hold 32 bytes. */
 void cv_rfc3339_format(int64_t ms, char out[32]);
 
+/*
+ * Kafka headers as a JSON object of strings, as conveyor.dead_letters,
+ * conveyor.retries and conveyor.outbox store them: a value that is not
+ * UTF-8 is "hex:" and its bytes in hex, a header without a value is null.
+ * cv_headers_to_json() returns a malloc'ed string ("{}" for hdrs NULL);
+ * cv_headers_from_json() a new header list the caller owns (empty if the
+ * text is not a JSON object).
+ */
+char *cv_headers_to_json(const rd_kafka_headers_t *hdrs);
+rd_kafka_headers_t *cv_headers_from_json(const char *text, size_t len);
+
 #endif

@@ -48,8 +48,8 @@ const char *cv_event_tenant(const struct cv_event *ev)
 const char *cv_event_key(const struct cv_event *ev, size_t *len)
 {
     if (len)
-        *len = ev->msg->key_len;
-    return ev->msg->key;
+        *len = ev->key_len;
+    return ev->key;
 }
 
 const char *cv_event_topic(const struct cv_event *ev)
@@ -59,12 +59,26 @@ const char *cv_event_topic(const struct cv_event *ev)
 
 int32_t cv_event_partition(const struct cv_event *ev)
 {
-    return ev->msg->partition;
+    return ev->partition;
 }
 
 int64_t cv_event_offset(const struct cv_event *ev)
 {
-    return ev->msg->offset;
+    return ev->offset;
+}
+
+int cv_event_attempt(const struct cv_event *ev)
+{
+    return ev->attempt;
+}
+
+int64_t cv_event_time_left_ms(const struct cv_event *ev)
+{
+    int64_t left;
+    if (!ev->deadline_ms)
+        return INT64_MAX;
+    left = ev->deadline_ms - cv_mono_ms();
+    return left > 0 ? left : 0;
 }
 
 int cv_event_string(const struct cv_event *ev, const char *field,
@@ -424,8 +438,8 @@ void cv_event_log(struct cv_ctx *ctx, const struct cv_event *ev, int level,
     if (ev)
         snprintf(kv, sizeof(kv),
                  "domain=%s topic=%s partition=%d offset=%lld event_id=%s",
-                 ctx->domain, ev->topic, (int)ev->msg->partition,
-                 (long long)ev->msg->offset, ev->ce->id);
+                 ctx->domain, ev->topic, (int)ev->partition,
+                 (long long)ev->offset, ev->ce->id);
     else
         snprintf(kv, sizeof(kv), "domain=%s", ctx->domain);
     cv_log_write(level, kv, "%s", msg);

@@ -48,6 +48,18 @@ const char *cv_event_key(const struct cv_event *ev, size_t *len);
 const char *cv_event_topic(const struct cv_event *ev);
 int32_t cv_event_partition(const struct cv_event *ev);
 int64_t cv_event_offset(const struct cv_event *ev);
+/* 1 on the first delivery, n on the n-th attempt (the route's retry policy;
+ * counted in Postgres, so it survives restarts). */
+int cv_event_attempt(const struct cv_event *ev);
+/*
+ * Milliseconds left before the route's handler timeout cuts this handler
+ * off (INT64_MAX without one). Bound any I/O a handler does outside
+ * Postgres with it (e.g. CURLOPT_TIMEOUT_MS). A handler still running at
+ * its deadline is cut off by the watchdog: the attempt is recorded as
+ * failed and the process exits with status 3 for its supervisor to restart
+ * it (a C function cannot be stopped safely from outside).
+ */
+int64_t cv_event_time_left_ms(const struct cv_event *ev);
 
 /*
  * ---- typed access to the decoded record's top-level fields ----

@@ -98,9 +98,14 @@ static void log_cb(const rd_kafka_t *rk, int level, const char *fac,
  */
 static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
+    (void)opaque;
+    cv_kafka_log_error(rk, err, reason);
+}
+
+void cv_kafka_log_error(rd_kafka_t *rk, int err, const char *reason)
+{
     char kv[256], fatal[512];
     int lvl = CV_LOG_ERROR;
-    (void)opaque;
 
     if (err == RD_KAFKA_RESP_ERR__TRANSPORT)
         lvl = CV_LOG_DEBUG;

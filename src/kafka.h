@@ -94,5 +94,8 @@ rd_kafka_conf_t *cv_kafka_consumer_conf_new(const struct cv_config *cfg,
  * its cause). A caller may replace the error callback afterwards. The
  * cv_kafka_*conf_new functions already call this. */
 void cv_kafka_conf_set_log(rd_kafka_conf_t *conf);
+/* Logs a client error the way the error callback set above does (for a
+ * client that sets an error callback of its own). */
+void cv_kafka_log_error(rd_kafka_t *rk, int err, const char *reason);
 
 #endif

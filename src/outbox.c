@@ -166,42 +166,6 @@ static void copy_text(char *dst, size_t size, PGresult *res, int row, int col)
     dst[n] = '\0';
 }
 
-/*
- * Headers a row carries itself (a JSON object of strings; "hex:..." for
- * bytes that were not UTF-8, as the consumer stored them).
- */
-static rd_kafka_headers_t *headers_from_json(const char *text, size_t len)
-{
-    json_t *obj = json_loadb(text, len, 0, NULL);
-    rd_kafka_headers_t *hdrs = rd_kafka_headers_new(obj ? 16 : 0);
-    const char *name;
-    json_t *v;
-
-    json_object_foreach(obj, name, v)
-    {
-        const char *s = json_string_value(v);
-        size_t n = s ? strlen(s) : 0;
-
-        if (!s) {
-            rd_kafka_header_add(hdrs, name, -1, NULL, 0);
-        } else if (strncmp(s, "hex:", 4) == 0 && n % 2 == 0) {
-            unsigned char *b = cv_malloc(n / 2 + 1);
-            size_t k = 0;
-            for (size_t j = 4; j + 1 < n; j += 2) {
-                unsigned int x;
-                sscanf(s + j, "%2x", &x);
-                b[k++] = (unsigned char)x;
-            }
-            rd_kafka_header_add(hdrs, name, -1, b, (ssize_t)k);
-            free(b);
-        } else {
-            rd_kafka_header_add(hdrs, name, -1, s, (ssize_t)n);
-        }
-    }
-    json_decref(obj);
-    return hdrs;
-}
-
 /* One round; returns the number of rows published, or -1 on error. */
 static int relay_round(struct cv_relay *r)
 {
@@ -253,8 +217,8 @@ static int relay_round(struct cv_relay *r)
         copy_text(ce.traceparent, sizeof(ce.traceparent), res, i, 9);
         hdrs = PQgetisnull(res, i, 10)
                    ? cv_ce_headers_new(&ce)
-                   : headers_from_json(PQgetvalue(res, i, 10),
-                                       (size_t)PQgetlength(res, i, 10));
+                   : cv_headers_from_json(PQgetvalue(res, i, 10),
+                                          (size_t)PQgetlength(res, i, 10));
         r->status[i] = RD_KAFKA_RESP_ERR__IN_PROGRESS;
         do {
             err = rd_kafka_producev(

@@ -192,6 +192,9 @@ int cv_runner_wait(struct cv_runner *r, void (*tick)(void *), void *opaque)
         nanosleep(&ts, NULL);
         if (cv_runner_signals() > 0)
             stopping = 1;
+        for (size_t i = 0; i < r->nworkers; i++)
+            if (r->workers[i].consumer)
+                cv_consumer_watchdog(r->workers[i].consumer);
         if (tick && cv_mono_ms() >= next_tick) {
             tick(opaque);
             next_tick += 1000;

@@ -52,9 +52,11 @@ static const char *const topic_keys[] = {"name", "partitions", "description",
 static const char *const event_keys[] = {"type", "schema",      "topic",
                                          "key",  "description", NULL};
 static const char *const domain_keys[] = {
-    "name",          "group",       "description",     "topics",
-    "routes",        "dlq_topic",   "reset",           "batch_size",
-    "batch_wait_ms", "parallelism", "kill_switch_env", "retry", NULL};
+    "name",        "group",           "description",
+    "topics",      "routes",          "dlq_topic",
+    "reset",       "batch_size",      "batch_wait_ms",
+    "parallelism", "kill_switch_env", "retry",
+    NULL};
 static const char *const route_keys[] = {"event", "handler", "description",
                                          "retry", NULL};
 static const char *const retry_keys[] = {
@@ -231,8 +233,8 @@ static int get_enum(struct loader *ld, const config_setting_t *group,
 
 /* A number (integer or float) in [min, max]. */
 static int get_number(struct loader *ld, const config_setting_t *group,
-                      const char *what, const char *key, double min,
-                      double max, double *out)
+                      const char *what, const char *key, double min, double max,
+                      double *out)
 {
     const config_setting_t *s = config_setting_get_member(group, key);
     double v;
