@@ -2,7 +2,8 @@
 # down (SIGUSR1: connections refused) for 3-5 s and brought back (SIGUSR2)
 # five times while the consumers work through a backlog and new events
 # arrive between outages. The consumers and the relay must stay up and
-# resume; the witnesses are exact and the lag returns to zero.
+# resume; the witnesses are exact and the lag returns to zero. During the
+# first outage `conveyor status` must show it, and stop showing it after.
 start_broker
 migrate
 CHUNK=20000
@@ -18,8 +19,18 @@ for i in $(seq 0 4); do
     down=$((3 + RANDOM % 3))
     log "broker down for $down s (round $((i + 1)), $(q "SELECT count(*) FROM conveyor.inbox WHERE group_id = 'conveyor.leads'") leads applied)"
     sleep "$down"
+    if [ "$i" = 0 ]; then
+        # the outage shows in `status`: each consumer says what is wrong
+        wait_for "SELECT count(*) FROM conveyor.consumer_state WHERE group_id = 'conveyor.leads' AND detail LIKE 'kafka: %'" 1 30
+        "$CONVEYOR_BIN" status >"$T/status-down.out" 2>>"$T/status.log" || fail "status during the outage"
+        grep -q '^consumer conveyor.leads .*: running, kafka: .* (since ' "$T/status-down.out" &&
+            grep -q '^total lag: unknown (broker unreachable' "$T/status-down.out" ||
+            { cat "$T/status-down.out" >&2; fail "status does not show the outage"; }
+        log "status during the outage: $(grep '^consumer conveyor.leads' "$T/status-down.out")"
+    fi
     kill -USR2 "$BROKER_PID"
     log "broker up"
+    [ "$i" != 0 ] || wait_for "SELECT count(*) FROM conveyor.consumer_state WHERE group_id = 'conveyor.leads' AND detail IS NULL AND state = 'running'" 1 30
     sleep 2
     kill -0 "$consumer" 2>/dev/null || fail "the leads consumer exited during a broker outage"
     kill -0 "$verification" 2>/dev/null || fail "the verification consumer exited during a broker outage"

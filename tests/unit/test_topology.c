@@ -219,8 +219,8 @@ static void test_repo_topology(void)
             CHECK(r->retry.mode == CV_RETRY_DEFERRED);
             CHECK(r->retry.max_attempts == 5);
             for (int k = 1; k <= 4; k++)
-                CHECK(cv_retry_delay_ms(&r->retry, k, 0.77) ==
-                      (int64_t)60000 << (k - 1));
+                CHECK(cv_retry_delay_ms(&r->retry, k, 0.77) == (int64_t)60000
+                                                                   << (k - 1));
         }
         /* the defaults */
         CHECK_STR(d->dlq_topic, "conveyor.dlq.verification");
@@ -645,9 +645,9 @@ static void test_load_errors(void)
 }
 
 #define RETRY_DOMAIN(domain_retry, route_retry)                                \
-    TOPICS EVENTS "domains = (\n  { name = \"d\"; group = \"g\"; topics "     \
+    TOPICS EVENTS "domains = (\n  { name = \"d\"; group = \"g\"; topics "      \
                   "= [ \"t\" ];\n    " domain_retry "\n    routes = (\n      " \
-                  "{ event = \"e\"; handler = \"d.h\";\n        " route_retry \
+                  "{ event = \"e\"; handler = \"d.h\";\n        " route_retry  \
                   " } ); } );\n"
 
 static void test_retry_policies(void)
@@ -722,8 +722,8 @@ static void test_retry_policies(void)
 /* The backoff: seed 002's schedule exactly, the jitter's bounds, the cap. */
 static void test_retry_delays(void)
 {
-    struct cv_retry_policy p = {CV_RETRY_DEFERRED, 5, 60000, 2.0, 480000,
-                                0.0, 30000, 0};
+    struct cv_retry_policy p = {
+        CV_RETRY_DEFERRED, 5, 60000, 2.0, 480000, 0.0, 30000, 0};
 
     CHECK(cv_retry_delay_ms(&p, 1, 0.3) == 60000);
     CHECK(cv_retry_delay_ms(&p, 2, 0.3) == 120000);
