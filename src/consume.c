@@ -1766,7 +1766,7 @@ static void run_parked(struct cv_consumer *c)
     c->next_retry_poll = cv_mono_ms() + CV_RETRY_POLL_MS;
     res = cv_pg_exec(c->pg,
                      "SELECT id, topic, partition, \"offset\", key, "
-                     "headers::text, value, attempts, last_error "
+                     "headers::text, value, attempts, last_error, event_type "
                      "FROM conveyor.retries WHERE group_id = $1 AND parked "
                      "AND next_attempt_at <= now() "
                      "ORDER BY next_attempt_at, id LIMIT 100",
@@ -1784,6 +1784,8 @@ static void run_parked(struct cv_consumer *c)
         size_t handled;
         enum txn_result r;
 
+        if (cv_control_route_paused(c->control, PQgetvalue(res, row, 9)))
+            continue; /* its route is switched off: it waits */
         if (!c->slots_cap) {
             c->slots_cap = (size_t)c->domain->batch_size;
             c->slots = cv_realloc(c->slots, c->slots_cap * sizeof(*c->slots));
