@@ -7,7 +7,9 @@
  * missing required key, an illegal Kafka topic name. Each error carries
  * file:line. Optional keys get their defaults here (batch_size 500,
  * batch_wait_ms 50, parallelism 1, reset earliest, dlq_topic
- * "conveyor.dlq.<domain>"), so the rest of the engine never guesses.
+ * "conveyor.dlq.<domain>", retry blocking, 3 attempts, 200 ms doubling to
+ * 60 s, jitter 0.1, timeout 30 s), and every route's retry policy is
+ * resolved against its domain's, so the rest of the engine never guesses.
  *
  * Checking is the other half: it looks across the file, the schema
  * catalogue and the compiled-in handler registry, reports every error it
@@ -24,6 +26,7 @@
 #include "codec.h"
 
 #include <libconfig.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -188,6 +191,30 @@ static int get_int(struct loader *ld, const config_setting_t *group,
     return CV_OK;
 }
 
+/* Like get_int, for the millisecond values that are int64_t. */
+static int get_int64(struct loader *ld, const config_setting_t *group,
+                     const char *what, const char *key, long long min,
+                     long long max, int64_t *out)
+{
+    const config_setting_t *s = config_setting_get_member(group, key);
+    long long v;
+
+    if (!s)
+        return CV_OK;
+    if (config_setting_type(s) != CONFIG_TYPE_INT &&
+        config_setting_type(s) != CONFIG_TYPE_INT64)
+        return fail_at(ld, s,
+                       "%s: key '%s': expected integer %lld..%lld, got %s",
+                       what, key, min, max, cv_config_type_name(s));
+    v = config_setting_get_int64(s);
+    if (v < min || v > max)
+        return fail_at(ld, s,
+                       "%s: key '%s': expected integer %lld..%lld, got %lld",
+                       what, key, min, max, v);
+    *out = (int64_t)v;
+    return CV_OK;
+}
+
 static int get_bool(struct loader *ld, const config_setting_t *group,
                     const char *what, const char *key, int *out)
 {
@@ -274,14 +301,18 @@ static void retry_defaults(struct cv_retry_policy *p)
     p->line = 0;
 }
 
-/* Reads an optional `retry` group of g over *p (which holds the defaults
- * or the domain's policy): every key it sets wins, the others stay. */
+/*
+ * Reads the optional `retry` group of g over *p, which holds the defaults
+ * (for a domain) or the domain's policy (for a route): every key the group
+ * sets wins, the others are inherited. max_ms >= initial_ms is checked on
+ * the merged policy, since the two may come from different groups. The
+ * upper bounds only catch typos (a day's delay, a week's cap).
+ */
 static int load_retry(struct loader *ld, const config_setting_t *g,
                       const char *what, struct cv_retry_policy *p)
 {
     const config_setting_t *r = config_setting_get_member(g, "retry");
     char rwhat[1100];
-    int initial = (int)p->initial_ms, max = (int)p->max_ms;
 
     if (!r)
         return CV_OK;
@@ -293,17 +324,17 @@ static int load_retry(struct loader *ld, const config_setting_t *g,
         get_enum(ld, r, rwhat, "mode", retry_mode_names, &p->mode) != CV_OK ||
         get_int(ld, r, rwhat, "max_attempts", 0, 1, 1000, &p->max_attempts) !=
             CV_OK ||
-        get_int(ld, r, rwhat, "initial_ms", 0, 0, 86400000, &initial) !=
+        get_int64(ld, r, rwhat, "initial_ms", 0, 86400000LL, &p->initial_ms) !=
             CV_OK ||
         get_number(ld, r, rwhat, "factor", 1.0, 100.0, &p->factor) != CV_OK ||
-        get_int(ld, r, rwhat, "max_ms", 0, 0, 604800000, &max) != CV_OK ||
+        get_int64(ld, r, rwhat, "max_ms", 0, 604800000LL, &p->max_ms) !=
+            CV_OK ||
         get_number(ld, r, rwhat, "jitter", 0.0, 1.0, &p->jitter) != CV_OK ||
         get_int(ld, r, rwhat, "timeout_ms", 0, 0, 86400000, &p->timeout_ms) !=
             CV_OK)
         return CV_ERR;
-    p->initial_ms = initial;
-    p->max_ms = max;
-    p->line = line_of(r);
+    if (config_setting_length(r) > 0) /* `retry = {};` sets nothing */
+        p->line = line_of(r);
     if (p->max_ms < p->initial_ms)
         return fail_at(ld, r,
                        "%s: max_ms (%lld) is less than initial_ms (%lld)",
@@ -314,20 +345,27 @@ static int load_retry(struct loader *ld, const config_setting_t *g,
 int64_t cv_retry_delay_ms(const struct cv_retry_policy *p, int failures,
                           double u)
 {
-    double d = (double)p->initial_ms;
+    double cap = p->max_ms > 0 ? (double)p->max_ms : 0.0;
+    double d = p->initial_ms > 0 ? (double)p->initial_ms : 0.0;
 
     if (failures < 1)
         failures = 1;
-    for (int i = 1; i < failures && d < (double)p->max_ms; i++)
-        d *= p->factor;
-    if (d > (double)p->max_ms)
-        d = (double)p->max_ms;
-    if (u < 0)
-        u = 0;
-    if (u > 1)
-        u = 1;
-    d *= 1.0 + p->jitter * (2.0 * u - 1.0);
-    return d > 0 ? (int64_t)(d + 0.5) : 0;
+    /*
+     * In double, and capped before anything becomes an integer: factor^n
+     * may be inf for a large failure count (a loop over failures took 7 s
+     * for INT_MAX when the delay never reached the cap).
+     */
+    if (d > 0.0 && failures > 1)
+        d *= pow(p->factor, (double)(failures - 1));
+    if (!(d <= cap))
+        d = cap;
+    if (!(u >= 0.0)) /* NaN too */
+        u = 0.0;
+    if (u > 1.0)
+        u = 1.0;
+    if (p->jitter > 0.0)
+        d *= 1.0 + p->jitter * (2.0 * u - 1.0);
+    return d > 0.0 ? (int64_t)(d + 0.5) : 0;
 }
 
 /* Kafka: 1..249 of [A-Za-z0-9._-], and not "." or "..". */

@@ -10,6 +10,8 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -218,6 +220,8 @@ static void test_repo_topology(void)
         if (r) {
             CHECK(r->retry.mode == CV_RETRY_DEFERRED);
             CHECK(r->retry.max_attempts == 5);
+            CHECK(r->retry.jitter == 0.0 && r->retry.timeout_ms == 30000);
+            CHECK(cv_retry_delay_ms(&r->retry, 5, 0.77) == 480000);
             for (int k = 1; k <= 4; k++)
                 CHECK(cv_retry_delay_ms(&r->retry, k, 0.77) == (int64_t)60000
                                                                    << (k - 1));
@@ -229,6 +233,19 @@ static void test_repo_topology(void)
         CHECK(d->parallelism == 1);
         CHECK(d->reset_earliest == 1);
     }
+    /* a job's runs stay in order: every route inherits blocking */
+    d = cv_topology_domain(&t, "jobs");
+    CHECK(d != NULL && d->nroutes == 12);
+    if (d) {
+        CHECK(d->retry.mode == CV_RETRY_BLOCKING && d->retry.line > 0);
+        for (size_t i = 0; i < d->nroutes; i++)
+            CHECK(d->routes[i].retry.mode == CV_RETRY_BLOCKING &&
+                  d->routes[i].retry.line == d->retry.line);
+    }
+    /* leads sets no retry group: the defaults */
+    d = cv_topology_domain(&t, "leads");
+    CHECK(d && d->nroutes && d->routes[0].retry.line == 0 &&
+          d->routes[0].retry.max_attempts == 3);
     CHECK(cv_topology_domain(&t, "nope") == NULL);
     cv_topology_free(&t);
     CHECK(t.domains == NULL && t.path == NULL);
@@ -683,6 +700,17 @@ static void test_retry_policies(void)
           r->jitter == 0.5 && r->timeout_ms == 5000 && r->line == 8);
     cv_topology_free(&t);
 
+    /* int64 literals for the milliseconds; an empty group sets nothing */
+    path = write_file("case.cfg",
+                      RETRY_DOMAIN("retry = { initial_ms = 1000L; max_ms = "
+                                   "600000000L; factor = 1.5; };",
+                                   "retry = { };"));
+    CHECK(cv_topology_load(path, &t, errstr, sizeof(errstr)) == CV_OK);
+    r = &t.domains[0].routes[0].retry;
+    CHECK(r->initial_ms == 1000 && r->max_ms == 600000000 && r->factor == 1.5 &&
+          r->max_attempts == 3 && r->line == 5);
+    cv_topology_free(&t);
+
     /* errors, each at the retry group's line */
     expect_load_error(RETRY_DOMAIN("", "retry = { tries = 3; };"),
                       "8: domain 'd': route for 'e': retry: unknown key "
@@ -709,6 +737,23 @@ static void test_retry_policies(void)
     expect_load_error(RETRY_DOMAIN("retry = { timeout_ms = -5; };", ""),
                       "5: domain 'd': retry: key 'timeout_ms': expected "
                       "integer 0..86400000, got -5");
+    expect_load_error(RETRY_DOMAIN("", "retry = { max_attempts = \"3\"; };"),
+                      "8: domain 'd': route for 'e': retry: key "
+                      "'max_attempts': expected integer 1..1000, got a "
+                      "string");
+    expect_load_error(RETRY_DOMAIN("retry = { mode = 1; };", ""),
+                      "5: domain 'd': retry: key 'mode': expected "
+                      "blocking|deferred, got an integer");
+    expect_load_error(RETRY_DOMAIN("", "retry = { max_ms = 604800001L; };"),
+                      "8: domain 'd': route for 'e': retry: key 'max_ms': "
+                      "expected integer 0..604800000, got 604800001");
+    expect_load_error(RETRY_DOMAIN("", "retry = { initial_ms = 1.5; };"),
+                      "8: domain 'd': route for 'e': retry: key "
+                      "'initial_ms': expected integer 0..86400000, got a "
+                      "float");
+    expect_load_error(RETRY_DOMAIN("", "retry = { jitter = -0.1; };"),
+                      "8: domain 'd': route for 'e': retry: key 'jitter': "
+                      "expected a number 0..1, got -0.1");
     expect_load_error(RETRY_DOMAIN("", "retry = 3;"),
                       "8: domain 'd': route for 'e': retry: expected a group "
                       "{ ... }, got an integer");
@@ -717,6 +762,16 @@ static void test_retry_policies(void)
                                    "retry = { max_ms = 1000; };"),
                       "8: domain 'd': route for 'e': retry: max_ms (1000) is "
                       "less than initial_ms (5000)");
+    /* the domain's own group against the defaults (max_ms 60000) */
+    expect_load_error(RETRY_DOMAIN("retry = { initial_ms = 90000; };", ""),
+                      "5: domain 'd': retry: max_ms (60000) is less than "
+                      "initial_ms (90000)");
+    /* a route may lift the cap the domain's start needs */
+    path =
+        write_file("case.cfg", RETRY_DOMAIN("retry = { max_ms = 1000; };",
+                                            "retry = { initial_ms = 1000; };"));
+    CHECK(cv_topology_load(path, &t, errstr, sizeof(errstr)) == CV_OK);
+    cv_topology_free(&t);
 }
 
 /* The backoff: seed 002's schedule exactly, the jitter's bounds, the cap. */
@@ -730,19 +785,47 @@ static void test_retry_delays(void)
     CHECK(cv_retry_delay_ms(&p, 3, 0.3) == 240000);
     CHECK(cv_retry_delay_ms(&p, 4, 0.3) == 480000);
     CHECK(cv_retry_delay_ms(&p, 5, 0.3) == 480000);
-    CHECK(cv_retry_delay_ms(&p, 0, 0.3) == 60000);       /* as 1 */
-    CHECK(cv_retry_delay_ms(&p, 100000, 0.9) == 480000); /* no overflow */
+    CHECK(cv_retry_delay_ms(&p, 0, 0.3) == 60000);      /* as 1 */
+    CHECK(cv_retry_delay_ms(&p, 10000, 0.9) == 480000); /* no overflow */
+    CHECK(cv_retry_delay_ms(&p, INT_MAX, 0.9) == 480000);
+    CHECK(cv_retry_delay_ms(&p, -3, 0.3) == 60000);
     p.jitter = 0.2;
     CHECK(cv_retry_delay_ms(&p, 1, 0.0) == 48000);
     CHECK(cv_retry_delay_ms(&p, 1, 0.5) == 60000);
     CHECK(cv_retry_delay_ms(&p, 1, 0.999999) == 72000);
     CHECK(cv_retry_delay_ms(&p, 9, 0.0) == 384000); /* jitter on the cap */
+    CHECK(cv_retry_delay_ms(&p, 9, 0.999999) == 576000);
+    /* every u in [0,1) lands in d*(1 +- jitter) */
+    {
+        int inside = 1;
+        for (int i = 0; i < 1000; i++) {
+            int64_t v = cv_retry_delay_ms(&p, 2, i / 1000.0);
+            inside &= v >= 96000 && v <= 144000;
+        }
+        CHECK(inside);
+    }
+    /* rounded to the nearest ms, not truncated */
+    p.initial_ms = 3;
+    p.jitter = 0.25;
+    CHECK(cv_retry_delay_ms(&p, 1, 0.0) == 2); /* 2.25 */
+    CHECK(cv_retry_delay_ms(&p, 2, 0.0) == 5); /* 4.5 */
+    p.initial_ms = 60000;
+    p.jitter = 0.2;
     p.initial_ms = 0;
     CHECK(cv_retry_delay_ms(&p, 3, 0.7) == 0);
     p.initial_ms = 100;
     p.factor = 1.0;
     p.jitter = 0;
     CHECK(cv_retry_delay_ms(&p, 50, 0.1) == 100);
+    /* quick when the delay never reaches the cap: no loop over failures */
+    CHECK(cv_retry_delay_ms(&p, INT_MAX, 0.1) == 100);
+    p.initial_ms = 0;
+    p.factor = 3.0;
+    CHECK(cv_retry_delay_ms(&p, INT_MAX, 0.1) == 0);
+    /* huge values stay capped */
+    p.initial_ms = INT64_C(1) << 40;
+    p.max_ms = INT64_C(1) << 41;
+    CHECK(cv_retry_delay_ms(&p, 10000, 0.5) == INT64_C(1) << 41);
 }
 
 static void test_load_file_errors(void)
