@@ -1265,9 +1265,8 @@ static const struct cv_retry_policy *policy_of(struct cv_consumer *c,
 
 /* Tells the watchdog which handler runs now, and until when. */
 static void watch_begin(struct cv_consumer *c, const struct slot *s,
-                        struct cv_event *ev)
+                        const struct cv_retry_policy *pol, struct cv_event *ev)
 {
-    const struct cv_retry_policy *pol = policy_of(c, s);
 
     ev->deadline_ms = pol->timeout_ms ? cv_mono_ms() + pol->timeout_ms : 0;
     if (!ev->deadline_ms)
@@ -1430,7 +1429,7 @@ static enum txn_result run_txn(struct cv_consumer *c, size_t lo, size_t hi,
         ctx.tag = (int)i;
         ctx.emit_seq = 0;
         ctx.reason[0] = '\0';
-        watch_begin(c, s, &ev);
+        watch_begin(c, s, &route->retry, &ev); /* route known: no lookup */
         cv_result_t hr = route->fn(&ctx, &ev);
         watch_end(c, &ev);
         if (ctx.broken) {

@@ -190,3 +190,26 @@ kcat_follow() {
     KCAT_PID=$!
     PIDS+=($KCAT_PID)
 }
+
+# ---- the testkit domain (tests/testkit/testkit.c), for the retry tests
+
+# testkit_setup: run conveyor-testkit on tests/integration/retry.cfg with a
+# dev broker, migrated tables and an empty call log ($CONVEYOR_TESTKIT_LOG).
+testkit_setup() {
+    export CONVEYOR_TOPOLOGY=$CONVEYOR_SOURCE_DIR/tests/integration/retry.cfg
+    export CONVEYOR_TESTKIT_LOG=$T/calls.log
+    CONVEYOR_BIN=${CONVEYOR_TESTKIT_BIN:?conveyor-testkit is needed}
+    start_broker
+    migrate
+    q "CREATE TABLE public.testkit_effects (event_id text NOT NULL, attempt int NOT NULL)"
+    : >"$CONVEYOR_TESTKIT_LOG"
+}
+
+# ev ID COMMAND KEY: one envelope line for `produce --envelope`
+ev() { printf '{"id":"%s","data":{"schedule":"%s","fire_time":0,"run":"%s"}}\n' "$1" "$2" "$3"; }
+# ncalls ID: how often the testkit handler was called for ID
+ncalls() { awk -v id="$1" '$1 == id' "$CONVEYOR_TESTKIT_LOG" | wc -l; }
+# nfailed ID: how many of those calls failed; a call that succeeded may
+# run again when a later event of its batch fails (handlers re-run), a
+# failed one never is
+nfailed() { awk -v id="$1" '$1 == id && $4 == "retry"' "$CONVEYOR_TESTKIT_LOG" | wc -l; }

@@ -4,15 +4,7 @@
 # restarted consumer waits for the next attempt, which hangs again; after
 # the second restart the event has no attempts left and is dead-lettered
 # without running a third time, and the events behind it go on.
-export CONVEYOR_TOPOLOGY=$CONVEYOR_SOURCE_DIR/tests/integration/retry.cfg
-export CONVEYOR_TESTKIT_LOG=$T/calls.log
-CONVEYOR_BIN=${CONVEYOR_TESTKIT_BIN:?conveyor-testkit is needed}
-start_broker
-migrate
-q "CREATE TABLE public.testkit_effects (event_id text NOT NULL, attempt int NOT NULL)"
-: >"$CONVEYOR_TESTKIT_LOG"
-ev() { printf '{"id":"%s","data":{"schedule":"%s","fire_time":0,"run":"%s"}}\n' "$1" "$2" "$3"; }
-ncalls() { awk -v id="$1" '$1 == id' "$CONVEYOR_TESTKIT_LOG" | wc -l; }
+testkit_setup
 {
     ev t-before ok K
     ev t-hang hang:30000 K

@@ -7,22 +7,10 @@
 #   deferred: the event is parked and its partition flows on;
 # and in both the effects happen exactly once. An event that fails every
 # time is dead-lettered after the 4th attempt, cv_fail() at once.
-export CONVEYOR_TOPOLOGY=$CONVEYOR_SOURCE_DIR/tests/integration/retry.cfg
-export CONVEYOR_TESTKIT_LOG=$T/calls.log
-CONVEYOR_BIN=${CONVEYOR_TESTKIT_BIN:?conveyor-testkit is needed}
-start_broker
-migrate
-q "CREATE TABLE public.testkit_effects (event_id text NOT NULL, attempt int NOT NULL)"
-: >"$CONVEYOR_TESTKIT_LOG"
+testkit_setup
 
-# ev ID COMMAND KEY: one envelope line
-ev() { printf '{"id":"%s","data":{"schedule":"%s","fire_time":0,"run":"%s"}}\n' "$1" "$2" "$3"; }
 keys=(A B C D E F G H)
 calls() { awk -v id="$1" '$1 == id' "$CONVEYOR_TESTKIT_LOG"; }
-ncalls() { calls "$1" | wc -l; }
-# a call that succeeded may run again when a later event of its batch
-# fails (handlers are re-runnable); failed calls are never repeated
-nfailed() { calls "$1" | awk '$4 == "retry"' | wc -l; }
 call_ms() { calls "$1" | awk -v n="$2" '$2 == n { print $3 }'; }
 partition_of() { calls "$1" | awk 'NR == 1 { print $5 }'; }
 effects() { q "SELECT count(*) FROM testkit_effects WHERE event_id = '$1'"; }

@@ -6,18 +6,7 @@
 # exactly its 4th attempt as the engine counts it, and an event that always
 # fails is dead-lettered after exactly 4 calls, crash or not. Calls are
 # counted by the handler in a file of its own (tests/testkit).
-export CONVEYOR_TOPOLOGY=$CONVEYOR_SOURCE_DIR/tests/integration/retry.cfg
-export CONVEYOR_TESTKIT_LOG=$T/calls.log
-CONVEYOR_BIN=${CONVEYOR_TESTKIT_BIN:?conveyor-testkit is needed}
-start_broker
-migrate
-q "CREATE TABLE public.testkit_effects (event_id text NOT NULL, attempt int NOT NULL)"
-: >"$CONVEYOR_TESTKIT_LOG"
-ev() { printf '{"id":"%s","data":{"schedule":"%s","fire_time":0,"run":"%s"}}\n' "$1" "$2" "$3"; }
-ncalls() { awk -v id="$1" '$1 == id' "$CONVEYOR_TESTKIT_LOG" | wc -l; }
-# failed calls, and the result of call 4 (a call that succeeded may run
-# again when a later event of its batch fails: handlers are re-runnable)
-nfailed() { awk -v id="$1" '$1 == id && $4 == "retry"' "$CONVEYOR_TESTKIT_LOG" | wc -l; }
+testkit_setup
 result_of() { awk -v id="$1" -v n="$2" '$1 == id && $2 == n { print $4 }' "$CONVEYOR_TESTKIT_LOG"; }
 keys=(A B C D E F G H)
 N=10
