@@ -15,7 +15,9 @@
  * carries a password is refused (DATABASE_URL and PGPASSWORD may carry one),
  * and no error message repeats a conninfo. Relative paths from the file are
  * resolved against the file's directory; paths from the environment and the
- * built-in defaults are relative to the working directory.
+ * built-in defaults are relative to the working directory (main.c asks
+ * paths.c for the installed copy of a default that is not there). Each
+ * string key remembers where its value came from, for messages.
  *
  * This module also owns cv_config_read_file(), the libconfig front end the
  * topology loader shares: it turns libconfig's failures into file:line
@@ -109,7 +111,19 @@ static const struct key_def keys[] = {
      .def_int = 0,
      .min = 0,
      .max = 3600000,
-     .desc = "Postgres statement_timeout for engine sessions, ms; 0 = none."},
+     .desc = "Postgres statement_timeout for consumer sessions, ms; 0 = "
+             "none. A batch that times out is rolled back and retried as it "
+             "is; no event is blamed."},
+    {.name = "postgres.lock_timeout_ms",
+     .type = KEY_INT,
+     .offset = OFF(pg_lock_timeout_ms),
+     .def_int = 2000,
+     .min = 0,
+     .max = 3600000,
+     .desc = "Postgres lock_timeout for consumer sessions, ms; 0 = none. A "
+             "batch that waits longer for a row lock is rolled back and "
+             "retried, and the consumer serves its group in between: keep "
+             "it below the group session timeout (6000 ms)."},
     {.name = "schemas.dir",
      .type = KEY_STRING,
      .offset = OFF(schema_dir),
@@ -390,6 +404,17 @@ struct origin {
     int from_file;
 };
 
+static void origin_set(struct cv_config *cfg, const struct key_def *k,
+                       const char *where)
+{
+    size_t i = (size_t)(k - keys);
+
+    if (!cfg->origin)
+        return;
+    free(cfg->origin[i]);
+    cfg->origin[i] = where ? cv_strdup(where) : NULL;
+}
+
 static int set_string(struct cv_config *cfg, const struct key_def *k,
                       const char *value, const struct origin *o, char *errstr,
                       size_t errstr_size)
@@ -412,6 +437,7 @@ static int set_string(struct cv_config *cfg, const struct key_def *k,
         *dst = cv_asprintf("%s%s", o->dir, value);
     else
         *dst = cv_strdup(value);
+    origin_set(cfg, k, o->where);
     return CV_OK;
 }
 
@@ -922,6 +948,7 @@ int cv_config_load(const char *path, struct cv_config *cfg, char *errstr,
                    size_t errstr_size)
 {
     memset(cfg, 0, sizeof(*cfg));
+    cfg->origin = cv_calloc(CV_ARRAY_SIZE(keys), sizeof(*cfg->origin));
     set_defaults(cfg);
     if (path) {
         cfg->path = cv_strdup(path);
@@ -948,7 +975,36 @@ void cv_config_free(struct cv_config *cfg)
         if (keys[i].type == KEY_STRING)
             free(*str_member(cfg, &keys[i]));
     props_free(cfg);
+    if (cfg->origin)
+        for (size_t i = 0; i < CV_ARRAY_SIZE(keys); i++)
+            free(cfg->origin[i]);
+    free(cfg->origin);
     memset(cfg, 0, sizeof(*cfg));
+}
+
+const char *cv_config_origin(const struct cv_config *cfg, const char *key)
+{
+    const struct key_def *k = key_find(key);
+
+    if (!k || !cfg->origin)
+        return NULL;
+    return cfg->origin[k - keys];
+}
+
+void cv_config_set_origin(struct cv_config *cfg, const char *key,
+                          const char *where)
+{
+    const struct key_def *k = key_find(key);
+
+    if (k)
+        origin_set(cfg, k, where);
+}
+
+const char *cv_config_env_name(const char *key)
+{
+    const struct key_def *k = key_find(key);
+
+    return k ? k->env : NULL;
 }
 
 void cv_config_describe(FILE *out)

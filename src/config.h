@@ -40,6 +40,7 @@ struct cv_config {
     char *pg_conninfo;
     int pg_connect_timeout_s;
     int pg_statement_timeout_ms; /* 0 = none */
+    int pg_lock_timeout_ms;      /* 0 = none */
 
     /* schemas and topology */
     char *schema_dir;
@@ -63,6 +64,10 @@ struct cv_config {
     /* logging */
     int log_level;  /* enum cv_log_level */
     int log_format; /* enum cv_log_format */
+
+    /* per key of config.c's table: where the value came from, NULL for the
+     * built-in default (string keys; see cv_config_origin) */
+    char **origin;
 };
 
 /*
@@ -73,6 +78,19 @@ struct cv_config {
 int cv_config_load(const char *path, struct cv_config *cfg, char *errstr,
                    size_t errstr_size);
 void cv_config_free(struct cv_config *cfg);
+
+/*
+ * Where the string key's value came from: "FILE:LINE", "environment
+ * variable NAME", "the installed default", what cv_config_set_origin()
+ * recorded, or NULL for the built-in default (also for an unknown key).
+ * Borrowed from cfg.
+ */
+const char *cv_config_origin(const struct cv_config *cfg, const char *key);
+/* Records where a value a command set itself came from (copied). */
+void cv_config_set_origin(struct cv_config *cfg, const char *key,
+                          const char *where);
+/* The environment variable that overrides key, or NULL. */
+const char *cv_config_env_name(const char *key);
 
 /* Prints every key with its type, default and description (for --help and
  * the test that checks config/conveyor.cfg documents every key). */

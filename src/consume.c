@@ -65,8 +65,7 @@
 #define TAG_CAS          -2
 #define TAG_INBOX        -3
 #define TAG_CLAIM        -4
-#define UNIQUE_SQLSTATE  "23505"
-#define FENCE_SQLSTATE   "CV001"
+#define CV_HOLDERS_MAX   3 /* open transactions named after a lock wait */
 
 struct part {
     char *topic;
@@ -112,6 +111,8 @@ enum txn_result {
     TXN_FENCED,    /* the offset CAS refused the commit */
     TXN_TRANSIENT, /* connection lost, serialization failure, ... */
     TXN_HELD,      /* a blocking retry: the event's partition waits */
+    TXN_WAITED,    /* lock_timeout or statement_timeout: Postgres was
+                      blocked or slow; retried like TXN_TRANSIENT */
 };
 
 /* What run_txn() does with its events. */
@@ -160,7 +161,11 @@ struct cv_consumer {
     const char *wake_topic[CV_WAKE_MAX];
     int32_t wake_part[CV_WAKE_MAX];
 
-    char trouble[256]; /* what keeps it from working, for status */
+    char trouble[256];   /* what keeps it from working, for status */
+    char pg_wait[512];   /* for status: batches rolled back after a wait */
+    char wait_what[640]; /* the last such batch, and what it waited on */
+    char wait_since[32]; /* RFC 3339: the first of a run of such waits */
+    int wait_count;      /* batches rolled back since wait_since */
     int trouble_seq, trouble_acked;
     int64_t next_probe;      /* monotonic ms: probe_broker() */
     int has_deferred;        /* a route of the domain retries deferred */
@@ -236,16 +241,21 @@ static int pg_connect(struct cv_consumer *c)
         if (c->pg) {
             /* A consumer stopped mid-transaction (SIGSTOP, a long GC pause
              * of the host) must not hold row locks for long. */
-            char stmt_timeout[24];
+            /* Nor wait for a lock past lock_timeout: while it waits on
+             * Postgres it serves no rebalance (see classify()). */
+            char stmt_timeout[24], lock_timeout[24];
             snprintf(stmt_timeout, sizeof(stmt_timeout), "%d",
                      c->cfg->pg_statement_timeout_ms);
-            if (cv_pg_command(c->pg,
-                              "SELECT set_config("
-                              "'idle_in_transaction_session_timeout', $1, "
-                              "false), set_config('statement_timeout', $2, "
-                              "false)",
-                              2, (const char *[]){"15s", stmt_timeout},
-                              &err) == CV_OK) {
+            snprintf(lock_timeout, sizeof(lock_timeout), "%d",
+                     c->cfg->pg_lock_timeout_ms);
+            if (cv_pg_command(
+                    c->pg,
+                    "SELECT set_config("
+                    "'idle_in_transaction_session_timeout', $1, false), "
+                    "set_config('statement_timeout', $2, false), "
+                    "set_config('lock_timeout', $3, false)",
+                    3, (const char *[]){"15s", stmt_timeout, lock_timeout},
+                    &err) == CV_OK) {
                 CV_LOG(CV_LOG_INFO, c->kv, "connected to Postgres (%s)",
                        cv_pg_describe(c->pg));
                 return CV_OK;
@@ -817,7 +827,8 @@ static void ack(struct cv_consumer *c, int paused)
 {
     c->next_ack = cv_mono_ms() + 10000;
     c->trouble_acked = c->trouble_seq;
-    if (cv_control_ack(c->control, c->pg, paused, c->trouble) != CV_OK)
+    if (cv_control_ack(c->control, c->pg, paused,
+                       c->trouble[0] ? c->trouble : c->pg_wait) != CV_OK)
         CV_LOG(CV_LOG_WARN, c->kv, "recording the consumer state failed");
 }
 
@@ -1213,12 +1224,133 @@ static void batch_done(struct cv_consumer *c, int ok)
     }
 }
 
-static enum txn_result classify(struct cv_consumer *c, const struct cv_ctx *ctx,
-                                const struct cv_pg_error *err)
+/* Which statement of a transaction a tag names, for the logs. */
+static void describe_tag(struct cv_consumer *c, const struct cv_ctx *ctx,
+                         int tag, char *out, size_t size)
 {
     int first, last;
 
-    if (err->tag == TAG_CAS && strcmp(err->sqlstate, FENCE_SQLSTATE) == 0) {
+    if (tag == TAG_CAS)
+        snprintf(out, size, "the offset compare-and-set");
+    else if (tag == TAG_INBOX)
+        snprintf(out, size, "the inbox insert");
+    else if (tag == TAG_CLAIM)
+        snprintf(out, size, "the claim of a parked retry");
+    else if (!cv_ctx_tag_events(ctx, tag, &first, &last))
+        snprintf(out, size, "an engine statement");
+    else if (first == last)
+        snprintf(out, size, "the %.60s handler of event %.60s",
+                 c->slots[first].ce.type, c->slots[first].ce.id);
+    else
+        snprintf(out, size, "a row set of events %d..%d (%.60s)", first, last,
+                 c->slots[first].ce.type);
+}
+
+/*
+ * A statement of events [lo,hi) waited past lock_timeout (or
+ * statement_timeout). Nothing is any event's fault: the batch was rolled
+ * back and is retried as it is, after the consumer has served its group
+ * (a rebalance waits for it meanwhile). Says which batch waited on what;
+ * report_wait() adds who holds the lock, once the pipeline is over.
+ */
+static void waited(struct cv_consumer *c, const struct cv_ctx *ctx,
+                   const struct cv_pg_error *err, size_t lo, size_t hi)
+{
+    char stmt[160], parts[160] = "";
+    size_t nparts = 0, used = 0;
+
+    describe_tag(c, ctx, err->tag, stmt, sizeof(stmt));
+    for (size_t i = lo; i < hi; i++) {
+        const struct slot *s = &c->slots[i];
+        size_t j = lo;
+        while (j < i && c->slots[j].part != s->part)
+            j++;
+        if (j < i)
+            continue; /* partition seen */
+        if (nparts++ < 3 && used < sizeof(parts))
+            used += (size_t)snprintf(parts + used, sizeof(parts) - used,
+                                     "%s%s [%d] from %lld",
+                                     nparts > 1 ? ", " : "", s->part->topic,
+                                     (int)s->partition, (long long)s->offset);
+    }
+    snprintf(c->wait_what, sizeof(c->wait_what),
+             "batch of %zu events on %zu partitions (%.150s%s) rolled back: "
+             "%.120s (SQLSTATE %s%s%.120s) in %.150s",
+             hi - lo, nparts, parts, nparts > 3 ? ", ..." : "", err->message,
+             err->sqlstate, err->context[0] ? ", " : "", err->context, stmt);
+    if (!c->wait_count++)
+        cv_rfc3339_format(cv_wall_ms(), c->wait_since);
+}
+
+/*
+ * After waited(), with the pipeline over: the lock is gone with the
+ * statement, so name the likely holders, the oldest open transactions that
+ * wrote or locked rows, then log it and tell status.
+ */
+static void report_wait(struct cv_consumer *c)
+{
+    char holders[300] = "";
+    size_t used = 0;
+    struct cv_pg_error err;
+    PGresult *res = NULL;
+    char limit[16];
+
+    snprintf(limit, sizeof(limit), "%d", CV_HOLDERS_MAX);
+    if (c->pg && cv_pg_ok(c->pg))
+        res = cv_pg_exec(
+            c->pg,
+            "SELECT pid, coalesce(nullif(application_name, ''), "
+            "usename::text, '?'), state, "
+            "extract(epoch FROM now() - xact_start)::bigint "
+            "FROM pg_stat_activity WHERE pid <> pg_backend_pid() "
+            "AND backend_xid IS NOT NULL AND datname = current_database() "
+            "ORDER BY xact_start LIMIT $1::int",
+            1, (const char *[]){limit}, &err);
+    for (int i = 0; res && i < PQntuples(res) && used < sizeof(holders); i++)
+        used += (size_t)snprintf(holders + used, sizeof(holders) - used,
+                                 "%spid %s (%s, %s, %ss)", i ? "; " : "",
+                                 PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
+                                 PQgetvalue(res, i, 2), PQgetvalue(res, i, 3));
+    PQclear(res);
+    CV_LOG(CV_LOG_WARN, c->kv,
+           "%s; oldest open transactions: %s; serving the group, then "
+           "retrying the batch",
+           c->wait_what, holders[0] ? holders : "none found");
+    snprintf(c->pg_wait, sizeof(c->pg_wait),
+             "postgres: %d batch(es) rolled back after waiting since %s, the "
+             "last: %.300s",
+             c->wait_count, c->wait_since, c->wait_what);
+    c->trouble_seq++;
+}
+
+/* A batch committed: whatever it waited on is over. */
+static void wait_over(struct cv_consumer *c)
+{
+    if (!c->wait_count)
+        return;
+    CV_LOG(CV_LOG_INFO, c->kv,
+           "postgres: a batch committed again after %d rolled back on a "
+           "wait since %s",
+           c->wait_count, c->wait_since);
+    c->wait_count = 0;
+    c->pg_wait[0] = '\0';
+    c->trouble_seq++;
+}
+
+static enum txn_result classify(struct cv_consumer *c, const struct cv_ctx *ctx,
+                                const struct cv_pg_error *err, size_t lo,
+                                size_t hi)
+{
+    int first, last;
+
+    /* before any blame: a lock wait is no event's fault, whichever
+     * statement (a handler's, the inbox insert, the offsets) hit it */
+    if (cv_pg_waited_too_long(err->sqlstate)) {
+        waited(c, ctx, err, lo, hi);
+        return TXN_WAITED;
+    }
+
+    if (err->tag == TAG_CAS && strcmp(err->sqlstate, CV_SQLSTATE_FENCED) == 0) {
         CV_LOG(CV_LOG_WARN, c->kv,
                "commit refused, %s; re-seeking to the "
                "stored offsets",
@@ -1231,7 +1363,8 @@ static enum txn_result classify(struct cv_consumer *c, const struct cv_ctx *ctx,
      * now (this one is a zombie) or processed the same ids elsewhere.
      * Either way this commit must not happen; Postgres has the truth.
      */
-    if (err->tag == TAG_INBOX && strcmp(err->sqlstate, UNIQUE_SQLSTATE) == 0) {
+    if (err->tag == TAG_INBOX &&
+        strcmp(err->sqlstate, CV_SQLSTATE_UNIQUE) == 0) {
         CV_LOG(CV_LOG_WARN, c->kv,
                "commit refused, another consumer committed these events "
                "first (%s); re-seeking to the stored offsets",
@@ -1353,7 +1486,8 @@ static enum txn_result run_txn(struct cv_consumer *c, size_t lo, size_t hi,
         err.tag = TAG_ENGINE;
         if (rc != CV_OK)
             err.sqlstate[0] = '\0';
-        r = classify(c, &ctx, &err);
+        err.context[0] = '\0';
+        r = classify(c, &ctx, &err, lo, hi);
         goto out;
     }
     if (d.claimed == 0) {
@@ -1438,7 +1572,7 @@ static enum txn_result run_txn(struct cv_consumer *c, size_t lo, size_t hi,
         }
         if (ctx.pipe_failed && ctx.pipe_err.tag != (int)i) {
             /* a statement queued before this handler failed: blame it */
-            r = classify(c, &ctx, &ctx.pipe_err);
+            r = classify(c, &ctx, &ctx.pipe_err, lo, hi);
             break;
         }
         if (ctx.misused)
@@ -1470,14 +1604,16 @@ static enum txn_result run_txn(struct cv_consumer *c, size_t lo, size_t hi,
         if (rc != CV_OK) {
             err.tag = TAG_ENGINE;
             err.sqlstate[0] = '\0';
+            err.context[0] = '\0';
             snprintf(err.message, sizeof(err.message), "%s",
                      PQerrorMessage(cv_pg_conn(c->pg)));
         }
         batch_done(c, 0);
-        r = classify(c, &ctx, &err);
+        r = classify(c, &ctx, &err, lo, hi);
         goto out;
     }
     batch_done(c, 1);
+    wait_over(c);
     cv_stats_commit_sample(cv_mono_us() - t0);
     int_fast64_t zero = 0;
     atomic_compare_exchange_strong(&cv_stats.first_commit_ms, &zero,
@@ -1485,6 +1621,8 @@ static enum txn_result run_txn(struct cv_consumer *c, size_t lo, size_t hi,
 out:
     if (c->pg)
         cv_pg_pipe_end(c->pg);
+    if (r == TXN_WAITED)
+        report_wait(c);
     if (r == TXN_TRANSIENT && c->pg && !cv_pg_ok(c->pg)) {
         cv_pg_destroy(c->pg);
         c->pg = NULL;
@@ -1724,6 +1862,9 @@ static void process(struct cv_consumer *c)
             atomic_fetch_add(&cv_stats.retried, 1);
         if (r == TXN_TRANSIENT)
             sleep_ms(200);
+        /* A revocation that came meanwhile is served by the next poll
+         * (collect()), before anything is applied again: the slots go,
+         * and only partitions still assigned are fetched back. */
         reseek(c);
         return;
     }
@@ -1813,7 +1954,7 @@ static void run_parked(struct cv_consumer *c)
             r = isolate(c, 0);
         }
         drop_slots(c, 0);
-        if (r == TXN_TRANSIENT)
+        if (r == TXN_TRANSIENT || r == TXN_WAITED)
             break;
     }
     PQclear(res);

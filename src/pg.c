@@ -56,6 +56,7 @@ static void set_conn_error(struct cv_pg *pg, struct cv_pg_error *err, int tag)
         return;
     err->tag = tag;
     err->sqlstate[0] = '\0';
+    err->context[0] = '\0';
     snprintf(err->message, sizeof(err->message), "%s",
              pg->conn ? PQerrorMessage(pg->conn) : "no connection");
     /* libpq messages end with a newline; logs want one line */
@@ -67,15 +68,20 @@ static void set_conn_error(struct cv_pg *pg, struct cv_pg_error *err, int tag)
 static void set_result_error(const PGresult *res, struct cv_pg_error *err,
                              int tag)
 {
-    const char *state, *msg;
+    const char *state, *msg, *where;
     if (!err)
         return;
     state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
     msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+    where = PQresultErrorField(res, PG_DIAG_CONTEXT);
     err->tag = tag;
     snprintf(err->sqlstate, sizeof(err->sqlstate), "%s", state ? state : "");
     snprintf(err->message, sizeof(err->message), "%s",
              msg ? msg : PQresultErrorMessage(res));
+    /* the first line of the context: "while updating tuple (0,7) in
+     * relation \"partner_monthly_volume\"" for a row lock */
+    snprintf(err->context, sizeof(err->context), "%.*s",
+             where ? (int)strcspn(where, "\n") : 0, where ? where : "");
 }
 
 struct cv_pg *cv_pg_connect(const char *conninfo, const char *app_name,
@@ -148,6 +154,12 @@ const char *cv_pg_describe(struct cv_pg *pg)
 int cv_pg_ok(struct cv_pg *pg)
 {
     return pg && pg->conn && PQstatus(pg->conn) == CONNECTION_OK;
+}
+
+int cv_pg_waited_too_long(const char *sqlstate)
+{
+    return sqlstate && (strcmp(sqlstate, CV_SQLSTATE_LOCK_TIMEOUT) == 0 ||
+                        strcmp(sqlstate, CV_SQLSTATE_QUERY_CANCELED) == 0);
 }
 
 int cv_pg_retriable(const char *sqlstate)
@@ -375,6 +387,7 @@ int cv_pg_pipe_sync(struct cv_pg *pg, cv_pg_rows_cb on_rows, void *opaque,
     err->tag = -1;
     err->sqlstate[0] = '\0';
     err->message[0] = '\0';
+    err->context[0] = '\0';
     if (!PQpipelineSync(pg->conn)) {
         set_conn_error(pg, err, -1);
         return CV_ERR;

@@ -23,6 +23,7 @@ struct cv_pg_error {
     int tag;          /* the tag of the statement that failed, -1 if none */
     char sqlstate[6]; /* "" if the connection itself failed */
     char message[512];
+    char context[256]; /* where it happened (PG_DIAG_CONTEXT), or "" */
 };
 
 /*
@@ -39,8 +40,21 @@ const char *cv_pg_describe(struct cv_pg *pg);
 /* True if the connection is usable. */
 int cv_pg_ok(struct cv_pg *pg);
 
+/* SQLSTATEs the engine acts on by name. */
+#define CV_SQLSTATE_UNIQUE         "23505" /* unique_violation */
+#define CV_SQLSTATE_LOCK_TIMEOUT   "55P03" /* lock_not_available */
+#define CV_SQLSTATE_QUERY_CANCELED "57014" /* statement_timeout, cancel */
+#define CV_SQLSTATE_FENCED         "CV001" /* conveyor.advance_offsets() */
+
 /* 1 if the SQLSTATE (or "" = connection lost) is worth retrying. */
 int cv_pg_retriable(const char *sqlstate);
+
+/*
+ * 1 if the statement waited too long, for a lock (lock_timeout) or as a
+ * whole (statement_timeout): Postgres was slow or blocked, which is no
+ * event's fault. The batch is retried as it is; no attempt is counted.
+ */
+int cv_pg_waited_too_long(const char *sqlstate);
 
 /*
  * Runs one statement now (not in pipeline mode), prepared by its text.

@@ -70,6 +70,7 @@ static void check_defaults(const struct cv_config *cfg)
     CHECK_STR(cfg->pg_conninfo, "");
     CHECK(cfg->pg_connect_timeout_s == 10);
     CHECK(cfg->pg_statement_timeout_ms == 0);
+    CHECK(cfg->pg_lock_timeout_ms == 2000);
     CHECK(cfg->outbox_batch_size == 500);
     CHECK(cfg->outbox_poll_ms == 1000);
     CHECK(cfg->shutdown_timeout_ms == 10000);
@@ -137,7 +138,7 @@ static void test_reference_documents_every_key(void)
         CHECK(config_lookup(&lc, names[n]) != NULL);
         CHECK_CONTAINS(desc, names[n]);
     }
-    CHECK(n == 18);
+    CHECK(n == 19);
     config_destroy(&lc);
     free(desc);
 }
