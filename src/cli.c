@@ -8,9 +8,41 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "pg.h"
+
+/*
+ * A schemas directory or topology file that is not there: the message names
+ * the setting, where its value came from, the path tried (from the working
+ * directory if relative) and how to set it, instead of a bare "schemas: No
+ * such file or directory". A path given on the command line is reported by
+ * the loader itself. Returns CV_ERR after printing, CV_OK if path exists.
+ */
+static int check_path(const struct cv_app *app, const char *key,
+                      const char *path)
+{
+    const char *origin = cv_config_origin(&app->cfg, key);
+    const char *env = cv_config_env_name(key);
+    char cwd[1024] = "";
+    int errnum;
+
+    if (access(path, F_OK) == 0 ||
+        (origin && strcmp(origin, "the command line") == 0))
+        return CV_OK;
+    errnum = errno;
+    if (path[0] != '/' && !getcwd(cwd, sizeof(cwd)))
+        cwd[0] = '\0';
+    fprintf(stderr,
+            "conveyor: %s is \"%s\" (%s): %s%s%s: %s\n"
+            "conveyor: set %s in the configuration file (-c FILE or "
+            "CONVEYOR_CONFIG) or the environment variable %s, or install "
+            "Conveyor (README, \"Installing\")\n",
+            key, path, origin ? origin : "the built-in default", cwd,
+            cwd[0] ? "/" : "", path, strerror(errnum), key, env);
+    return CV_ERR;
+}
 
 int cv_app_load_topology(struct cv_app *app)
 {
@@ -19,6 +51,9 @@ int cv_app_load_topology(struct cv_app *app)
 
     if (app->topo_loaded)
         return CV_OK;
+    if (check_path(app, "schemas.dir", app->cfg.schema_dir) != CV_OK ||
+        check_path(app, "topology.path", app->cfg.topology_path) != CV_OK)
+        return CV_ERR;
     app->cat = cv_catalogue_load(app->cfg.schema_dir, errstr, sizeof(errstr));
     if (!app->cat) {
         fprintf(stderr, "%s\n", errstr);

@@ -23,6 +23,7 @@ int cv_cmd_topology(struct cv_app *app, int argc, char **argv)
     if (argc == 3) {
         free(app->cfg.topology_path);
         app->cfg.topology_path = cv_strdup(argv[2]);
+        cv_config_set_origin(&app->cfg, "topology.path", "the command line");
     }
     if (cv_app_load_topology(app) != CV_OK)
         return CV_EXIT_USAGE;

@@ -5,21 +5,50 @@
  * from several threads never interleave. Values are quoted when they contain
  * spaces, quotes or '='. The logger never sees secrets: callers log conninfo
  * only through cv_pg_redact().
+ *
+ * A live status line (conveyor dev on a terminal) sits on stdout without a
+ * newline; while it shows, a log line for the same terminal clears it first
+ * and draws it again after itself, so the two never run together. Only
+ * that case takes a lock.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
 #include "log.h"
 
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 int cv_log_level = CV_LOG_INFO;
 static int log_format = CV_LOG_LOGFMT;
 
 static const char *level_names[] = {"error", "warn", "info", "debug"};
+
+static pthread_mutex_t live_mu = PTHREAD_MUTEX_INITIALIZER;
+static atomic_int live_on; /* a live line shows and stderr shares its tty */
+static char live_text[512];
+
+void cv_log_live_line(const char *line)
+{
+    pthread_mutex_lock(&live_mu);
+    if (line) {
+        snprintf(live_text, sizeof(live_text), "%s", line);
+        fputs("\r\033[K", stdout);
+        fputs(live_text, stdout);
+        atomic_store(&live_on, isatty(STDERR_FILENO));
+    } else {
+        fputs("\n", stdout);
+        atomic_store(&live_on, 0);
+        live_text[0] = '\0';
+    }
+    fflush(stdout);
+    pthread_mutex_unlock(&live_mu);
+}
 
 void cv_log_setup(int level, int format)
 {
@@ -172,5 +201,16 @@ void cv_log_write(int level, const char *kv, const char *fmt, ...)
             put_kv(&b, kv);
     }
     b.data[b.len++] = '\n';
+    if (!atomic_load(&live_on)) {
+        fwrite(b.data, 1, b.len, stderr);
+        return;
+    }
+    pthread_mutex_lock(&live_mu);
+    fputs("\r\033[K", stdout);
+    fflush(stdout);
     fwrite(b.data, 1, b.len, stderr);
+    fflush(stderr);
+    fputs(live_text, stdout);
+    fflush(stdout);
+    pthread_mutex_unlock(&live_mu);
 }

@@ -36,6 +36,15 @@ int cv_log_level_parse(const char *s);
 void cv_log_write(int level, const char *kv, const char *fmt, ...)
     CV_PRINTF(3, 4);
 
+/*
+ * A live status line on a terminal (conveyor dev): printed on stdout after
+ * a carriage return and a clear-to-end-of-line, without a newline. While it
+ * shows, log lines to the same terminal clear it and draw it again after
+ * themselves. NULL ends it with a newline. Only for a stdout that is a
+ * terminal; any thread.
+ */
+void cv_log_live_line(const char *line);
+
 #define CV_LOG(level, kv, ...)                                                 \
     do {                                                                       \
         if ((level) <= cv_log_level)                                           \

@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "log.h"
+#include "paths.h"
 
 static const struct cv_cmd commands[] = {
     {"run", cv_cmd_run,
@@ -37,16 +38,20 @@ static void usage(FILE *out)
     fprintf(out, "usage: conveyor [-c FILE] [-v] <command> [options]\n\n"
                  "options:\n"
                  "  -c FILE   configuration file (default: $CONVEYOR_CONFIG, "
-                 "else config/conveyor.cfg if present, else built-in "
-                 "defaults)\n"
+                 "else config/conveyor.cfg\n"
+                 "            if present, else the installed "
+                 "etc/conveyor/conveyor.cfg, else\n"
+                 "            built-in defaults)\n"
                  "  -v        debug logging\n"
-                 "  -h        this help\n\n"
+                 "  -h        this help\n"
+                 "  --version print the version\n\n"
                  "commands:\n");
     for (size_t i = 0; i < CV_ARRAY_SIZE(commands); i++)
         fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
     fprintf(out, "\n'conveyor <command> --help' describes a command.\n"
                  "exit codes: 0 ok, 1 runtime failure, 2 usage or "
-                 "configuration error\n");
+                 "configuration error,\n"
+                 "            3 a handler ran past its timeout (run, dev)\n");
 }
 
 int main(int argc, char **argv)
@@ -55,6 +60,7 @@ int main(int argc, char **argv)
     char errstr[1024];
     int verbose = 0, i = 1, rc;
     const struct cv_cmd *cmd = NULL;
+    char *installed_config = NULL;
 
     memset(&app, 0, sizeof(app));
     for (; i < argc && argv[i][0] == '-'; i++) {
@@ -65,6 +71,9 @@ int main(int argc, char **argv)
         } else if (strcmp(argv[i], "-h") == 0 ||
                    strcmp(argv[i], "--help") == 0) {
             usage(stdout);
+            return CV_EXIT_OK;
+        } else if (strcmp(argv[i], "--version") == 0) {
+            printf("conveyor %s\n", cv_version());
             return CV_EXIT_OK;
         } else {
             fprintf(stderr, "conveyor: unknown option '%s'\n\n", argv[i]);
@@ -89,12 +98,16 @@ int main(int argc, char **argv)
         app.config_path = getenv("CONVEYOR_CONFIG");
     if (!app.config_path && access("config/conveyor.cfg", R_OK) == 0)
         app.config_path = "config/conveyor.cfg";
+    if (!app.config_path)
+        app.config_path = installed_config = cv_paths_installed_config();
     if (cv_config_load(app.config_path, &app.cfg, errstr, sizeof(errstr)) !=
         CV_OK) {
         fprintf(stderr, "conveyor: %s\n", errstr);
         cv_config_free(&app.cfg);
+        free(installed_config);
         return CV_EXIT_USAGE;
     }
+    cv_paths_installed_defaults(&app.cfg);
     cv_log_setup(verbose ? CV_LOG_DEBUG : app.cfg.log_level,
                  app.cfg.log_format);
 
@@ -103,5 +116,6 @@ int main(int argc, char **argv)
     cv_topology_free(&app.topo);
     cv_catalogue_destroy(app.cat);
     cv_config_free(&app.cfg);
+    free(installed_config);
     return rc;
 }

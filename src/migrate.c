@@ -4,6 +4,12 @@
  * Migration files contain DDL only, never values, so they run as simple
  * queries (several statements per file). The bookkeeping statements are
  * parameterised like every other statement in Conveyor.
+ *
+ * The session runs with client_min_messages = warning while it migrates:
+ * the bookkeeping creates the conveyor schema before migration 0001 does
+ * (IF NOT EXISTS), and Postgres' NOTICE about that, printed by libpq on
+ * stderr, told a user of a fresh database nothing. Warnings and errors
+ * still show; the session's own setting is put back afterwards.
  */
 #include "migrate.h"
 
@@ -47,14 +53,43 @@ static int applied_already(PGconn *conn, const char *name, int *yes,
     return CV_OK;
 }
 
+/* Sets client_min_messages to value; its previous value into old. */
+static int set_min_messages(PGconn *conn, const char *value, char *old,
+                            size_t old_size)
+{
+    const char *params[1] = {value};
+    PGresult *res;
+    int ok;
+
+    if (old) {
+        res = PQexec(conn, "SELECT current_setting('client_min_messages')");
+        ok = res && PQresultStatus(res) == PGRES_TUPLES_OK &&
+             PQntuples(res) == 1;
+        if (ok)
+            snprintf(old, old_size, "%s", PQgetvalue(res, 0, 0));
+        PQclear(res);
+        if (!ok)
+            return CV_ERR;
+    }
+    res = PQexecParams(conn,
+                       "SELECT set_config('client_min_messages', $1, false)", 1,
+                       NULL, params, NULL, NULL, 0);
+    ok = res && PQresultStatus(res) == PGRES_TUPLES_OK;
+    PQclear(res);
+    return ok ? CV_OK : CV_ERR;
+}
+
 int cv_migrate(PGconn *conn, int *applied, char *errstr, size_t errstr_size)
 {
-    char why[1024];
+    char why[1024], min_messages[64] = "";
     int rc = CV_ERR, locked = 0;
     const char *lock_params[1] = {MIGRATE_LOCK_KEY};
     PGresult *res;
 
     *applied = 0;
+    if (set_min_messages(conn, "warning", min_messages, sizeof(min_messages)) !=
+        CV_OK)
+        min_messages[0] = '\0'; /* not fatal: the lock reports a dead link */
     res = PQexecParams(conn, "SELECT pg_advisory_lock($1::bigint)", 1, NULL,
                        lock_params, NULL, NULL, 0);
     if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
@@ -120,5 +155,7 @@ out:
                            NULL, lock_params, NULL, NULL, 0);
         PQclear(res);
     }
+    if (min_messages[0])
+        set_min_messages(conn, min_messages, NULL, 0);
     return rc;
 }
