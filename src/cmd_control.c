@@ -5,6 +5,11 @@
  * and why; it survives restarts. Setting or clearing one writes an audit
  * row and a NOTIFY conveyor_controls in the same transaction, so running
  * consumers and the ticker react at once (see consume.c and ticker.c).
+ *
+ * Each switch is its own row: `resume --all` clears the global switch and
+ * nothing else. Both commands print what they changed and then every
+ * switch still in force, so an operator is never told "resumed" while a
+ * route or schedule stays held.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -17,33 +22,63 @@
 
 static void usage(FILE *out, const char *cmd)
 {
+    int pause = strcmp(cmd, "pause") == 0;
+
     fprintf(out,
             "usage: conveyor %s (--all | --domain NAME | --route DOMAIN/EVENT "
             "|\n"
             "                       --schedule NAME) %s[--actor WHO]\n\n"
-            "%s\n\n"
-            "  --all              every domain and every schedule\n"
-            "  --domain NAME      one domain: its consumers pause their "
-            "partitions\n"
-            "  --route D/EVENT    one event type in domain D: each partition "
-            "stops\n"
-            "                     at the first such event, so order is kept\n"
-            "  --schedule NAME    one schedule: its fire times are recorded "
-            "as\n"
-            "                     skipped (reason \"paused\")\n"
-            "  --reason TEXT      why (%s; goes into the audit log)\n"
-            "  --actor WHO        who (default: the OS user)\n",
-            cmd,
-            strcmp(cmd, "pause") == 0 ? "--reason TEXT " : "[--reason TEXT] ",
-            strcmp(cmd, "pause") == 0
-                ? "Pauses consumption (or a schedule) until `conveyor resume`. "
-                  "Consumers react\nwithin a second: they finish the batch in "
-                  "flight, then commit nothing more;\nthey keep their "
-                  "partitions and resume exactly where they stopped. The\n"
-                  "switch is stored in Postgres and survives restarts; "
-                  "`conveyor status`\nshows it and who set it."
-                : "Clears a switch set by `conveyor pause`.",
-            strcmp(cmd, "pause") == 0 ? "required" : "optional");
+            "%s\n\n",
+            cmd, pause ? "--reason TEXT " : "[--reason TEXT] ",
+            pause ? "Sets a switch: consumption (or a schedule) stops until "
+                    "`conveyor resume`.\nConsumers react within a second: they "
+                    "finish the batch in flight, then\ncommit nothing more; "
+                    "they keep their partitions and resume exactly where\n"
+                    "they stopped. The switch is stored in Postgres and "
+                    "survives restarts;\n`conveyor status` shows it and who "
+                    "set it. The command prints what it\nset and every other "
+                    "switch in force."
+                  : "Clears exactly one switch set by `conveyor pause` (each "
+                    "switch is its own\nrow: clearing one never clears "
+                    "another). The command prints what it\ncleared and every "
+                    "switch still in force.");
+    if (pause)
+        fprintf(out,
+                "  --all              the global switch: every domain and "
+                "every schedule\n"
+                "  --domain NAME      one domain: its consumers pause their "
+                "partitions\n"
+                "  --route D/EVENT    one event type in domain D: each "
+                "partition stops\n"
+                "                     at the first such event, so order is "
+                "kept\n"
+                "  --schedule NAME    one schedule: its fire times are "
+                "recorded as\n"
+                "                     skipped (reason \"paused\")\n"
+                "  --reason TEXT      why (required; goes into the audit "
+                "log)\n");
+    else
+        fprintf(out,
+                "  --all              clears the global switch only; domain, "
+                "route and\n"
+                "                     schedule switches stay in force until "
+                "each is\n"
+                "                     resumed by name\n"
+                "  --domain NAME      clears the domain's switch: its "
+                "consumers resume\n"
+                "                     their partitions where they stopped "
+                "(unless the\n"
+                "                     global switch or its kill_switch_env "
+                "holds them)\n"
+                "  --route D/EVENT    clears the switch on one event type in "
+                "domain D:\n"
+                "                     its held partitions move on\n"
+                "  --schedule NAME    clears the schedule's switch: it fires "
+                "again\n"
+                "                     (unless the global switch is set)\n"
+                "  --reason TEXT      why (optional; goes into the audit "
+                "log)\n");
+    fprintf(out, "  --actor WHO        who (default: the OS user)\n");
 }
 
 /* Checks that the target exists in the topology; CV_OK or an error. */
@@ -86,6 +121,54 @@ static int check_target(struct cv_app *app, const char *scope,
     return CV_OK;
 }
 
+/* "the global switch", "domain leads", "route leads/x.y". */
+static void describe(char *buf, size_t size, const char *scope,
+                     const char *target)
+{
+    if (strcmp(scope, "all") == 0)
+        snprintf(buf, size, "the global switch");
+    else
+        snprintf(buf, size, "%s %s", scope, target);
+}
+
+#define SINCE "to_char(set_at, 'YYYY-MM-DD HH24:MI:SS TZ')"
+
+/*
+ * Prints every switch in force other than (scope, target) on one line:
+ * "still paused: route leads/x (since T, by carol: why), schedule y (...)"
+ * or "still paused: nothing". Returns CV_OK or CV_ERR (Postgres failed).
+ */
+static int print_in_force(struct cv_pg *pg, const char *label,
+                          const char *scope, const char *target)
+{
+    struct cv_pg_error err;
+    PGresult *res;
+    char what[512];
+
+    res = cv_pg_exec(pg,
+                     "SELECT scope, target, actor, " SINCE ", reason FROM "
+                     "conveyor.controls WHERE NOT (scope = $1 AND target = "
+                     "$2) ORDER BY set_at, scope, target",
+                     2, (const char *[]){scope, target}, &err);
+    if (!res) {
+        cv_error("listing the switches: %s", err.message);
+        return CV_ERR;
+    }
+    printf("%s:", label);
+    if (!PQntuples(res))
+        printf(" nothing");
+    for (int i = 0; i < PQntuples(res); i++) {
+        describe(what, sizeof(what), PQgetvalue(res, i, 0),
+                 PQgetvalue(res, i, 1));
+        printf("%s %s (since %s, by %s: %s)", i ? "," : "", what,
+               PQgetvalue(res, i, 3), PQgetvalue(res, i, 2),
+               PQgetvalue(res, i, 4));
+    }
+    printf("\n");
+    PQclear(res);
+    return CV_OK;
+}
+
 static int run_control(struct cv_app *app, int pause, int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -99,10 +182,12 @@ static int run_control(struct cv_app *app, int pause, int argc, char **argv)
         {NULL, 0, NULL, 0}};
     const char *cmd = pause ? "pause" : "resume";
     const char *scope = NULL, *target = "", *reason = NULL, *actor = NULL;
+    const struct cv_topo_domain *d;
     struct cv_pg_error err;
     struct cv_pg *pg;
     PGresult *res;
-    int ch, nscopes = 0, changed;
+    char what[512];
+    int ch, nscopes = 0, changed, rc = CV_EXIT_OK;
 
     optind = 1;
     while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -155,10 +240,15 @@ static int run_control(struct cv_app *app, int pause, int argc, char **argv)
     pg = cv_app_pg(app, "conveyor/control");
     if (!pg)
         return CV_EXIT_RUNTIME;
+    /* Both statements also return the switch as it was before (the CTEs
+     * share one snapshot), so the output can say what changed. */
     if (pause)
         res = cv_pg_exec(
             pg,
-            "WITH c AS ("
+            "WITH old AS ("
+            "  SELECT actor, " SINCE " AS since, reason FROM conveyor.controls"
+            "  WHERE scope = $1 AND target = $2),"
+            " c AS ("
             "  INSERT INTO conveyor.controls (scope, target, reason, actor)"
             "  VALUES ($1, $2, $3, $4)"
             "  ON CONFLICT (scope, target) DO UPDATE SET reason ="
@@ -170,15 +260,16 @@ static int run_control(struct cv_app *app, int pause, int argc, char **argv)
             "  SELECT $4, 'pause', $1 || ':' || $2,"
             "    jsonb_build_object('scope', $1::text, 'target', $2::text), $3"
             "  FROM c)"
-            "SELECT count(pg_notify('conveyor_controls', $1 || ':' || $2))"
-            "  FROM c",
+            "SELECT (SELECT count(pg_notify('conveyor_controls', $1 || ':' ||"
+            "  $2)) FROM c), (SELECT actor FROM old), (SELECT since FROM old),"
+            "  (SELECT reason FROM old)",
             4, (const char *[]){scope, target, reason, actor}, &err);
     else
         res = cv_pg_exec(
             pg,
             "WITH c AS ("
             "  DELETE FROM conveyor.controls WHERE scope = $1 AND target = $2"
-            "  RETURNING reason),"
+            "  RETURNING actor, set_at, reason),"
             " a AS ("
             "  INSERT INTO conveyor.audit_log (actor, action, target, args,"
             "    reason)"
@@ -186,26 +277,44 @@ static int run_control(struct cv_app *app, int pause, int argc, char **argv)
             "    jsonb_build_object('scope', $1::text, 'target', $2::text,"
             "      'paused_for', c.reason), $3"
             "  FROM c)"
-            "SELECT count(pg_notify('conveyor_controls', $1 || ':' || $2))"
-            "  FROM c",
+            "SELECT count(pg_notify('conveyor_controls', $1 || ':' || $2)),"
+            "  max(actor), max(" SINCE "), max(reason) FROM c",
             4, (const char *[]){scope, target, reason, actor}, &err);
-    cv_pg_destroy(pg);
     if (!res) {
         cv_error("%s: %s", cmd, err.message);
+        cv_pg_destroy(pg);
         return CV_EXIT_RUNTIME;
     }
     changed = atoi(PQgetvalue(res, 0, 0));
-    PQclear(res);
-    if (pause)
-        printf("paused %s%s%s (actor %s)\n", scope, *target ? " " : "", target,
-               actor);
+    describe(what, sizeof(what), scope, target);
+    if (pause && PQgetisnull(res, 0, 1))
+        printf("paused %s%s (by %s: %s)\n", what,
+               strcmp(scope, "all") == 0 ? ": every domain and schedule" : "",
+               actor, reason);
+    else if (pause)
+        printf("%s was already paused (since %s, by %s: %s); its reason is "
+               "now \"%s\" (by %s)\n",
+               what, PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 1),
+               PQgetvalue(res, 0, 3), reason, actor);
     else if (changed)
-        printf("resumed %s%s%s (actor %s)\n", scope, *target ? " " : "", target,
-               actor);
+        printf("resumed %s (by %s; it was paused since %s, by %s: %s)\n", what,
+               actor, PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 1),
+               PQgetvalue(res, 0, 3));
     else
-        printf("%s%s%s was not paused; nothing to do\n", scope,
-               *target ? " " : "", target);
-    return CV_EXIT_OK;
+        printf("%s was not paused; nothing changed\n", what);
+    PQclear(res);
+    if (print_in_force(pg, pause ? "also in force" : "still paused", scope,
+                       target) != CV_OK)
+        rc = CV_EXIT_RUNTIME;
+    /* the environment switch is per process: say that it may still hold */
+    d = strcmp(scope, "domain") == 0 ? cv_topology_domain(&app->topo, target)
+                                     : NULL;
+    if (!pause && d && d->kill_switch_env)
+        printf("note: domain %s also stays paused in any process started "
+               "with %s set (1, true, yes or on)\n",
+               d->name, d->kill_switch_env);
+    cv_pg_destroy(pg);
+    return rc;
 }
 
 int cv_cmd_pause(struct cv_app *app, int argc, char **argv)

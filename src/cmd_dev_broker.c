@@ -176,9 +176,14 @@ int cv_cmd_dev_broker(struct cv_app *app, int argc, char **argv)
     }
     printf("bootstrap=%s\n", cv_dev_broker_bootstraps(db));
     fflush(stdout);
-    snprintf(kv, sizeof(kv), "bootstrap=%s brokers=%d topics=%zu pid=%ld",
-             cv_dev_broker_bootstraps(db), nbrokers, app->topo.ntopics,
-             (long)getpid());
+    /* it creates every topology topic and one dead-letter topic per
+     * domain (dev.c): say both, so the count matches what exists */
+    snprintf(kv, sizeof(kv),
+             "bootstrap=%s brokers=%d topics=%zu topology_topics=%zu "
+             "dlq_topics=%zu pid=%ld",
+             cv_dev_broker_bootstraps(db), nbrokers,
+             app->topo.ntopics + app->topo.ndomains, app->topo.ntopics,
+             app->topo.ndomains, (long)getpid());
     CV_LOG(CV_LOG_INFO, kv, "dev broker up");
 
     for (;;) {

@@ -152,6 +152,7 @@ static int parse(int argc, char **argv, struct filters *f)
 static int list(struct cv_pg *pg, const struct filters *f)
 {
     struct cv_pg_error err;
+    int w[4] = {2, 5, 5, 4}; /* ID, GROUP, WHERE, TYPE: the headers */
     char limit[16];
     PGresult *res;
 
@@ -171,12 +172,19 @@ static int list(struct cv_pg *pg, const struct filters *f)
         cv_error("dlq list: %s", err.message);
         return CV_EXIT_RUNTIME;
     }
-    printf("%-7s %-22s %-30s %-32s %-3s %-19s %-9s %s\n", "ID", "GROUP",
-           "WHERE", "TYPE", "TRY", "LAST FAILED", "STATUS", "ERROR");
+    /* columns as wide as their widest value: long event types and
+     * group names must not push the rest of the row out of line */
     for (int r = 0; r < PQntuples(res); r++)
-        printf("%-7s %-22s %-30s %-32s %-3s %-19s %-9s %s\n",
-               PQgetvalue(res, r, 0), PQgetvalue(res, r, 1),
-               PQgetvalue(res, r, 2), PQgetvalue(res, r, 3),
+        for (int c = 0; c < 4; c++)
+            if ((int)strlen(PQgetvalue(res, r, c)) > w[c])
+                w[c] = (int)strlen(PQgetvalue(res, r, c));
+    printf("%-*s %-*s %-*s %-*s %-3s %-19s %-9s %s\n", w[0], "ID", w[1],
+           "GROUP", w[2], "WHERE", w[3], "TYPE", "TRY", "LAST FAILED", "STATUS",
+           "ERROR");
+    for (int r = 0; r < PQntuples(res); r++)
+        printf("%-*s %-*s %-*s %-*s %-3s %-19s %-9s %s\n", w[0],
+               PQgetvalue(res, r, 0), w[1], PQgetvalue(res, r, 1), w[2],
+               PQgetvalue(res, r, 2), w[3], PQgetvalue(res, r, 3),
                PQgetvalue(res, r, 5), PQgetvalue(res, r, 6),
                PQgetvalue(res, r, 7), PQgetvalue(res, r, 8));
     printf("%d dead letter%s\n", PQntuples(res),
@@ -314,7 +322,8 @@ static const char RETRY_SQL[] =
     "    jsonb_build_object('id', id, 'event_id', event_id, 'group', group_id,"
     "      'topic', topic, 'partition', partition, 'offset', \"offset\"), $9"
     "  FROM d)"
-    "SELECT id, event_id FROM d ORDER BY id";
+    "SELECT id, coalesce(event_id, ''), topic || '[' || partition || ']@' ||"
+    "  \"offset\" FROM d ORDER BY id";
 
 static const char DISCARD_SQL[] =
     "WITH d AS ("
@@ -328,7 +337,8 @@ static const char DISCARD_SQL[] =
     "    jsonb_build_object('id', id, 'event_id', event_id, 'group', group_id,"
     "      'topic', topic, 'partition', partition, 'offset', \"offset\"), $3"
     "  FROM d)"
-    "SELECT id, event_id FROM d ORDER BY id";
+    "SELECT id, coalesce(event_id, ''), topic || '[' || partition || ']@' ||"
+    "  \"offset\" FROM d ORDER BY id";
 
 static int change(struct cv_pg *pg, const struct filters *f, int retry,
                   int argc, char **argv)
@@ -364,8 +374,11 @@ static int change(struct cv_pg *pg, const struct filters *f, int retry,
         return CV_EXIT_RUNTIME;
     }
     for (int r = 0; r < PQntuples(res); r++)
-        printf("%s %s (event %s)\n", retry ? "re-queued" : "discarded",
-               PQgetvalue(res, r, 0), PQgetvalue(res, r, 1));
+        /* an event that did not decode may have had no ce_id */
+        printf("%s %s (%s%s, %s)\n", retry ? "re-queued" : "discarded",
+               PQgetvalue(res, r, 0),
+               *PQgetvalue(res, r, 1) ? "event " : "no event id",
+               PQgetvalue(res, r, 1), PQgetvalue(res, r, 2));
     printf("%d dead letter%s %s\n", PQntuples(res),
            PQntuples(res) == 1 ? "" : "s", retry ? "re-queued" : "discarded");
     PQclear(res);
@@ -373,6 +386,27 @@ static int change(struct cv_pg *pg, const struct filters *f, int retry,
         cv_pg_command(pg, "NOTIFY conveyor_outbox", 0, NULL, &err) != CV_OK)
         cv_warn("NOTIFY: %s", err.message);
     return CV_EXIT_OK;
+}
+
+/*
+ * --group must be a domain's group in the topology: a typo would
+ * otherwise list "0 dead letters" and look like good news.
+ */
+static int check_group(struct cv_app *app, const char *group)
+{
+    if (cv_app_load_topology(app) != CV_OK)
+        return CV_ERR;
+    for (size_t i = 0; i < app->topo.ndomains; i++)
+        if (strcmp(app->topo.domains[i].group_id, group) == 0)
+            return CV_OK;
+    fprintf(stderr,
+            "conveyor dlq: --group: no domain with group '%s' in %s "
+            "(groups:",
+            group, app->topo.path);
+    for (size_t i = 0; i < app->topo.ndomains; i++)
+        fprintf(stderr, " %s", app->topo.domains[i].group_id);
+    fprintf(stderr, ")\n");
+    return CV_ERR;
 }
 
 int cv_cmd_dlq(struct cv_app *app, int argc, char **argv)
@@ -401,6 +435,8 @@ int cv_cmd_dlq(struct cv_app *app, int argc, char **argv)
         usage(stderr);
         return CV_EXIT_USAGE;
     }
+    if (f.group && check_group(app, f.group) != CV_OK)
+        return CV_EXIT_USAGE;
     pg = cv_app_pg(app, "conveyor/dlq");
     if (!pg)
         return CV_EXIT_RUNTIME;

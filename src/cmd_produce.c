@@ -37,6 +37,10 @@
 /* How long to wait for outstanding delivery reports at the end; messages
  * time out on their own after message.timeout.ms (default below). */
 #define FLUSH_TIMEOUT_MS 120000
+/* A producer queues events for message.timeout.ms while no broker
+ * answers; before the first one, ask for metadata this long instead, so
+ * an unreachable broker is an error in seconds, not a minute. */
+#define BROKER_CHECK_MS 5000
 
 struct opts {
     const char *type, *key, *id, *source, *tenant, *time, *topic, *data;
@@ -60,6 +64,7 @@ struct producer {
     const struct cv_topo_event *ev;
     const struct cv_schema *schema;
     long queued, delivered, failed;
+    int broker_checked, broker_down;
     char **topics; /* distinct topics produced to */
     size_t ntopics;
 };
@@ -314,6 +319,28 @@ static int produce_one(struct producer *p, const char *text, size_t len,
     hdrs = cv_ce_headers_new(&ce);
 
     topic = o->topic ? o->topic : p->ev->topic;
+    if (!p->broker_checked) {
+        const struct rd_kafka_metadata *md = NULL;
+        rd_kafka_resp_err_t merr;
+
+        p->broker_checked = 1;
+        merr = rd_kafka_metadata(p->rk, 0, NULL, &md, BROKER_CHECK_MS);
+        if (md)
+            rd_kafka_metadata_destroy(md);
+        p->broker_down = merr != RD_KAFKA_RESP_ERR_NO_ERROR;
+        if (p->broker_down) {
+            cv_err(errstr, errstr_size,
+                   "no Kafka broker answered within %d s (kafka.brokers = "
+                   "%s): %s; nothing was sent",
+                   BROKER_CHECK_MS / 1000, p->app->cfg.kafka_brokers,
+                   rd_kafka_err2str(merr));
+            goto out;
+        }
+    }
+    if (p->broker_down) {
+        cv_err(errstr, errstr_size, "not sent: no broker reachable");
+        goto out;
+    }
     for (;;) {
         err = rd_kafka_producev(
             p->rk, RD_KAFKA_V_TOPIC(topic),
@@ -370,6 +397,10 @@ static long produce_stdin(struct producer *p)
             bad++;
             if (p->o->stop_on_error)
                 break;
+            if (p->broker_down) {
+                fprintf(stderr, "conveyor produce: not reading further\n");
+                break;
+            }
             if (rd_kafka_fatal_error(p->rk, errstr, sizeof(errstr))) {
                 fprintf(stderr,
                         "conveyor produce: the producer failed for "

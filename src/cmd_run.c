@@ -29,7 +29,11 @@ static void run_usage(FILE *out)
             "  --no-relay     do not run the outbox relay\n"
             "  --no-ticker    do not run the ticker\n"
             "  --relay-only   run only the outbox relay\n"
-            "  --ticker-only  run only the ticker\n");
+            "  --ticker-only  run only the ticker\n\n"
+            "Exit codes: 0 stopped by a signal, 1 runtime failure, 2 usage "
+            "or\nconfiguration error, 3 a handler ran past its timeout (the "
+            "attempt is\nrecorded and the process exits; restarted, it runs "
+            "the event again).\n");
 }
 
 int cv_cmd_run(struct cv_app *app, int argc, char **argv)

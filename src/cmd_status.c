@@ -27,6 +27,69 @@ static void usage(FILE *out)
             "be reached.\n");
 }
 
+/*
+ * Consumers write their state every 10 s (and at once when it changes); a
+ * silent one is stopped, hung, or cut off from Postgres. A member silent
+ * for over STALE_S is almost always a process that was killed: its
+ * partitions went to the group's other members long ago (the session
+ * timeout is seconds). Those are summed up in one line per group, so that
+ * twenty killed processes do not bury the one member that went silent a
+ * minute ago; and a group with no member heard from recently says so.
+ * Rows older than ten minutes are not read at all.
+ */
+#define SILENT_S 30
+#define STALE_S  120
+
+static void print_members(PGresult *res)
+{
+    int n = PQntuples(res);
+
+    for (int i = 0; i < n;) {
+        const char *g = PQgetvalue(res, i, 0);
+        int stale = 0, heard = 0;
+        long long newest = -1; /* the most recently heard stale member */
+        const char *last_seen = "", *last_member = "";
+
+        for (; i < n && strcmp(PQgetvalue(res, i, 0), g) == 0; i++) {
+            const char *state = PQgetvalue(res, i, 2);
+            const char *detail = PQgetvalue(res, i, 3);
+            long long age = strtoll(PQgetvalue(res, i, 4), NULL, 10);
+
+            if (age > STALE_S) {
+                if (newest < 0 || age < newest) {
+                    newest = age;
+                    last_seen = PQgetvalue(res, i, 5);
+                    last_member = PQgetvalue(res, i, 1);
+                }
+                stale++;
+                continue;
+            }
+            heard++;
+            if (age > SILENT_S)
+                printf("consumer %s %s: SILENT for %llds (stopped, hung or "
+                       "cut off from Postgres); last %s%s%s\n",
+                       g, PQgetvalue(res, i, 1), age, state,
+                       *detail ? ": " : "", detail);
+            else if (strcmp(state, "paused") == 0)
+                printf("consumer %s %s: paused %llds ago (%s)\n", g,
+                       PQgetvalue(res, i, 1), age, detail);
+            else
+                printf("consumer %s %s: running%s%s\n", g,
+                       PQgetvalue(res, i, 1), *detail ? ", " : "", detail);
+        }
+        if (stale && !heard)
+            printf("consumer %s: SILENT: no member heard from for %llds "
+                   "(%d member%s, the last %s at %s)\n",
+                   g, newest, stale, stale == 1 ? "" : "s", last_member,
+                   last_seen);
+        else if (stale)
+            printf("consumer %s: %d stale member%s last seen %s or before "
+                   "(silent over %ds: presumably killed, their partitions "
+                   "taken over; not listed)\n",
+                   g, stale, stale == 1 ? "" : "s", last_seen, STALE_S);
+    }
+}
+
 int cv_cmd_status(struct cv_app *app, int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -157,31 +220,15 @@ int cv_cmd_status(struct cv_app *app, int argc, char **argv)
 
     res = cv_pg_exec(pg,
                      "SELECT group_id, member, state, coalesce(detail, ''), "
-                     "extract(epoch FROM now() - updated_at)::bigint "
+                     "extract(epoch FROM now() - updated_at)::bigint, "
+                     "to_char(updated_at, 'YYYY-MM-DD HH24:MI:SS TZ') "
                      "FROM conveyor.consumer_state WHERE "
                      "updated_at > now() - interval '10 minutes' "
                      "AND ($1::text IS NULL OR group_id = $1) ORDER BY 1, 2",
                      1, (const char *[]){group}, &err);
     if (!res)
         goto pg_fail;
-    /* consumers write their state every 10 s (and at once when it
-     * changes); a silent one is stopped, hung, or cut off from Postgres */
-    for (int i = 0; i < PQntuples(res); i++) {
-        const char *state = PQgetvalue(res, i, 2);
-        const char *detail = PQgetvalue(res, i, 3);
-        long long age = strtoll(PQgetvalue(res, i, 4), NULL, 10);
-        if (age > 30)
-            printf("consumer %s %s: SILENT for %llds (stopped, hung or cut "
-                   "off from Postgres); last %s%s%s\n",
-                   PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), age, state,
-                   *detail ? ": " : "", detail);
-        else if (strcmp(state, "paused") == 0)
-            printf("consumer %s %s: paused %llds ago (%s)\n",
-                   PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), age, detail);
-        else
-            printf("consumer %s %s: running%s%s\n", PQgetvalue(res, i, 0),
-                   PQgetvalue(res, i, 1), *detail ? ", " : "", detail);
-    }
+    print_members(res);
     PQclear(res);
 
     res = cv_pg_exec(pg,

@@ -39,6 +39,8 @@
 
 #include <jansson.h>
 
+#include "logical.h"
+
 /* Avro floats and doubles are little-endian; the decoder copies them. */
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "codec.c assumes a little-endian target"
@@ -1520,6 +1522,10 @@ int cv_codec_encode_json(const struct cv_schema *schema, const char *json,
         goto out;
     }
     if (record_from_json(&e, &value, schema->avro, root, "", 0) != CV_OK)
+        goto out;
+    /* the shape fits; now what avro-c cannot check (uuid, dates, ...) */
+    if (cv_logical_check(cv_schema_json(schema), root, errstr, errstr_size) !=
+        CV_OK)
         goto out;
     rc = frame_value(schema->id, &value, out, out_len, errstr, errstr_size);
 

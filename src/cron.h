@@ -97,6 +97,17 @@ const char *cv_cron_expr(const cv_cron *c);
 int cv_cron_next(const cv_cron *c, const cv_tz *tz, int64_t after,
                  int64_t *next);
 
+/*
+ * Whether c can fire at all. Returns CV_OK, or CV_ERR with why not, e.g.
+ *   cron "0 0 30 2 *": never fires: day-of-month "30" matches no day of
+ *   February (28 or 29 days)
+ * Exact (it looks at the whole 400-year cycle of the calendar) and fast
+ * (about a millisecond); cv_cron_next() may still find nothing within its
+ * horizon for a rare schedule that does fire ("0 0 29 2 *" asked on
+ * 2096-03-01).
+ */
+int cv_cron_check_fires(const cv_cron *c, char *err, size_t errlen);
+
 /* 1 if the hour field makes this a wildcard job (see above), else 0. */
 int cv_cron_hour_is_wildcard(const cv_cron *c);
 

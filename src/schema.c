@@ -39,6 +39,7 @@
 struct schema_entry {
     struct cv_schema pub;
     json_t *defaults; /* {"record full name": {"field": default}} */
+    json_t *json;     /* the .avsc as parsed (logical types: logical.c) */
     int id_line;      /* line of its entry in ids.cfg, 0 if none */
 };
 
@@ -57,6 +58,7 @@ static void entry_destroy(struct schema_entry *ent)
     if (ent->pub.avro)
         avro_schema_decref(ent->pub.avro);
     json_decref(ent->defaults);
+    json_decref(ent->json);
     free(ent->pub.name);
     free(ent->pub.path);
     free(ent);
@@ -247,7 +249,7 @@ static struct schema_entry *load_schema(const char *path, char *errstr,
     }
     ent->defaults = json_object();
     collect_defaults(json, NULL, ent->defaults);
-    json_decref(json);
+    ent->json = json;
     free(text);
     return ent;
 
@@ -544,4 +546,9 @@ const struct json_t *cv_schema_field_default(const struct cv_schema *schema,
     const struct schema_entry *ent = (const struct schema_entry *)schema;
 
     return json_object_get(json_object_get(ent->defaults, record), field);
+}
+
+const struct json_t *cv_schema_json(const struct cv_schema *schema)
+{
+    return ((const struct schema_entry *)schema)->json;
 }

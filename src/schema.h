@@ -56,4 +56,11 @@ const struct json_t *cv_schema_field_default(const struct cv_schema *schema,
                                              const char *record,
                                              const char *field);
 
+/*
+ * The .avsc as jansson parsed it (avro-c drops logicalType; logical.c
+ * reads it from here). Same rules as cv_schema_field_default: borrowed,
+ * thread-safe.
+ */
+const struct json_t *cv_schema_json(const struct cv_schema *schema);
+
 #endif

@@ -75,6 +75,18 @@ static int line_of(const config_setting_t *s)
     return (int)config_setting_source_line(s);
 }
 
+/*
+ * The line of key in group g, or of g itself if the key is absent. libconfig
+ * gives a group in a list the line of its '{'; a finding about one key
+ * must point at that key, which may be lines further down.
+ */
+static int key_line(const config_setting_t *g, const char *key)
+{
+    const config_setting_t *m = config_setting_get_member(g, key);
+
+    return m ? line_of(m) : line_of(g);
+}
+
 static int fail_at(struct loader *ld, const config_setting_t *s,
                    const char *fmt, ...) CV_PRINTF(3, 4);
 
@@ -463,7 +475,7 @@ static int load_topics(struct loader *ld, const config_setting_t *list,
         char *desc = NULL;
         int rc;
 
-        tp->line = line_of(g);
+        tp->line = key_line(g, "name");
         label(what, sizeof(what), g, "topic", "topics", i, "name");
         if (check_keys(ld, g, what, topic_keys) != CV_OK ||
             get_string(ld, g, what, "name", 1, &tp->name) != CV_OK ||
@@ -493,7 +505,10 @@ static int load_events(struct loader *ld, const config_setting_t *list,
         char *desc = NULL;
         int rc;
 
-        ev->line = line_of(g);
+        ev->line = key_line(g, "type");
+        ev->schema_line = key_line(g, "schema");
+        ev->topic_line = key_line(g, "topic");
+        ev->key_line = key_line(g, "key");
         label(what, sizeof(what), g, "event", "events", i, "type");
         if (check_keys(ld, g, what, event_keys) != CV_OK ||
             get_string(ld, g, what, "type", 1, &ev->type) != CV_OK ||
@@ -565,7 +580,8 @@ static int load_routes(struct loader *ld, const config_setting_t *g,
         char *desc = NULL;
         int rc;
 
-        rt->line = line_of(r);
+        rt->line = key_line(r, "event");
+        rt->handler_line = key_line(r, "handler");
         label(tmp, sizeof(tmp), r, "route for", "routes", i, "event");
         snprintf(rwhat, sizeof(rwhat), "%s: %s", what, tmp);
         if (check_keys(ld, r, rwhat, route_keys) != CV_OK ||
@@ -595,7 +611,9 @@ static int load_domains(struct loader *ld, const config_setting_t *list,
         char *desc = NULL;
         int rc;
 
-        d->line = line_of(g);
+        d->line = key_line(g, "name");
+        d->topics_line = key_line(g, "topics");
+        d->dlq_line = key_line(g, "dlq_topic");
         d->batch_size = 500;
         d->batch_wait_ms = 50;
         d->parallelism = 1;
@@ -663,7 +681,11 @@ static int load_schedules(struct loader *ld, const config_setting_t *list,
         char *desc = NULL;
         int rc;
 
-        s->line = line_of(g);
+        s->line = key_line(g, "name");
+        s->cron_line = key_line(g, "cron");
+        s->zone_line = key_line(g, "zone");
+        s->event_line = key_line(g, "event");
+        s->payload_line = key_line(g, "payload");
         s->catch_up = CV_CATCH_UP_LATEST;
         s->catch_up_window_s = 86400;
         s->enabled = 1;
@@ -894,8 +916,9 @@ static void check_event_schema(struct checker *ck,
     int idx;
 
     if (!sch) {
-        report(ck, ev->line, "event '%s': schema '%s' is not in the catalogue",
-               ev->type, ev->schema);
+        report(ck, ev->schema_line,
+               "event '%s': schema '%s' is not in the catalogue", ev->type,
+               ev->schema);
         return;
     }
     if (!ev->key_field)
@@ -908,7 +931,7 @@ static void check_event_schema(struct checker *ck,
               ? avro_schema_record_field_get_index(sch->avro, ev->key_field)
               : -1;
     if (idx < 0) {
-        report(ck, ev->line,
+        report(ck, ev->key_line,
                "event '%s': key '%s' is not a field of schema "
                "'%s'",
                ev->type, ev->key_field, ev->schema);
@@ -918,7 +941,7 @@ static void check_event_schema(struct checker *ck,
     /* a null or composite key would scatter one entity over partitions */
     if (!is_avro_string(field) && !is_avro_int32(field) &&
         !is_avro_int64(field))
-        report(ck, ev->line,
+        report(ck, ev->key_line,
                "event '%s': key '%s' of schema '%s' has type %s; a key field "
                "must be a string, int or long",
                ev->type, ev->key_field, ev->schema,
@@ -968,7 +991,7 @@ static void resolve_handler(struct checker *ck, const struct cv_topo_domain *d,
             def = defs[i];
     if (!def) {
         domain_names(defs, list, sizeof(list));
-        report(ck, rt->line,
+        report(ck, rt->handler_line,
                "domain '%s': route for '%s': handler '%s': no compiled-in "
                "domain '%.*s' (have: %s)",
                d->name, rt->event_type, rt->handler, (int)n, rt->handler, list);
@@ -980,7 +1003,7 @@ static void resolve_handler(struct checker *ck, const struct cv_topo_domain *d,
             return;
         }
     handler_names(def, list, sizeof(list));
-    report(ck, rt->line,
+    report(ck, rt->handler_line,
            "domain '%s': route for '%s': handler '%s': domain '%s' has no "
            "handler '%s' (has: %s)",
            d->name, rt->event_type, rt->handler, def->name, dot + 1, list);
@@ -1007,14 +1030,16 @@ static void check_domain(struct checker *ck, const struct cv_topology *t,
         for (size_t j = 0; j < k; j++)
             twice |= strcmp(d->topics[j], d->topics[k]) == 0;
         if (twice)
-            report(ck, d->line, "domain '%s': topic '%s' is listed twice",
-                   d->name, d->topics[k]);
+            report(ck, d->topics_line,
+                   "domain '%s': topic '%s' is listed twice", d->name,
+                   d->topics[k]);
         else if (!cv_topology_topic(t, d->topics[k]))
-            report(ck, d->line, "domain '%s': topic '%s' is not declared",
-                   d->name, d->topics[k]);
+            report(ck, d->topics_line,
+                   "domain '%s': topic '%s' is not declared", d->name,
+                   d->topics[k]);
     }
     if (domain_consumes(d, d->dlq_topic))
-        report(ck, d->line,
+        report(ck, d->dlq_line,
                "domain '%s': dlq_topic '%s' is one of the topics it consumes",
                d->name, d->dlq_topic);
     if (d->nroutes == 0)
@@ -1044,7 +1069,7 @@ static void check_domain(struct checker *ck, const struct cv_topology *t,
                    d->name, rt->event_type, ev->topic);
         if (!strchr(rt->handler, '.') || rt->handler[0] == '.' ||
             !strchr(rt->handler, '.')[1])
-            report(ck, rt->line,
+            report(ck, rt->handler_line,
                    "domain '%s': route for '%s': handler '%s' is not "
                    "\"<domain>.<handler>\"",
                    d->name, rt->event_type, rt->handler);
@@ -1083,15 +1108,17 @@ static void check_schedule(struct checker *ck, const struct cv_topology *t,
         }
     cv_cron_free(s->cron);
     s->cron = NULL;
-    if (cv_cron_parse(s->cron_expr, &s->cron, err, sizeof(err)) != CV_OK)
-        report(ck, s->line, "schedule '%s': %s", s->name, err);
+    if (cv_cron_parse(s->cron_expr, &s->cron, err, sizeof(err)) != CV_OK ||
+        cv_cron_check_fires(s->cron, err, sizeof(err)) != CV_OK)
+        report(ck, s->cron_line, "schedule '%s': %s", s->name, err);
     cv_tz_free(s->tz);
     s->tz = NULL;
     if (cv_tz_load(s->zone, &s->tz, err, sizeof(err)) != CV_OK)
-        report(ck, s->line, "schedule '%s': %s", s->name, err);
+        report(ck, s->zone_line, "schedule '%s': %s", s->name, err);
     if (!ev) {
-        report(ck, s->line, "schedule '%s': event type '%s' is not declared",
-               s->name, s->event_type);
+        report(ck, s->event_line,
+               "schedule '%s': event type '%s' is not declared", s->name,
+               s->event_type);
         return;
     }
     if (cat) {
@@ -1102,8 +1129,9 @@ static void check_schedule(struct checker *ck, const struct cv_topology *t,
         /* a sample event: the payload must encode with the event's schema */
         if (sch && cv_schedule_encode(s, sch, 0, CV_RUN_SCHEDULED, &value, &len,
                                       err, sizeof(err)) != CV_OK)
-            report(ck, s->line, "schedule '%s': payload for event '%s': %s",
-                   s->name, s->event_type, err);
+            report(ck, s->payload_line,
+                   "schedule '%s': payload for event '%s': %s", s->name,
+                   s->event_type, err);
         free(value);
     }
 }
@@ -1142,8 +1170,9 @@ int cv_topology_check(struct cv_topology *t, const struct cv_catalogue *cat,
                 dup = 1;
             }
         if (!cv_topology_topic(t, ev->topic))
-            report(&ck, ev->line, "event '%s': topic '%s' is not declared",
-                   ev->type, ev->topic);
+            report(&ck, ev->topic_line,
+                   "event '%s': topic '%s' is not declared", ev->type,
+                   ev->topic);
         if (cat)
             check_event_schema(&ck, ev, cat);
     }

@@ -37,7 +37,7 @@
 struct cv_topo_topic {
     char *name;
     int partitions;
-    int line;
+    int line; /* of its "name" key */
 };
 
 struct cv_topo_event {
@@ -45,7 +45,8 @@ struct cv_topo_event {
     char *schema;    /* full Avro name in the catalogue */
     char *topic;     /* where producers send it */
     char *key_field; /* record field used as the Kafka key, or NULL */
-    int line;
+    int line;        /* of its "type" key; the others' lines for errors: */
+    int schema_line, topic_line, key_line;
 };
 
 /*
@@ -94,7 +95,8 @@ int64_t cv_retry_delay_ms(const struct cv_retry_policy *p, int failures,
 struct cv_topo_route {
     char *event_type;
     char *handler; /* "<domain def>.<handler>" */
-    int line;
+    int line;      /* of its "event" key */
+    int handler_line;
     cv_handler_fn fn;             /* resolved by cv_topology_check() */
     struct cv_retry_policy retry; /* the domain's, overridden by the route */
 };
@@ -113,7 +115,8 @@ struct cv_topo_domain {
     struct cv_retry_policy retry; /* defaults for the domain's routes */
     struct cv_topo_route *routes;
     size_t nroutes;
-    int line;
+    int line; /* of its "name" key */
+    int topics_line, dlq_line;
 };
 
 enum cv_catch_up { CV_CATCH_UP_ALL, CV_CATCH_UP_LATEST, CV_CATCH_UP_NONE };
@@ -135,7 +138,8 @@ struct cv_topo_schedule {
     int catch_up;     /* enum cv_catch_up, default latest */
     int catch_up_window_s; /* missed fires older than this are skipped */
     int enabled;
-    int line;
+    int line; /* of its "name" key; the others' lines for errors: */
+    int cron_line, zone_line, event_line, payload_line;
     struct cv_cron *cron;
     struct cv_tz *tz;
 };

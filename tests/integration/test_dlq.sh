@@ -43,7 +43,19 @@ grep -q '"email": *"lead[0-9]*@bad.example"' "$T/show.out" || { cat "$T/show.out
 grep -q '^status  *open$' "$T/show.out" || fail "dlq show: status"
 
 # discard one, fix the bug, retry the rest
-"$CONVEYOR_BIN" dlq discard "$first" --reason "bad lead, partner told" --actor bob >/dev/null || fail "dlq discard"
+"$CONVEYOR_BIN" dlq discard "$first" --reason "bad lead, partner told" --actor bob >"$T/discard.out" || fail "dlq discard"
+# the event id and where the event was, never a blank "(event )"
+grep -qE "^discarded $first \(event [^ ,)]+, marketplace\.leads\[[0-9]+\]@[0-9]+\)$" "$T/discard.out" ||
+    { cat "$T/discard.out" >&2; fail "dlq discard does not name the event"; }
+# a group that does not exist is an error, not "0 dead letters"
+set +e
+"$CONVEYOR_BIN" dlq list --group conveyor.nosuch >"$T/nosuch.out" 2>&1; rc=$?
+set -e
+[ "$rc" = 2 ] && grep -q "no domain with group 'conveyor.nosuch'" "$T/nosuch.out" ||
+    { cat "$T/nosuch.out" >&2; fail "dlq list --group nosuch exited $rc"; }
+# columns line up: each row's STATUS column starts where the header's does
+awk 'NR == 1 { col = index($0, "STATUS") } / open / { if (index($0, " open ") + 1 != col) bad = 1 }
+     END { exit bad || !col }' "$T/list.out" || { cat "$T/list.out" >&2; fail "dlq list columns do not line up"; }
 q "ALTER TABLE marketplace.leads DROP CONSTRAINT test_bug"
 "$CONVEYOR_BIN" dlq retry --all --group conveyor.leads --reason "constraint fixed" --actor bob >"$T/retry.out" ||
     fail "dlq retry --all"

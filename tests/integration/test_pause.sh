@@ -72,4 +72,37 @@ sleep 3
 kill -TERM "$LAST_PID"; wait "$LAST_PID" || true
 start_conveyor verification2 --domain verification --no-relay --no-ticker
 wait_for "SELECT count(*) FROM marketplace.verification_requests" 55000 120
-echo "pause test: 9 passed, 0 failed"
+
+# every switch command says what it changed and what stays in force:
+# resume --all clears the global switch only, and says so
+"$CONVEYOR_BIN" pause --route leads/marketplace.upload.completed --reason "batch migration" --actor carol >/dev/null ||
+    fail "pause --route"
+"$CONVEYOR_BIN" pause --all --reason "incident 42" --actor alice >"$T/ctl.out" || fail "pause --all"
+grep -q '^paused the global switch: every domain and schedule (by alice: incident 42)$' "$T/ctl.out" ||
+    { cat "$T/ctl.out" >&2; fail "pause --all does not say what it set"; }
+grep -q '^also in force: route leads/marketplace.upload.completed (since .*, by carol: batch migration)$' "$T/ctl.out" ||
+    { cat "$T/ctl.out" >&2; fail "pause --all does not list the other switches"; }
+"$CONVEYOR_BIN" resume --all --actor alice >"$T/ctl.out" || fail "resume --all"
+grep -q '^resumed the global switch (by alice; it was paused since .*, by alice: incident 42)$' "$T/ctl.out" ||
+    { cat "$T/ctl.out" >&2; fail "resume --all does not say what it cleared"; }
+grep -q '^still paused: route leads/marketplace.upload.completed (since .*, by carol: batch migration)$' "$T/ctl.out" ||
+    { cat "$T/ctl.out" >&2; fail "resume --all hides the route switch still in force"; }
+[ "$(q "SELECT string_agg(scope || ':' || target, ',') FROM conveyor.controls")" = "route:leads/marketplace.upload.completed" ] ||
+    fail "resume --all cleared more (or less) than the global switch"
+"$CONVEYOR_BIN" resume --route leads/marketplace.upload.completed >"$T/ctl.out" || fail "resume --route"
+grep -q '^still paused: nothing$' "$T/ctl.out" || { cat "$T/ctl.out" >&2; fail "resume --route: not 'nothing'"; }
+"$CONVEYOR_BIN" resume --domain verification >"$T/ctl.out" || fail "resume --domain"
+grep -q '^domain verification was not paused; nothing changed$' "$T/ctl.out" &&
+    grep -q 'EMAIL_VERIFICATION_KILL_SWITCH' "$T/ctl.out" || { cat "$T/ctl.out" >&2; fail "resume of an unpaused domain"; }
+
+# status sums up members long gone (killed processes) in one line per
+# group, so a member that went silent recently stands out
+q "INSERT INTO conveyor.consumer_state (group_id, member, state, updated_at) SELECT 'conveyor.leads', 'gone:' || g || '/0', 'running', now() - interval '3 minutes' - g * interval '1 second' FROM generate_series(1, 20) g"
+q "INSERT INTO conveyor.consumer_state (group_id, member, state, updated_at) VALUES ('conveyor.leads', 'hung:1/0', 'running', now() - interval '45 seconds'), ('conveyor.gone', 'gone:5/0', 'running', now() - interval '5 minutes')"
+"$CONVEYOR_BIN" status >"$T/status2.out" 2>/dev/null || fail "status"
+[ "$(grep -c 'gone:' "$T/status2.out")" = 1 ] || { cat "$T/status2.out" >&2; fail "status lists stale members one by one"; }
+grep -q '^consumer conveyor.leads: 20 stale members last seen .* or before (silent over 120s' "$T/status2.out" &&
+    grep -q '^consumer conveyor.leads hung:1/0: SILENT for 4[0-9]s' "$T/status2.out" &&
+    grep -q '^consumer conveyor.gone: SILENT: no member heard from for 30[0-9]s (1 member, the last gone:5/0 at ' "$T/status2.out" ||
+    { cat "$T/status2.out" >&2; fail "status: stale members not summed up"; }
+echo "pause test: 11 passed, 0 failed"

@@ -343,7 +343,8 @@ static void test_union_forms(void)
     const char *str = NULL;
 
     buf = enc("marketplace.LeadSubmitted",
-              "{\"lead_id\":\"l\",\"partner_id\":\"p\",\"email\":\"e\","
+              "{\"lead_id\":\"" LEAD_ID "\",\"partner_id\":\"" PARTNER_ID
+              "\",\"email\":\"e\","
               "\"first_name\":{\"string\":\"Zoe\"},\"phone\":null,"
               "\"submitted_at\":0}",
               &len);
@@ -465,7 +466,8 @@ static void test_reuse(void)
     size_t la, lb;
     char *a = enc("marketplace.LeadSubmitted", LEAD_JSON, &la);
     char *b = enc("marketplace.LeadSubmitted",
-                  "{\"lead_id\":\"x\",\"partner_id\":\"y\",\"email\":"
+                  "{\"lead_id\":\"" BATCH_ID "\",\"partner_id\":\"" LEAD_ID
+                  "\",\"email\":"
                   "\"a-much-longer-address-than-before@example.com\","
                   "\"submitted_at\":-5}",
                   &lb);
@@ -498,8 +500,8 @@ static void test_reuse(void)
         memset(big, 'x', 3000);
         big[3000] = '\0';
         snprintf(json, sizeof(json),
-                 "{\"lead_id\":\"l\",\"partner_id\":\"p\",\"email\":"
-                 "\"e\",\"company\":\"%s\",\"submitted_at\":1}",
+                 "{\"lead_id\":\"" LEAD_ID "\",\"partner_id\":\"" PARTNER_ID
+                 "\",\"email\":\"e\",\"company\":\"%s\",\"submitted_at\":1}",
                  big);
         c = enc("marketplace.LeadSubmitted", json, &lc);
         CHECK(c != NULL);

@@ -313,6 +313,7 @@ static void test_never(void)
     never("0 0 30 2 *", "2026-01-01T00:00:00Z");
     never("0 0 31 4,6,9,11 *", "2026-01-01T00:00:00Z");
     never("0 0 L-30 2 *", "2026-01-01T00:00:00Z");
+    never("0 0 30W 2 *", "2026-01-01T00:00:00Z");
     SEQ("0 0 29 2 *", "UTC", "2026-01-01T00:00:00Z",
         "2028-02-29T00:00:00+00:00", "2032-02-29T00:00:00+00:00");
     /* 2100 is no leap year: the next Feb 29 after 2096 is beyond the
@@ -331,6 +332,53 @@ static void test_never(void)
     CHECK(next == -62135596740);
     cv_cron_free(c);
     cv_tz_free(tz);
+}
+
+/* Whether an expression can fire at all: exact, with the reason. */
+static void fires(const char *expr, const char *want)
+{
+    cv_cron *c = parse(expr);
+
+    err[0] = '\0';
+    if (!c)
+        return;
+    if (!want) {
+        CHECK(cv_cron_check_fires(c, err, sizeof(err)) == CV_OK);
+        if (err[0])
+            fprintf(stderr, "%s: %s\n", expr, err);
+    } else {
+        CHECK(cv_cron_check_fires(c, err, sizeof(err)) == CV_ERR);
+        CHECK_STR(err, want);
+    }
+    cv_cron_free(c);
+}
+
+static void test_check_fires(void)
+{
+    fires("0 0 30 2 *", "cron \"0 0 30 2 *\": never fires: day-of-month "
+                        "\"30\" matches no day of February (28 or 29 days)");
+    fires("0 0 31 4,6,9,11 *",
+          "cron \"0 0 31 4,6,9,11 *\": never fires: day-of-month \"31\" "
+          "matches no day of April, June, September or November (30 days)");
+    fires("0 0 30W 2 *", "cron \"0 0 30W 2 *\": never fires: day-of-month "
+                         "\"30W\" matches no day of February (28 or 29 "
+                         "days)");
+    fires("0 0 L-30 2 *", "cron \"0 0 L-30 2 *\": never fires: day-of-month "
+                          "\"L-30\" matches no day of February (28 or 29 "
+                          "days)");
+    fires("0 0 31 2,4 *", "cron \"0 0 31 2,4 *\": never fires: day-of-month "
+                          "\"31\" matches no day of February or April (28 to "
+                          "30 days)");
+    /* rare is not never: leap days, a fifth Monday in February (2016) */
+    fires("0 0 29 2 *", NULL);
+    fires("0 0 L-28 2 *", NULL);
+    fires("0 0 * 2 MON#5", NULL);
+    fires("0 0 29W 2 *", NULL);
+    /* Vixie: both day fields restricted, either one fires */
+    fires("0 0 30 2 MON", NULL);
+    fires("0 0 31 */2 *", NULL);
+    fires("@yearly", NULL);
+    fires("* * * * *", NULL);
 }
 
 /* ------------------------------------------------------------------ */
@@ -426,17 +474,63 @@ static void test_errors(void)
                               "at column 5: missing value");
     parse_fails("5L * * * *", "cron \"5L * * * *\": field 1 (minute) at "
                               "column 2: 'L' is only allowed in day-of-month "
-                              "and day-of-week");
+                              "(L, L-n, LW) and day-of-week (5L)");
     parse_fails("0 0 5L * *", "cron \"0 0 5L * *\": field 3 (day-of-month) "
                               "at column 6: a day number cannot take 'L' "
                               "(for the last day write L, for days before "
                               "it L-n)");
     parse_fails("0 0 * * 5W", "cron \"0 0 * * 5W\": field 5 (day-of-week) "
                               "at column 10: 'W' is only allowed in "
-                              "day-of-month");
+                              "day-of-month (15W, LW)");
     parse_fails("0 0 1#2 * *", "cron \"0 0 1#2 * *\": field 3 "
                                "(day-of-month) at column 6: '#' is only "
-                               "allowed in day-of-week");
+                               "allowed in day-of-week (MON#1, 1#1)");
+    /* a letter where the field does not take it says which fields do */
+    parse_fails("L * * * *", "cron \"L * * * *\": field 1 (minute) at column "
+                             "1: 'L' is only allowed in day-of-month (L, L-n, "
+                             "LW) and day-of-week (5L)");
+    parse_fails("0 0 * L *", "cron \"0 0 * L *\": field 4 (month) at column "
+                             "7: 'L' is only allowed in day-of-month (L, L-n, "
+                             "LW) and day-of-week (5L)");
+    parse_fails("0 0 * * L", "cron \"0 0 * * L\": field 5 (day-of-week) at "
+                             "column 9: 'L' in day-of-week must follow a "
+                             "weekday (5L or FRIL: the month's last Friday)");
+    parse_fails("0 0 * * LW", "cron \"0 0 * * LW\": field 5 (day-of-week) at "
+                              "column 9: 'LW' is only allowed in day-of-month "
+                              "(the month's last weekday)");
+    parse_fails("0 0 1-L * *", "cron \"0 0 1-L * *\": field 3 (day-of-month) "
+                               "at column 7: 'L' stands on its own in "
+                               "day-of-month (L, L-n, LW), not in a range");
+    parse_fails("0 0 W * *", "cron \"0 0 W * *\": field 3 (day-of-month) at "
+                             "column 5: 'W' must follow a day number or L "
+                             "(15W, LW)");
+    parse_fails("0 W * * *", "cron \"0 W * * *\": field 2 (hour) at column "
+                             "3: 'W' is only allowed in day-of-month (15W, "
+                             "LW)");
+    parse_fails("0 # * * *", "cron \"0 # * * *\": field 2 (hour) at column "
+                             "3: '#' is only allowed in day-of-week (MON#1, "
+                             "1#1)");
+    parse_fails("0 0 * * #1", "cron \"0 0 * * #1\": field 5 (day-of-week) at "
+                              "column 9: '#' must follow a weekday (MON#1, "
+                              "1#1)");
+    /* WED is a name, not a W */
+    cv_cron_free(parse("0 0 * * WED"));
+    /* a non-ASCII letter: the whole word is reported, not its first
+     * byte (the quoted expression shows each such byte as '?') */
+    parse_fails("0 0 * * M\xc3\x96N", "cron \"0 0 * * M??N\": field 5 "
+                                      "(day-of-week) at column 9: unknown "
+                                      "day-of-week name 'M\xc3\x96N' (expected "
+                                      "SUN-SAT)");
+    parse_fails("0 0 * \xc3\x84PR *", "cron \"0 0 * ??PR *\": field 4 "
+                                      "(month) at column 7: unknown month "
+                                      "name '\xc3\x84PR' (expected JAN-DEC)");
+    parse_fails("0 0 * * MO\xff", "cron \"0 0 * * MO?\": field 5 "
+                                  "(day-of-week) at column 9: unknown "
+                                  "day-of-week name 'MO\\xff' (expected "
+                                  "SUN-SAT)");
+    parse_fails("\xc3\xa9 * * * *", "cron \"?? * * * *\": field 1 (minute) "
+                                    "at column 1: unexpected non-ASCII text "
+                                    "'\xc3\xa9'");
     parse_fails("0 0 15W-20 * *", "cron \"0 0 15W-20 * *\": field 3 "
                                   "(day-of-month) at column 8: unexpected "
                                   "character '-'");
@@ -986,6 +1080,7 @@ int main(void)
     test_extensions();
     test_macros();
     test_never();
+    test_check_fires();
     test_errors();
     test_wildcard_flag();
     test_matches();

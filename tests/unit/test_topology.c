@@ -283,7 +283,7 @@ static void test_valid_values(void)
     CHECK(t.events[1].line == 9);
     CHECK_STR(t.events[1].key_field, "lead_count"); /* an int key is fine */
     d = &t.domains[0];
-    CHECK(d->line == 13);
+    CHECK(d->line == 14); /* its name, not the '{' a line above */
     CHECK(d->batch_size == 100000);
     CHECK(d->batch_wait_ms == 0);
     CHECK(d->parallelism == 64);
@@ -316,18 +316,18 @@ static void test_check_references(void)
         "5: topic 'shop.audit': no domain consumes it",
         "8: event 'shop.order.placed': schema 'shop.OrderPlaced' is not in "
         "the catalogue",
-        "10: event 'shop.order.paid': topic 'shop.refunds' is not declared",
-        "12: event 'shop.payment.taken': key 'payment_id' is not a field of "
+        "11: event 'shop.order.paid': topic 'shop.refunds' is not declared",
+        "13: event 'shop.payment.taken': key 'payment_id' is not a field of "
         "schema 'marketplace.UploadCompleted'",
-        "14: event 'shop.payment.named': key 'first_name' of schema "
+        "15: event 'shop.payment.named': key 'first_name' of schema "
         "'marketplace.LeadSubmitted' has type union; a key field must be a "
         "string, int or long",
-        "20: domain 'orders': topic 'shop.shipments' is not declared",
-        "20: domain 'orders': topic 'shop.orders' is listed twice",
-        "20: domain 'orders': dlq_topic 'shop.orders' is one of the topics it "
-        "consumes",
-        "20: domain 'orders': no route for event 'shop.order.keyed' on its "
+        "21: domain 'orders': no route for event 'shop.order.keyed' on its "
         "topic 'shop.orders' (each one would be dead-lettered)",
+        "23: domain 'orders': topic 'shop.shipments' is not declared",
+        "23: domain 'orders': topic 'shop.orders' is listed twice",
+        "24: domain 'orders': dlq_topic 'shop.orders' is one of the topics it "
+        "consumes",
         "27: domain 'orders': route for undeclared event type "
         "'shop.order.cancelled'",
         "28: domain 'orders': route for 'shop.payment.taken': the event "
@@ -338,13 +338,13 @@ static void test_check_references(void)
     static const char *const no_cat[] = {
         "4: topic 'shop.payments': no domain consumes it",
         "5: topic 'shop.audit': no domain consumes it",
-        "10: event 'shop.order.paid': topic 'shop.refunds' is not declared",
-        "20: domain 'orders': topic 'shop.shipments' is not declared",
-        "20: domain 'orders': topic 'shop.orders' is listed twice",
-        "20: domain 'orders': dlq_topic 'shop.orders' is one of the topics it "
-        "consumes",
-        "20: domain 'orders': no route for event 'shop.order.keyed' on its "
+        "11: event 'shop.order.paid': topic 'shop.refunds' is not declared",
+        "21: domain 'orders': no route for event 'shop.order.keyed' on its "
         "topic 'shop.orders' (each one would be dead-lettered)",
+        "23: domain 'orders': topic 'shop.shipments' is not declared",
+        "23: domain 'orders': topic 'shop.orders' is listed twice",
+        "24: domain 'orders': dlq_topic 'shop.orders' is one of the topics it "
+        "consumes",
         "27: domain 'orders': route for undeclared event type "
         "'shop.order.cancelled'",
         "28: domain 'orders': route for 'shop.payment.taken': the event "
@@ -362,7 +362,7 @@ static void test_check_schedules(void)
         "at column 5: 32 is out of range 1-31",
         "12: schedule 'badzone': unknown time zone 'Mars/Olympus'",
         "13: schedule 'noevent': event type 'job.nope' is not declared",
-        "14: schedule 'badpayload': payload for event 'queue.due': field "
+        "15: schedule 'badpayload': payload for event 'queue.due': field "
         "'batch_size': expected int, got string",
         "16: duplicate schedule 'ok' (first at line 10)",
         "16: schedule 'ok': cron \"0 9 * * MON#6\": field 5 (day-of-week) "
@@ -414,7 +414,7 @@ static void test_check_routes(void)
         "(first at line 19)",
         "23: domain 'orders': route for 'shop.order.placed': handler 'shop.' "
         "is not \"<domain>.<handler>\"",
-        "26: domain 'returns': no routes",
+        "27: domain 'returns': no routes",
         NULL,
     };
     /* without a registry, handlers are not resolved; the rest still is */
@@ -429,7 +429,7 @@ static void test_check_routes(void)
         "(first at line 19)",
         "23: domain 'orders': route for 'shop.order.placed': handler 'shop.' "
         "is not \"<domain>.<handler>\"",
-        "26: domain 'returns': no routes",
+        "27: domain 'returns': no routes",
         NULL,
     };
     static const struct cv_domain_def *const none[] = {NULL};
@@ -450,7 +450,7 @@ static void test_check_routes(void)
         "(first at line 19)",
         "23: domain 'orders': route for 'shop.order.placed': handler 'shop.' "
         "is not \"<domain>.<handler>\"",
-        "26: domain 'returns': no routes",
+        "27: domain 'returns': no routes",
         NULL,
     };
     expect_check(fixture("check_routes.cfg"), cat, defs, lines, 8);
