@@ -8,10 +8,10 @@
  *
  * The jobs' real work (verifying emails, payouts, scoring, ...) comes in
  * later; until then this domain is the proof that every fire reaches a
- * consumer exactly once. A second copy of the same event (a relay re-send
- * after a crash) is dropped by the inbox before it gets here, so the
- * primary key on event_id would turn a double run into a failure, not a
- * silent second row.
+ * consumer exactly once. A run is keyed by its event id (the primary key)
+ * and inserted with ON CONFLICT DO NOTHING, so a replay of the group, or a
+ * re-send older than the inbox's dedupe window, records nothing twice and
+ * fails nothing. One insert per batch (cv_sql_rows).
  */
 #include <stdio.h>
 
@@ -30,10 +30,12 @@ static cv_result_t record_run(struct cv_ctx *ctx, const struct cv_event *ev)
     snprintf(fire_s, sizeof(fire_s), "%lld", (long long)fire_ms);
     const char *p[] = {cv_event_id(ev), schedule, cv_event_type(ev), fire_s,
                        run};
-    cv_sql_exec(ctx,
+    cv_sql_rows(ctx,
                 "INSERT INTO marketplace.job_runs (event_id, job, event_type, "
-                "fire_time, run) VALUES ($1, $2, $3, "
-                "to_timestamp($4::bigint / 1000.0), $5)",
+                "fire_time, run) SELECT i, j, t, to_timestamp(f / 1000.0), r "
+                "FROM unnest($1::text[], $2::text[], $3::text[], "
+                "$4::bigint[], $5::text[]) AS u(i, j, t, f, r) "
+                "ON CONFLICT (event_id) DO NOTHING",
                 5, p);
     return CV_HANDLED;
 }

@@ -9,16 +9,29 @@
  *       the runbook's queueNewLeadsForVerification - queue the batch's
  *       leads that are not queued yet, and mark the batch completed.
  *
- * Both handlers are safe to re-run (the engine re-runs rolled-back
- * batches): the lead insert ignores a lead id it has, the upload handler
- * queues only what is not queued. The queue row and the volume increment
- * are deliberately not idempotent on their own; the engine's inbox makes
- * them exactly-once, which is what the integration tests check.
+ * Both handlers are idempotent in domain terms, so that a replay (`conveyor
+ * replay`, a dlq retry of an applied event, a re-send older than the
+ * inbox's dedupe window) changes nothing that is already there, and a
+ * replay after a handler fix adds what the fixed handler adds, once:
+ *   - a lead is stored once, keyed by its lead_id (ON CONFLICT DO NOTHING);
+ *   - it is queued for verification and counted in its partner's monthly
+ *     volume when, and only when, the statement actually stored it: the
+ *     queue row and the volume are computed from the insert's RETURNING
+ *     rows, never a blind +1 per event. (So a lead submitted twice under
+ *     two event ids counts once.)
+ *   - the upload handler queues only the batch's leads not queued yet and
+ *     touches the batch row only if it is not yet completed with that
+ *     count;
+ *   - the emitted verification.requested keeps its derived id
+ *     (<ce_id>.1): the outbox does not deduplicate, so a replay sends it
+ *     again, and the verification domain's inbox and its unique
+ *     source_event_id absorb it.
  *
- * lead_submitted writes through row sets (cv_sql_rows): one statement per
- * table for the whole batch, the volume summed per partner and month in
- * SQL. upload_completed reads the leads table, so its statements run one
- * per event, after the rows of the events before it (program order).
+ * lead_submitted writes through one row set (cv_sql_rows): one statement
+ * for the whole batch, which inserts the leads, queues the inserted ones
+ * and sums their volume per partner and month. upload_completed reads the
+ * leads table, so its statements run one per event, after the rows of the
+ * events before it (program order).
  */
 #include <stdio.h>
 
@@ -55,42 +68,41 @@ static cv_result_t lead_submitted(struct cv_ctx *ctx, const struct cv_event *ev)
     snprintf(submitted, sizeof(submitted), "%lld", (long long)submitted_at);
 
     {
-        const char *p[] = {lead_id, partner_id, email, first,
-                           last,    company,    phone, submitted};
-        cv_sql_rows(ctx,
-                    "INSERT INTO marketplace.leads (lead_id, partner_id, "
-                    "email, first_name, last_name, company, phone, "
-                    "submitted_at) SELECT l, p, e, f, la, co, ph, "
-                    "to_timestamp(s / 1000.0::float8) FROM unnest($1::uuid[], "
-                    "$2::uuid[], $3::text[], $4::text[], $5::text[], "
-                    "$6::text[], $7::text[], $8::bigint[]) "
-                    "AS r(l, p, e, f, la, co, ph, s) "
-                    "ON CONFLICT (lead_id) DO NOTHING",
-                    8, p);
-    }
-    {
-        const char *p[] = {lead_id, partner_id, email, cv_event_id(ev)};
-        cv_sql_rows(ctx,
-                    "INSERT INTO marketplace.email_verification_queue "
-                    "(lead_id, partner_id, email, status, source_event_id) "
-                    "SELECT l, p, e, 'pending', s FROM unnest($1::uuid[], "
-                    "$2::uuid[], $3::text[], $4::text[]) AS r(l, p, e, s)",
-                    4, p);
-    }
-    {
-        /* +1 per event, summed per row; sorted so that consumers lock
-         * volume rows in one order */
-        const char *p[] = {partner_id, submitted};
-        cv_sql_rows(ctx,
-                    "INSERT INTO marketplace.partner_monthly_volume AS v "
-                    "(partner_id, month, leads) SELECT p, "
-                    "date_trunc('month', to_timestamp(s / 1000.0::float8) "
-                    "AT TIME ZONE 'UTC')::date, count(*) "
-                    "FROM unnest($1::uuid[], $2::bigint[]) AS r(p, s) "
-                    "GROUP BY 1, 2 ORDER BY 1, 2 "
-                    "ON CONFLICT (partner_id, month) DO UPDATE SET leads = "
-                    "v.leads + excluded.leads",
-                    2, p);
+        /*
+         * One statement: store the new leads, then queue and count exactly
+         * the ones it stored (ins). DISTINCT ON keeps one row per lead (the
+         * batch's first event for it, as the insert would) so that the join
+         * back to the event id cannot queue a lead twice. Volume rows are
+         * summed and sorted so that consumers lock them in one order. Run
+         * per chunk of rows, it gives the same result: a later chunk's
+         * lead that an earlier one stored conflicts and is neither queued
+         * nor counted again.
+         */
+        const char *p[] = {lead_id, partner_id, email,     first,          last,
+                           company, phone,      submitted, cv_event_id(ev)};
+        cv_sql_rows(
+            ctx,
+            "WITH r AS (SELECT DISTINCT ON (l) l, p, e, f, la, co, ph, s, id "
+            "FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], "
+            "$5::text[], $6::text[], $7::text[], $8::bigint[], $9::text[]) "
+            "WITH ORDINALITY AS r(l, p, e, f, la, co, ph, s, id, n) "
+            "ORDER BY l, n), "
+            "ins AS (INSERT INTO marketplace.leads (lead_id, partner_id, "
+            "email, first_name, last_name, company, phone, submitted_at) "
+            "SELECT l, p, e, f, la, co, ph, to_timestamp(s / 1000.0::float8) "
+            "FROM r ON CONFLICT (lead_id) DO NOTHING "
+            "RETURNING lead_id, partner_id, email, submitted_at), "
+            "queued AS (INSERT INTO marketplace.email_verification_queue "
+            "(lead_id, partner_id, email, status, source_event_id) "
+            "SELECT i.lead_id, i.partner_id, i.email, 'pending', r.id "
+            "FROM ins i JOIN r ON r.l = i.lead_id) "
+            "INSERT INTO marketplace.partner_monthly_volume AS v "
+            "(partner_id, month, leads) SELECT partner_id, "
+            "date_trunc('month', submitted_at AT TIME ZONE 'UTC')::date, "
+            "count(*) FROM ins GROUP BY 1, 2 ORDER BY 1, 2 "
+            "ON CONFLICT (partner_id, month) DO UPDATE SET leads = "
+            "v.leads + excluded.leads",
+            9, p);
     }
 
     rec = cv_emit_new(ctx, "marketplace.verification.requested");
@@ -118,12 +130,14 @@ static cv_result_t upload_completed(struct cv_ctx *ctx,
     {
         const char *p[] = {batch_id, partner_id, count};
         cv_sql_exec(ctx,
-                    "INSERT INTO marketplace.partner_upload_batches "
+                    "INSERT INTO marketplace.partner_upload_batches AS b "
                     "(batch_id, partner_id, lead_count, status, "
                     "completed_at) VALUES ($1, $2, $3, 'completed', now()) "
                     "ON CONFLICT (batch_id) DO UPDATE SET status = "
                     "'completed', lead_count = EXCLUDED.lead_count, "
-                    "completed_at = now()",
+                    "completed_at = coalesce(b.completed_at, now()) "
+                    "WHERE (b.status, b.lead_count) IS DISTINCT FROM "
+                    "('completed', EXCLUDED.lead_count)",
                     3, p);
     }
     {

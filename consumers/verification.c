@@ -7,6 +7,12 @@
  *       job on a schedule; this handler only takes the request in, so that
  *       every lead's request is accounted for exactly once. One insert
  *       per batch (cv_sql_rows).
+ *
+ * Idempotent: a request is keyed by its event id (source_event_id, unique
+ * since migration 0008). The outbox does not deduplicate: a replay of the
+ * leads domain re-emits verification.requested under the same derived id
+ * (<ce_id>.1). The inbox absorbs it within its dedupe window; past it, or
+ * when this domain's own group is replayed, ON CONFLICT DO NOTHING does.
  */
 #include "handler.h"
 
@@ -23,7 +29,8 @@ static cv_result_t verification_requested(struct cv_ctx *ctx,
     cv_sql_rows(ctx,
                 "INSERT INTO marketplace.verification_requests (lead_id, "
                 "partner_id, email, source_event_id) SELECT * FROM "
-                "unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[])",
+                "unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[]) "
+                "ON CONFLICT (source_event_id) DO NOTHING",
                 4, p);
     return CV_HANDLED;
 }

@@ -17,6 +17,15 @@
  * finds its offset moved (fenced) and re-seeks too. --dry-run prints the
  * same plan and changes nothing.
  *
+ * The plan says what will run again: per partition the stored offset, the
+ * range [from, to) and its number of events, then for each event type in
+ * the range how many events and which route's handler they go to (or that
+ * they have no route and will be dead-lettered again). The handlers of the
+ * shipped domains (consumers/) are idempotent: replaying events they
+ * applied changes nothing, and replaying after a fix applies it once. A
+ * replay also re-emits their outbox events under the same derived ids,
+ * which the receiving groups' inboxes (and their own keys) absorb.
+ *
  * Timestamps: the Kafka message timestamp (producer CreateTime by default),
  * found with offsets_for_times or, where the broker does not support it
  * (the dev broker), by binary search over the partition, which assumes the
@@ -41,6 +50,55 @@ struct range {
     int64_t from, to; /* [from, to) is replayed; from >= to: nothing */
 };
 
+/* How many events of one type a range holds ("" = no ce_type header). */
+struct type_count {
+    char type[256];
+    int64_t n;
+};
+
+struct tally {
+    struct type_count *tc;
+    size_t n, cap;
+};
+
+static void tally_add(struct tally *t, const void *type, size_t size, int64_t n)
+{
+    char name[256];
+
+    if (size >= sizeof(name))
+        size = sizeof(name) - 1;
+    memcpy(name, type ? type : "", type ? size : 0);
+    name[type ? size : 0] = '\0';
+    for (size_t i = 0; i < t->n; i++)
+        if (strcmp(t->tc[i].type, name) == 0) {
+            t->tc[i].n += n;
+            return;
+        }
+    if (t->n == t->cap) {
+        t->cap = t->cap ? 2 * t->cap : 4;
+        t->tc = cv_realloc(t->tc, t->cap * sizeof(*t->tc));
+    }
+    snprintf(t->tc[t->n].type, sizeof(t->tc[t->n].type), "%s", name);
+    t->tc[t->n++].n = n;
+}
+
+/* Prints what the range's events will run: one line per event type. */
+static void print_tally(const struct cv_topo_domain *d, const struct tally *t)
+{
+    for (size_t i = 0; i < t->n; i++) {
+        const struct type_count *c = &t->tc[i];
+        const struct cv_topo_route *route =
+            c->type[0] ? cv_topology_route(d, c->type) : NULL;
+
+        if (route)
+            printf("    %10lld x %s -> %s\n", (long long)c->n, c->type,
+                   route->handler);
+        else
+            printf("    %10lld x %s -> no route: dead-lettered again\n",
+                   (long long)c->n, c->type[0] ? c->type : "(no ce_type)");
+    }
+}
+
 static void usage(FILE *out)
 {
     fprintf(out,
@@ -49,13 +107,15 @@ static void usage(FILE *out)
             "[--to-time TIME]\n"
             "                       [--dry-run] [--reason TEXT] [--actor WHO]\n"
             "\n"
-            "Re-runs GROUP's handlers over a range of its topics: shows how "
-            "many\nevents per partition will be re-run, then rewinds the "
-            "stored offsets\n(compare-and-set) and forgets the range's event "
-            "ids in the inbox, in one\ntransaction, audited. Running "
-            "consumers re-seek within a second. Without\n--to-time the range "
-            "ends at the stored offset (what was processed).\nTIME is RFC "
-            "3339 (2026-11-22T08:00:00Z).\n");
+            "Re-runs GROUP's handlers over a range of its topics: shows per "
+            "partition\nthe range, how many events will be re-run and by "
+            "which handlers, then\nrewinds the stored offsets "
+            "(compare-and-set) and forgets the range's\nevent ids in the "
+            "inbox, in one transaction, audited. Running consumers\nre-seek "
+            "within a second. Without --to-time the range ends at the "
+            "stored\noffset (what was processed). --dry-run prints the plan "
+            "and changes nothing.\nTIME is RFC 3339 "
+            "(2026-11-22T08:00:00Z).\n");
 }
 
 /* The message at offset (its timestamp), or NULL. */
@@ -112,9 +172,10 @@ static int64_t offset_for_time(rd_kafka_t *rk, struct range *r, int64_t ts)
 }
 
 /* Appends the event ids (ce_id headers) of [from, to) to an array
- * literal; returns how many messages were read, -1 on a read failure. */
+ * literal and counts their event types (ce_type) into t; returns how many
+ * messages were read, -1 on a read failure. */
 static int64_t collect_ids(rd_kafka_t *rk, const struct range *r, char **ids,
-                           size_t *len, size_t *cap)
+                           size_t *len, size_t *cap, struct tally *t)
 {
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
     int64_t next = r->from, idle = 0;
@@ -135,8 +196,9 @@ static int64_t collect_ids(rd_kafka_t *rk, const struct range *r, char **ids,
         }
         idle = 0;
         if (!m->err && m->offset >= next && m->offset < r->to) {
+            int has = rd_kafka_message_headers(m, &hdrs) == 0;
             next = m->offset + 1;
-            if (rd_kafka_message_headers(m, &hdrs) == 0 &&
+            if (has &&
                 rd_kafka_header_get_last(hdrs, "ce_id", &val, &size) == 0 &&
                 val && size < 256) {
                 char id[256];
@@ -144,6 +206,11 @@ static int64_t collect_ids(rd_kafka_t *rk, const struct range *r, char **ids,
                 id[size] = '\0';
                 cv_pg_array_add(ids, len, cap, id);
             }
+            if (has &&
+                rd_kafka_header_get_last(hdrs, "ce_type", &val, &size) == 0)
+                tally_add(t, val, size, 1);
+            else
+                tally_add(t, NULL, 0, 1);
         }
         rd_kafka_message_destroy(m);
     }
@@ -197,6 +264,7 @@ int cv_cmd_replay(struct cv_app *app, int argc, char **argv)
     int64_t from_ms = 0, to_ms = 0, from_o = 0, total = 0;
     const struct cv_topo_domain *d = NULL;
     struct range *rs = NULL;
+    struct tally all = {0};
     size_t nr = 0;
     char errstr[1024], pbuf[12];
     struct cv_pg *pg = NULL;
@@ -362,17 +430,31 @@ int cv_cmd_replay(struct cv_app *app, int argc, char **argv)
                (long long)r->to, (long long)n);
         if (n == 0)
             continue;
-        if (!dry && collect_ids(rk, r, &ids, &il, &ic) < 0) {
-            cv_error("replay: could not read %s [%d] %lld..%lld", r->topic,
-                     (int)r->partition, (long long)r->from,
-                     (long long)r->to - 1);
-            goto out;
+        {
+            /* read in a dry run too: the plan shows what will run */
+            struct tally t = {0};
+            int64_t got = collect_ids(rk, r, &ids, &il, &ic, &t);
+
+            print_tally(d, &t);
+            for (size_t k = 0; k < t.n; k++)
+                tally_add(&all, t.tc[k].type, strlen(t.tc[k].type), t.tc[k].n);
+            free(t.tc);
+            if (got < 0) {
+                cv_error("replay: could not read %s [%d] %lld..%lld", r->topic,
+                         (int)r->partition, (long long)r->from,
+                         (long long)r->to - 1);
+                goto out;
+            }
         }
         total += n;
         nr++;
     }
     PQclear(res);
     res = NULL;
+    if (all.n) {
+        printf("in all, per event type and handler:\n");
+        print_tally(d, &all);
+    }
     printf("%lld events to re-run in %zu partitions%s\n", (long long)total, nr,
            dry ? " (dry run: nothing changed)" : "");
     if (dry || nr == 0) {
@@ -434,6 +516,7 @@ int cv_cmd_replay(struct cv_app *app, int argc, char **argv)
 out:
     PQclear(res);
     free(rs);
+    free(all.tc);
     free(ids);
     free(ts);
     free(ps);

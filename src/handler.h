@@ -13,9 +13,26 @@
  * reason.
  *
  * Handlers must be re-runnable: the engine rolls a batch back and runs it
- * again when another event in it fails, when a zombie consumer is fenced, or
- * when an operator replays a range. Side effects outside Postgres carry an
- * idempotency key derived from cv_event_id() (DESIGN.md I-6).
+ * again when another event in it fails, or when a zombie consumer is
+ * fenced; that is safe by itself, since nothing of the rolled-back run
+ * commits. A replay (`conveyor replay`), a dlq retry of an event that was
+ * applied, or a re-send older than the inbox's dedupe window runs a handler
+ * again on top of its committed effects, so handlers must also be
+ * idempotent in domain terms: running one twice for the same event leaves
+ * what one run left, and running a fixed handler again applies the fix
+ * once. The pattern:
+ *   - key every row by a natural id or the event id (cv_event_id()) and
+ *     insert with ON CONFLICT DO NOTHING (or an upsert that writes the
+ *     same values again);
+ *   - compute aggregates (counts, sums) from the rows a statement actually
+ *     inserted (INSERT ... ON CONFLICT DO NOTHING RETURNING in a CTE),
+ *     never a blind +1 per event;
+ *   - events emitted with cv_emit_send() keep their derived ids; the outbox
+ *     does not deduplicate, so a replay sends them again and the receiving
+ *     domain must absorb them (its inbox, and its own keys past the dedupe
+ *     window).
+ * Side effects outside Postgres carry an idempotency key derived from
+ * cv_event_id() (DESIGN.md I-6).
  *
  * Everything a handler receives is borrowed for the duration of the call.
  * Handlers are called from the consumer thread that owns the batch.
@@ -106,14 +123,22 @@ int cv_sql_query_value(struct cv_ctx *ctx, const char *sql, int nparams,
  *   INSERT INTO shop.orders (order_id, note)
  *   SELECT * FROM unnest($1::uuid[], $2::text[])
  *
- * Several events may hit the same row: aggregate in the statement, because
- * ON CONFLICT DO UPDATE cannot touch one row twice in one statement, and
- * sort, so that concurrent consumers lock rows in the same order:
+ * Rows are keyed and inserted idempotently (ON CONFLICT DO NOTHING), so
+ * that a replayed event adds nothing. Several events may hit the same
+ * aggregate row: count only what the statement inserted, aggregate in the
+ * statement, because ON CONFLICT DO UPDATE cannot touch one row twice in
+ * one statement, and sort, so that concurrent consumers lock rows in the
+ * same order:
  *
+ *   WITH ins AS (INSERT INTO shop.orders (order_id, day)
+ *                SELECT * FROM unnest($1::uuid[], $2::date[])
+ *                ON CONFLICT (order_id) DO NOTHING RETURNING day)
  *   INSERT INTO shop.daily AS d (day, n)
- *   SELECT day, count(*) FROM unnest($1::date[]) AS r(day)
- *   GROUP BY 1 ORDER BY 1
+ *   SELECT day, count(*) FROM ins GROUP BY 1 ORDER BY 1
  *   ON CONFLICT (day) DO UPDATE SET n = d.n + excluded.n
+ *
+ * (Not `SELECT day, count(*) FROM unnest($2::date[])`: that adds one per
+ * event each time the event runs, and a replay would count it twice.)
  *
  * Program order holds for statements: every pending set is sent before the
  * next cv_sql_exec() or cv_sql_query_value() of any handler in the batch,
@@ -122,7 +147,9 @@ int cv_sql_query_value(struct cv_ctx *ctx, const char *sql, int nparams,
  * statement must not depend on another set pending at the same time. A big
  * batch's set is sent in chunks of rows as it fills (so Postgres writes
  * while the handlers run): set_sql must give the same result run once per
- * chunk as once for all rows, as inserts and additive upserts do.
+ * chunk as once for all rows, as inserts and upserts computed from what
+ * they inserted do (a later chunk's row that an earlier one inserted
+ * conflicts and is not counted again).
  *
  * A set statement that fails is not one event's: the engine re-runs
  * smaller parts of the batch until it finds the event whose row makes it

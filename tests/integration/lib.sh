@@ -97,18 +97,30 @@ wait_for() {
     fail "waited $3 s for [$1] = $2, got '$got'"
 }
 
-# The exactly-once witnesses of the leads domain for N distinct events.
+# The exactly-once witnesses of the leads domain for N distinct events,
+# and APPLIED (default N) committed runs of its lead_submitted handler.
+# The handlers are idempotent (a replay must change nothing), so the
+# tables alone cannot show an event the engine applied twice; the outbox
+# can: every committed run emits one verification.requested row (topic
+# marketplace.verification; dead-letter copies go to the DLQ topic), under the
+# derived id <ce_id>.1, and the outbox does not deduplicate.
 check_witnesses() {
-    local n=$1
-    local rows vol leads
+    local n=$1 applied=${2:-$1}
+    local rows vol leads runs
     rows=$(queue_rows); vol=$(volume_sum); leads=$(q "SELECT count(*) FROM marketplace.leads")
-    log "witnesses: queue rows=$rows volume sum=$vol leads=$leads (expected $n)"
+    runs=$(q "SELECT count(*) FROM conveyor.outbox WHERE event_type = 'marketplace.verification.requested' AND topic = 'marketplace.verification'")
+    log "witnesses: queue rows=$rows volume sum=$vol leads=$leads (expected $n); handler runs=$runs (expected $applied)"
     [ "$rows" = "$n" ] || fail "email_verification_queue has $rows rows, expected $n"
     [ "$vol" = "$n" ] || fail "partner_monthly_volume sums to $vol, expected $n"
     [ "$leads" = "$n" ] || fail "marketplace.leads has $leads rows, expected $n"
+    [ "$runs" = "$applied" ] || fail "lead_submitted committed $runs runs (outbox rows), expected $applied"
     local dups
-    dups=$(q "SELECT count(*) FROM (SELECT source_event_id FROM marketplace.email_verification_queue GROUP BY 1 HAVING count(*) > 1) d")
-    [ "$dups" = "0" ] || fail "$dups events were applied more than once"
+    dups=$(q "SELECT count(*) FROM (SELECT lead_id FROM marketplace.email_verification_queue GROUP BY 1 HAVING count(*) > 1) d")
+    [ "$dups" = "0" ] || fail "$dups leads were queued more than once"
+    if [ "$applied" = "$n" ]; then
+        dups=$(q "SELECT count(*) FROM (SELECT event_id FROM conveyor.outbox WHERE event_type = 'marketplace.verification.requested' AND topic = 'marketplace.verification' GROUP BY 1 HAVING count(*) > 1) d")
+        [ "$dups" = "0" ] || fail "$dups events were applied more than once"
+    fi
 }
 
 # Every stored offset equals the partition's end, and the broker trimmed
