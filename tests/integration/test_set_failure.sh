@@ -9,9 +9,24 @@
 start_broker
 migrate
 produce_leads 0 100 0
-"$CONVEYOR_BIN" produce --type marketplace.lead.submitted --id set-bad-time \
-    --data '{"lead_id":"00000000-0000-4000-8000-00000000bad1","partner_id":"00000000-0000-4000-8000-000000000001","email":"bad@example.com","first_name":null,"last_name":null,"company":null,"phone":null,"submitted_at":9000000000000000000}' \
-    2>>"$T/produce.log" || fail "produce bad time"
+# produce refuses a timestamp-millis outside years 0001-9999, so the bad
+# event is encoded with submitted_at = 0 on a scratch topic and its last
+# field, the long 0 (one byte, 0x00), is swapped for the zigzag varint of
+# 9000000000000000000 before it goes to marketplace.leads.
+"$CONVEYOR_BIN" produce --type marketplace.lead.submitted --id scratch \
+    --topic conveyor.test.scratch \
+    --data '{"lead_id":"00000000-0000-4000-8000-00000000bad1","partner_id":"00000000-0000-4000-8000-000000000001","email":"bad@example.com","first_name":null,"last_name":null,"company":null,"phone":null,"submitted_at":0}' \
+    2>>"$T/produce.log" || fail "produce the scratch lead"
+kcat -C -b "$CONVEYOR_KAFKA_BROKERS" -t conveyor.test.scratch -c 1 -e -q \
+    -f '%s' >"$T/scratch.bin" 2>"$T/kcat.log" || fail "kcat consume scratch"
+[ "$(tail -c 1 "$T/scratch.bin" | od -An -tx1 | tr -d ' ')" = 00 ] ||
+    fail "the scratch lead does not end in submitted_at = 0"
+{ head -c -1 "$T/scratch.bin"
+  printf '\x80\x80\xa0\xa8\x9c\x94\xb6\xe6\xf9\x01'; } >"$T/bad-time.bin"
+kcat -P -b "$CONVEYOR_KAFKA_BROKERS" -t marketplace.leads -p 0 \
+    -H ce_specversion=1.0 -H ce_source=test -H ce_time=2026-11-22T06:00:00Z \
+    -H ce_id=set-bad-time -H ce_type=marketplace.lead.submitted \
+    "$T/bad-time.bin" 2>>"$T/kcat.log" || fail "kcat produce bad time"
 produce_leads 100 100 0
 # a VerificationRequested body under the lead.submitted type
 "$CONVEYOR_BIN" produce --type marketplace.verification.requested --id tmp \
