@@ -44,12 +44,7 @@
 #include <stdint.h>
 
 #include "common.h"
-
-typedef enum {
-    CV_HANDLED = 0, /* done; effects commit with the batch */
-    CV_RETRY = 1,   /* transient: try again later */
-    CV_FAILED = 2,  /* permanent: dead-letter it */
-} cv_result_t;
+#include "domain.h"
 
 struct cv_event; /* one consumed event, decoded */
 struct cv_ctx;   /* the batch transaction and its outbox */
@@ -194,25 +189,5 @@ cv_result_t cv_fail(struct cv_ctx *ctx, const char *fmt, ...) CV_PRINTF(2, 3);
 /* ---- logging with the event's domain, topic, partition, offset ---- */
 void cv_event_log(struct cv_ctx *ctx, const struct cv_event *ev, int level,
                   const char *fmt, ...) CV_PRINTF(4, 5);
-
-/* ---- registration ---- */
-typedef cv_result_t (*cv_handler_fn)(struct cv_ctx *ctx,
-                                     const struct cv_event *ev);
-
-struct cv_handler_def {
-    const char *name; /* referenced from topology as "<domain>.<name>" */
-    cv_handler_fn fn;
-    const char *description;
-};
-
-struct cv_domain_def {
-    const char *name;
-    const char *description;
-    const struct cv_handler_def *handlers; /* terminated by {NULL} */
-};
-
-/* The registry the build generates from the files in consumers/,
- * NULL-terminated. */
-extern const struct cv_domain_def *const cv_domains[];
 
 #endif

@@ -31,7 +31,7 @@
 #include <stdio.h>
 
 #include "common.h"
-#include "handler.h"
+#include "domain.h"
 #include "schema.h"
 
 struct cv_topo_topic {
