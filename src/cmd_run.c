@@ -18,7 +18,8 @@ static void run_usage(FILE *out)
     fprintf(out,
             "usage: conveyor run [--domain NAME]... [--no-relay] "
             "[--no-ticker]\n"
-            "                    [--relay-only | --ticker-only]\n\n"
+            "                    [--no-consumers | --relay-only | "
+            "--ticker-only]\n\n"
             "Runs the consumers of every domain in the topology (or only the\n"
             "named ones), the outbox relay and the ticker (the topology's\n"
             "schedules), until SIGTERM or SIGINT: the first signal finishes\n"
@@ -28,6 +29,7 @@ static void run_usage(FILE *out)
             "  --domain NAME  run this domain's consumers (repeatable)\n"
             "  --no-relay     do not run the outbox relay\n"
             "  --no-ticker    do not run the ticker\n"
+            "  --no-consumers run only the outbox relay and the ticker\n"
             "  --relay-only   run only the outbox relay\n"
             "  --ticker-only  run only the ticker\n\n"
             "Exit codes: 0 stopped by a signal, 1 runtime failure, 2 usage "
@@ -44,6 +46,7 @@ int cv_cmd_run(struct cv_app *app, int argc, char **argv)
         {"relay-only", no_argument, NULL, 'r'},
         {"no-ticker", no_argument, NULL, 'T'},
         {"ticker-only", no_argument, NULL, 't'},
+        {"no-consumers", no_argument, NULL, 'C'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     struct cv_runner_opts opts = {NULL, 0, 1, 1, 1};
@@ -72,6 +75,9 @@ int cv_cmd_run(struct cv_app *app, int argc, char **argv)
             opts.consumers = 0;
             opts.relay = 0;
             break;
+        case 'C':
+            opts.consumers = 0;
+            break;
         case 'h':
             run_usage(stdout);
             free(opts.domains);
@@ -82,7 +88,8 @@ int cv_cmd_run(struct cv_app *app, int argc, char **argv)
             return CV_EXIT_USAGE;
         }
     }
-    if (optind < argc || (!opts.relay && !opts.consumers && !opts.ticker)) {
+    if (optind < argc || (!opts.relay && !opts.consumers && !opts.ticker) ||
+        (opts.ndomains && !opts.consumers)) {
         run_usage(stderr);
         free(opts.domains);
         return CV_EXIT_USAGE;

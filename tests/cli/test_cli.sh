@@ -31,6 +31,7 @@ expect 0 'usage: conveyor' -- "$bin" --help
 expect 2 "unknown command 'bogus'" -- "$bin" bogus
 expect 0 '3 a handler ran past its timeout' -- "$bin" --help
 expect 0 '3 a handler ran past its timeout' -- "$bin" run --help
+expect 2 'usage: conveyor run' -- "$bin" run --no-consumers --domain leads
 expect 0 'clears the global switch only; domain, route and' -- "$bin" resume --help
 expect 0 'the global switch: every domain and every schedule' -- "$bin" pause --help
 expect 2 'usage: conveyor' -- "$bin"
