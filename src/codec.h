@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "common.h"
+#include "record.h"
 #include "schema.h"
 
 #define CV_FRAME_MAGIC  0
@@ -74,23 +75,11 @@ int cv_codec_encode_json(const struct cv_schema *schema, const char *json,
                          size_t json_len, char **out, size_t *out_len,
                          char *errstr, size_t errstr_size);
 
-/*
- * A record built field by field (the handler API's emit). Setting a field
- * that does not exist or has another type is an error naming the field;
- * encode fails if a required field was never set.
- */
-struct cv_record;
-struct cv_record *cv_record_new(const struct cv_schema *schema);
-void cv_record_destroy(struct cv_record *rec);
-int cv_record_set_string(struct cv_record *rec, const char *field,
-                         const char *value);
-int cv_record_set_long(struct cv_record *rec, const char *field, int64_t value);
-int cv_record_set_int(struct cv_record *rec, const char *field, int32_t value);
-int cv_record_set_double(struct cv_record *rec, const char *field,
-                         double value);
-int cv_record_set_bool(struct cv_record *rec, const char *field, int value);
+/* The record built field by field (record.h) belongs to the codec too:
+ * its schema, and encoding it. */
 const struct cv_schema *cv_record_schema(const struct cv_record *rec);
 int cv_record_encode(struct cv_record *rec, char **out, size_t *out_len,
                      char *errstr, size_t errstr_size);
+struct cv_record *cv_record_new(const struct cv_schema *schema);
 
 #endif

@@ -45,6 +45,7 @@
 
 #include "common.h"
 #include "domain.h"
+#include "record.h"
 
 struct cv_event; /* one consumed event, decoded */
 struct cv_ctx;   /* the batch transaction and its outbox */
@@ -171,16 +172,7 @@ int cv_sql_rows(struct cv_ctx *ctx, const char *set_sql, int ncols,
  * Send (or cv_record_destroy()) each record before the next cv_emit_new().
  */
 struct cv_record *cv_emit_new(struct cv_ctx *ctx, const char *event_type);
-int cv_record_set_string(struct cv_record *rec, const char *field,
-                         const char *value); /* NULL sets a null union */
-int cv_record_set_long(struct cv_record *rec, const char *field, int64_t value);
-int cv_record_set_int(struct cv_record *rec, const char *field, int32_t value);
-int cv_record_set_double(struct cv_record *rec, const char *field,
-                         double value);
-int cv_record_set_bool(struct cv_record *rec, const char *field, int value);
 int cv_emit_send(struct cv_ctx *ctx, struct cv_record *rec, const char *key);
-/* Frees a record that will not be sent. */
-void cv_record_destroy(struct cv_record *rec);
 
 /* ---- results with a reason (the reason is copied) ---- */
 cv_result_t cv_retry(struct cv_ctx *ctx, const char *fmt, ...) CV_PRINTF(2, 3);
