@@ -10,6 +10,7 @@
 #include "log.h"
 #include "migrate.h"
 #include "pg.h"
+#include "preflight.h"
 #include "runner.h"
 #include "stats.h"
 
@@ -106,6 +107,14 @@ int cv_cmd_run(struct cv_app *app, int argc, char **argv)
         return CV_EXIT_USAGE;
     }
     cv_runner_signals_install();
+    rc = cv_preflight_run(&app->cfg, cv_runner_signals, errstr, sizeof(errstr));
+    if (rc != CV_OK) {
+        free(opts.domains);
+        if (rc == CV_NULL)
+            return CV_EXIT_OK; /* a signal before Postgres answered */
+        cv_error("%s", errstr);
+        return CV_EXIT_RUNTIME;
+    }
     r = cv_runner_start(app, &opts, errstr, sizeof(errstr));
     free(opts.domains);
     if (!r) {

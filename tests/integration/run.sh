@@ -7,6 +7,14 @@ here=$(dirname "$(readlink -f "$0")")
 export CONVEYOR_SOURCE_DIR=${CONVEYOR_SOURCE_DIR:-$(readlink -f "$here/../..")}
 export CONVEYOR_BIN=${CONVEYOR_BIN:-$CONVEYOR_SOURCE_DIR/build/conveyor}
 [ -x "$CONVEYOR_BIN" ] || { echo "no conveyor binary at $CONVEYOR_BIN" >&2; exit 1; }
+# A port of its own (pg_virtualenv takes PGPORT), so that clusters of runs
+# side by side do not both try 5432.
+if [ -z "${PGPORT:-}" ]; then
+    for _ in $(seq 50); do
+        port=$((20000 + RANDOM % 30000))
+        ss -Hltn "sport = :$port" | grep -q . || { export PGPORT=$port; break; }
+    done
+fi
 # fsync off: these tests kill Conveyor, not the machine; Postgres' own
 # crash safety (WAL in the OS cache) is all an immediate stop needs.
 exec pg_virtualenv -t -o 'fsync=off' -o 'max_connections=200' \
