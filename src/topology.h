@@ -144,6 +144,8 @@ struct cv_topo_schedule {
     struct cv_tz *tz;
 };
 
+struct cv_target;
+
 struct cv_topology {
     char *path;
     struct cv_topo_topic *topics;
@@ -154,6 +156,8 @@ struct cv_topology {
     size_t ndomains;
     struct cv_topo_schedule *schedules;
     size_t nschedules;
+    struct cv_target *targets; /* services called through effects (target.h) */
+    size_t ntargets;
 };
 
 /* Returns CV_OK or CV_ERR with "file:line: message". t is always safe to

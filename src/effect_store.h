@@ -1,0 +1,93 @@
+/*
+ * effect_store.h - the statements on conveyor.effects, one function each,
+ * on plain values (migrations/0009_effects.sql describes the table).
+ *
+ * A request in flight is fenced by its lease token: a runner records an
+ * answer only while the row is still in_flight under the token it claimed
+ * it with. A request whose lease ran out was made pending again (and may
+ * be sent again by another runner, with the same key); the late answer of
+ * the first runner then records nothing.
+ *
+ * Every function runs one statement now (not in a pipeline) and returns
+ * CV_OK or CV_ERR with err filled in.
+ */
+#ifndef CV_EFFECT_STORE_H
+#define CV_EFFECT_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pg.h"
+
+/* A request claimed for one attempt; strings are malloc'ed (NULL for SQL
+ * NULL), freed by cv_effect_claimed_free(). */
+struct cv_effect_claimed {
+    int64_t id;
+    char *method, *path, *query, *body;
+    char *idempotency_key, *outcome_type, *outcome_key, *context;
+    char *domain, *source_event_id;
+    int attempts;             /* including this one */
+    int64_t first_attempt_ms; /* wall clock, ms */
+};
+
+/*
+ * Claims up to limit due pending requests of target for one attempt each:
+ * in_flight under lease for lease_ms, attempts + 1. Rows another runner
+ * has locked are skipped. *out is malloc'ed (NULL when none).
+ */
+int cv_effect_store_claim(struct cv_pg *pg, const char *target,
+                          const char *lease, int64_t lease_ms, int limit,
+                          struct cv_effect_claimed **out, size_t *n,
+                          struct cv_pg_error *err);
+void cv_effect_claimed_free(struct cv_effect_claimed *c, size_t n);
+/* Frees one request's strings (not the struct) and zeroes it. */
+void cv_effect_claimed_clear(struct cv_effect_claimed *c);
+
+/* Makes requests whose lease ran out pending again, counting a reclaim on
+ * each; *n gets how many. */
+int cv_effect_store_reclaim(struct cv_pg *pg, int *n, struct cv_pg_error *err);
+
+/*
+ * Back to pending after a failed attempt, due in delay_ms, with the
+ * attempt's status (0 = no answer) and error. *recorded is 0 if the lease
+ * was lost (nothing changed).
+ */
+int cv_effect_store_retry(struct cv_pg *pg, int64_t id, const char *lease,
+                          int64_t delay_ms, int status, const char *error,
+                          int *recorded, struct cv_pg_error *err);
+
+/* The end of a request and its outcome event, written together. */
+struct cv_effect_final {
+    int64_t id;
+    const char *lease; /* NULL: not in flight (cancel) */
+    const char *state; /* "done", "failed" or "cancelled" */
+    int status;
+    const char *error;    /* NULL when done */
+    const char *response; /* JSON text, or NULL */
+    /* the outcome's outbox row */
+    const char *topic;
+    const char *key; /* NULL: no key */
+    const void *value;
+    size_t value_len;
+    const char *event_id, *event_type;
+    int64_t event_time_ms;
+};
+
+/*
+ * Marks the request final and inserts the outcome's outbox row in one
+ * statement (so in one transaction), then wakes the relay. With a lease,
+ * only an in_flight row under that lease is finished; without one (cancel)
+ * only a pending or failed row. *recorded is 0 if nothing matched.
+ */
+int cv_effect_store_finish(struct cv_pg *pg, const struct cv_effect_final *f,
+                           int *recorded, struct cv_pg_error *err);
+
+/*
+ * The targets paused in conveyor.controls: *all is 1 under the global
+ * switch; *names gets a malloc'ed NUL-separated list ending with an empty
+ * string (free() it).
+ */
+int cv_effect_store_paused(struct cv_pg *pg, int *all, char **names,
+                           struct cv_pg_error *err);
+
+#endif
