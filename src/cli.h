@@ -59,6 +59,7 @@ int cv_cmd_resume(struct cv_app *app, int argc, char **argv);
 int cv_cmd_dlq(struct cv_app *app, int argc, char **argv);
 int cv_cmd_replay(struct cv_app *app, int argc, char **argv);
 int cv_cmd_send(struct cv_app *app, int argc, char **argv);
+int cv_cmd_effects(struct cv_app *app, int argc, char **argv);
 
 /* Parses a whole decimal number in [min, max] into *out; CV_OK or CV_ERR. */
 int cv_cli_parse_int(const char *s, long min, long max, int *out);

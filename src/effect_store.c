@@ -15,6 +15,32 @@ static char *column(PGresult *res, int row, int col)
                                       : cv_strdup(PQgetvalue(res, row, col));
 }
 
+/* The columns of RETURNING_REQUEST, in order. */
+#define RETURNING_REQUEST                                                      \
+    " e.id, e.target, e.method, e.path, e.query, e.body::text,"                \
+    " e.idempotency_key, e.outcome_type, e.outcome_key, e.context::text,"      \
+    " e.domain, e.source_event_id, e.attempts,"                                \
+    " (extract(epoch FROM coalesce(e.first_attempt_at, now())) * 1000)"        \
+    "::bigint"
+
+static void read_request(PGresult *res, int i, struct cv_effect_claimed *c)
+{
+    c->id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+    c->target = column(res, i, 1);
+    c->method = column(res, i, 2);
+    c->path = column(res, i, 3);
+    c->query = column(res, i, 4);
+    c->body = column(res, i, 5);
+    c->idempotency_key = column(res, i, 6);
+    c->outcome_type = column(res, i, 7);
+    c->outcome_key = column(res, i, 8);
+    c->context = column(res, i, 9);
+    c->domain = column(res, i, 10);
+    c->source_event_id = column(res, i, 11);
+    c->attempts = atoi(PQgetvalue(res, i, 12));
+    c->first_attempt_ms = strtoll(PQgetvalue(res, i, 13), NULL, 10);
+}
+
 int cv_effect_store_claim(struct cv_pg *pg, const char *target,
                           const char *lease, int64_t lease_ms, int limit,
                           struct cv_effect_claimed **out, size_t *n,
@@ -37,10 +63,7 @@ int cv_effect_store_claim(struct cv_pg *pg, const char *target,
         " FROM (SELECT id FROM conveyor.effects WHERE target = $1"
         " AND state = 'pending' AND next_attempt_at <= now()"
         " ORDER BY next_attempt_at, id LIMIT $4::int FOR UPDATE SKIP LOCKED) d"
-        " WHERE e.id = d.id RETURNING e.id, e.method, e.path, e.query,"
-        " e.body::text, e.idempotency_key, e.outcome_type, e.outcome_key,"
-        " e.context::text, e.domain, e.source_event_id, e.attempts,"
-        " (extract(epoch FROM e.first_attempt_at) * 1000)::bigint",
+        " WHERE e.id = d.id RETURNING" RETURNING_REQUEST,
         4, params, err);
     if (!res)
         return CV_ERR;
@@ -49,19 +72,7 @@ int cv_effect_store_claim(struct cv_pg *pg, const char *target,
         *out = cv_calloc(*n, sizeof(**out));
         for (int i = 0; i < (int)*n; i++) {
             struct cv_effect_claimed *c = &(*out)[i];
-            c->id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
-            c->method = column(res, i, 1);
-            c->path = column(res, i, 2);
-            c->query = column(res, i, 3);
-            c->body = column(res, i, 4);
-            c->idempotency_key = column(res, i, 5);
-            c->outcome_type = column(res, i, 6);
-            c->outcome_key = column(res, i, 7);
-            c->context = column(res, i, 8);
-            c->domain = column(res, i, 9);
-            c->source_event_id = column(res, i, 10);
-            c->attempts = atoi(PQgetvalue(res, i, 11));
-            c->first_attempt_ms = strtoll(PQgetvalue(res, i, 12), NULL, 10);
+            read_request(res, i, c);
         }
     }
     PQclear(res);
@@ -70,6 +81,7 @@ int cv_effect_store_claim(struct cv_pg *pg, const char *target,
 
 void cv_effect_claimed_clear(struct cv_effect_claimed *c)
 {
+    free(c->target);
     free(c->method);
     free(c->path);
     free(c->query);
@@ -232,4 +244,109 @@ int cv_effect_store_paused(struct cv_pg *pg, int *all, char **names,
     }
     PQclear(res);
     return CV_OK;
+}
+
+PGresult *cv_effect_store_list(struct cv_pg *pg, const char *target,
+                               const char *state, const char *limit,
+                               struct cv_pg_error *err)
+{
+    return cv_pg_exec(
+        pg,
+        "SELECT id, target, state, attempts, last_status,"
+        " to_char(created_at AT TIME ZONE 'UTC',"
+        " 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+        " method || ' ' || path || coalesce('?' || query, ''),"
+        " '', last_error FROM conveyor.effects"
+        " WHERE ($1::text IS NULL OR target = $1)"
+        " AND ($2 = 'all' OR state = $2 OR ($2 = 'open' AND state IN"
+        " ('pending', 'in_flight', 'failed')))"
+        " ORDER BY id DESC LIMIT $3::int",
+        3, (const char *[]){target, state, limit}, err);
+}
+
+PGresult *cv_effect_store_show(struct cv_pg *pg, const char *id,
+                               struct cv_pg_error *err)
+{
+    return cv_pg_exec(
+        pg,
+        "SELECT id, target, state, method, path, query, body, idempotency_key,"
+        " outcome_type, outcome_key, context, domain, source_event_id,"
+        " attempts, reclaims, next_attempt_at, lease_until, created_at,"
+        " first_attempt_at, last_attempt_at, finished_at, last_status,"
+        " last_error, response FROM conveyor.effects WHERE id = $1::bigint",
+        1, (const char *[]){id}, err);
+}
+
+int cv_effect_store_lock(struct cv_pg *pg, const char *id,
+                         struct cv_effect_claimed *req, int *found,
+                         struct cv_pg_error *err)
+{
+    PGresult *res = cv_pg_exec(
+        pg,
+        "SELECT" RETURNING_REQUEST " FROM conveyor.effects e"
+        " WHERE e.id = $1::bigint AND e.state IN ('pending', 'failed')"
+        " FOR UPDATE",
+        1, (const char *[]){id}, err);
+
+    memset(req, 0, sizeof(*req));
+    *found = 0;
+    if (!res)
+        return CV_ERR;
+    if (PQntuples(res) == 1) {
+        read_request(res, 0, req);
+        *found = 1;
+    }
+    PQclear(res);
+    return CV_OK;
+}
+
+int cv_effect_store_retry_failed(struct cv_pg *pg, const char *id,
+                                 const char *actor, const char *reason,
+                                 int *done, struct cv_pg_error *err)
+{
+    PGresult *res = cv_pg_exec(
+        pg,
+        "WITH e AS (UPDATE conveyor.effects SET state = 'pending',"
+        " attempts = 0, next_attempt_at = now(), finished_at = NULL"
+        " WHERE id = $1::bigint AND state IN ('failed', 'cancelled')"
+        " RETURNING id, target, idempotency_key),"
+        " a AS (INSERT INTO conveyor.audit_log (actor, action, target, args,"
+        " reason) SELECT $2, 'effects retry', e.target, jsonb_build_object("
+        " 'effect_id', e.id, 'idempotency_key', e.idempotency_key), $3"
+        " FROM e) SELECT count(*) FROM e",
+        3, (const char *[]){id, actor, reason}, err);
+
+    *done = 0;
+    if (!res)
+        return CV_ERR;
+    *done = atoi(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return CV_OK;
+}
+
+int cv_effect_store_audit(struct cv_pg *pg, const char *actor,
+                          const char *action, const char *id,
+                          const char *reason, struct cv_pg_error *err)
+{
+    return cv_pg_command(
+        pg,
+        "INSERT INTO conveyor.audit_log (actor, action, target, args, reason)"
+        " SELECT $1, $2, target, jsonb_build_object('effect_id', id,"
+        " 'idempotency_key', idempotency_key), $4"
+        " FROM conveyor.effects WHERE id = $3::bigint",
+        4, (const char *[]){actor, action, id, reason}, err);
+}
+
+PGresult *cv_effect_store_counts(struct cv_pg *pg, struct cv_pg_error *err)
+{
+    return cv_pg_exec(
+        pg,
+        "SELECT target, count(*) FILTER (WHERE state = 'pending'),"
+        " count(*) FILTER (WHERE state = 'in_flight'),"
+        " count(*) FILTER (WHERE state = 'failed'),"
+        " extract(epoch FROM now() - min(created_at) FILTER (WHERE state ="
+        " 'pending'))::bigint, sum(reclaims)"
+        " FROM conveyor.effects WHERE state IN ('pending', 'in_flight',"
+        " 'failed') GROUP BY target ORDER BY target",
+        0, NULL, err);
 }

@@ -23,7 +23,7 @@
  * NULL), freed by cv_effect_claimed_free(). */
 struct cv_effect_claimed {
     int64_t id;
-    char *method, *path, *query, *body;
+    char *target, *method, *path, *query, *body;
     char *idempotency_key, *outcome_type, *outcome_key, *context;
     char *domain, *source_event_id;
     int attempts;             /* including this one */
@@ -89,5 +89,43 @@ int cv_effect_store_finish(struct cv_pg *pg, const struct cv_effect_final *f,
  */
 int cv_effect_store_paused(struct cv_pg *pg, int *all, char **names,
                            struct cv_pg_error *err);
+
+/* ---- for `conveyor effects` and `conveyor status` ---- */
+
+/*
+ * Requests of target (NULL: all) in state ("open": pending, in flight or
+ * failed; "all"), newest first, at most limit: id, target, state,
+ * attempts, last_status, created (UTC), method path, query, last_error.
+ */
+PGresult *cv_effect_store_list(struct cv_pg *pg, const char *target,
+                               const char *state, const char *limit,
+                               struct cv_pg_error *err);
+/* One request, every column, for `effects show` (0 rows: none). */
+PGresult *cv_effect_store_show(struct cv_pg *pg, const char *id,
+                               struct cv_pg_error *err);
+/*
+ * Locks a pending or failed request (FOR UPDATE, in the caller's
+ * transaction) and reads it into *req (*found 0: none such).
+ */
+int cv_effect_store_lock(struct cv_pg *pg, const char *id,
+                         struct cv_effect_claimed *req, int *found,
+                         struct cv_pg_error *err);
+/* A failed or cancelled request pending again, same key, attempts from 0,
+ * with its audit row; *done 0: none such. */
+int cv_effect_store_retry_failed(struct cv_pg *pg, const char *id,
+                                 const char *actor, const char *reason,
+                                 int *done, struct cv_pg_error *err);
+/* An audit row for an action on effect id. */
+int cv_effect_store_audit(struct cv_pg *pg, const char *actor,
+                          const char *action, const char *id,
+                          const char *reason, struct cv_pg_error *err);
+
+/*
+ * Per target with open requests: pending, in flight, failed, the oldest
+ * pending request's age (s, NULL when none), and how often the engine
+ * reclaimed an open request from a runner that stopped mid-call. Columns
+ * in that order after the target's name.
+ */
+PGresult *cv_effect_store_counts(struct cv_pg *pg, struct cv_pg_error *err);
 
 #endif

@@ -31,6 +31,8 @@ static const struct cv_cmd commands[] = {
     {"resume", cv_cmd_resume, "clear a pause"},
     {"dlq", cv_cmd_dlq, "dead letters: list, show, retry, discard"},
     {"replay", cv_cmd_replay, "re-run a group's handlers over a range"},
+    {"effects", cv_cmd_effects,
+     "calls to other services: list, show, retry, cancel"},
     {"send", cv_cmd_send,
      "send an operator's event, audited (outbox + audit log)"},
 };
