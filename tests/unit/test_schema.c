@@ -92,7 +92,7 @@ static void test_repo_catalogue(void)
         fprintf(stderr, "load %s: %s\n", schemas_dir, err);
         return;
     }
-    CHECK(cv_catalogue_count(cat) == 5);
+    CHECK(cv_catalogue_count(cat) == 8);
 
     s = cv_catalogue_by_id(cat, 1);
     CHECK(s != NULL);
@@ -110,7 +110,11 @@ static void test_repo_catalogue(void)
     CHECK_STR(s ? s->name : NULL, "conveyor.ScheduledJob");
     s = cv_catalogue_by_id(cat, 5);
     CHECK_STR(s ? s->name : NULL, "marketplace.VerificationQueueDue");
-    CHECK(cv_catalogue_by_id(cat, 6) == NULL);
+    s = cv_catalogue_by_id(cat, 6);
+    CHECK_STR(s ? s->name : NULL, "conveyor.EffectOutcome");
+    s = cv_catalogue_by_id(cat, 8);
+    CHECK_STR(s ? s->name : NULL, "marketplace.PayoutRetry");
+    CHECK(cv_catalogue_by_id(cat, 9) == NULL);
     CHECK(cv_catalogue_by_id(cat, -1) == NULL);
 
     s = cv_catalogue_by_name(cat, "marketplace.UploadCompleted");
@@ -121,7 +125,7 @@ static void test_repo_catalogue(void)
     /* at() walks the schemas in id order */
     for (size_t i = 0; i < cv_catalogue_count(cat); i++)
         CHECK(cv_catalogue_at(cat, i)->id == (int)i + 1);
-    CHECK(cv_catalogue_at(cat, 5) == NULL);
+    CHECK(cv_catalogue_at(cat, 8) == NULL);
 
     /* defaults survive, although avro-c drops them */
     s = cv_catalogue_by_id(cat, 1);
