@@ -31,7 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
+#include "cfgfile.h"
 #include "cron.h"
 #include "schedule.h"
 #include "tz.h"
@@ -99,8 +99,7 @@ static int fail_at(struct loader *ld, const config_setting_t *s,
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    return cv_err(ld->errstr, ld->errstr_size, "%s:%d: %s", ld->path,
-                  line_of(s), msg);
+    return cv_cfgfile_errf(ld->errstr, ld->errstr_size, ld->path, s, "%s", msg);
 }
 
 /* "a, b, c" from a NULL-terminated list. */
@@ -170,7 +169,7 @@ static int get_string(struct loader *ld, const config_setting_t *group,
     }
     if (config_setting_type(s) != CONFIG_TYPE_STRING)
         return fail_at(ld, s, "%s: key '%s': expected a string, got %s", what,
-                       key, cv_config_type_name(s));
+                       key, cv_cfgfile_type_name(s));
     if (!*config_setting_get_string(s))
         return fail_at(ld, s,
                        "%s: key '%s': expected a non-empty string, got \"\"",
@@ -194,7 +193,7 @@ static int get_int(struct loader *ld, const config_setting_t *group,
     if (config_setting_type(s) != CONFIG_TYPE_INT &&
         config_setting_type(s) != CONFIG_TYPE_INT64)
         return fail_at(ld, s, "%s: key '%s': expected integer %d..%d, got %s",
-                       what, key, min, max, cv_config_type_name(s));
+                       what, key, min, max, cv_cfgfile_type_name(s));
     v = config_setting_get_int64(s);
     if (v < min || v > max)
         return fail_at(ld, s, "%s: key '%s': expected integer %d..%d, got %lld",
@@ -217,7 +216,7 @@ static int get_int64(struct loader *ld, const config_setting_t *group,
         config_setting_type(s) != CONFIG_TYPE_INT64)
         return fail_at(ld, s,
                        "%s: key '%s': expected integer %lld..%lld, got %s",
-                       what, key, min, max, cv_config_type_name(s));
+                       what, key, min, max, cv_cfgfile_type_name(s));
     v = config_setting_get_int64(s);
     if (v < min || v > max)
         return fail_at(ld, s,
@@ -236,7 +235,7 @@ static int get_bool(struct loader *ld, const config_setting_t *group,
         return CV_OK;
     if (config_setting_type(s) != CONFIG_TYPE_BOOL)
         return fail_at(ld, s, "%s: key '%s': expected true or false, got %s",
-                       what, key, cv_config_type_name(s));
+                       what, key, cv_cfgfile_type_name(s));
     *out = config_setting_get_bool(s);
     return CV_OK;
 }
@@ -259,7 +258,7 @@ static int get_enum(struct loader *ld, const config_setting_t *group,
                  i ? "|" : "", names[i]);
     if (config_setting_type(s) != CONFIG_TYPE_STRING)
         return fail_at(ld, s, "%s: key '%s': expected %s, got %s", what, key,
-                       list, cv_config_type_name(s));
+                       list, cv_cfgfile_type_name(s));
     v = config_setting_get_string(s);
     for (int i = 0; names[i]; i++)
         if (strcmp(names[i], v) == 0) {
@@ -290,7 +289,7 @@ static int get_number(struct loader *ld, const config_setting_t *group,
         break;
     default:
         return fail_at(ld, s, "%s: key '%s': expected a number %g..%g, got %s",
-                       what, key, min, max, cv_config_type_name(s));
+                       what, key, min, max, cv_cfgfile_type_name(s));
     }
     if (!(v >= min && v <= max))
         return fail_at(ld, s, "%s: key '%s': expected a number %g..%g, got %g",
@@ -331,7 +330,7 @@ static int load_retry(struct loader *ld, const config_setting_t *g,
     snprintf(rwhat, sizeof(rwhat), "%s: retry", what);
     if (!config_setting_is_group(r))
         return fail_at(ld, r, "%s: expected a group { ... }, got %s", rwhat,
-                       cv_config_type_name(r));
+                       cv_cfgfile_type_name(r));
     if (check_keys(ld, r, rwhat, retry_keys) != CV_OK ||
         get_enum(ld, r, rwhat, "mode", retry_mode_names, &p->mode) != CV_OK ||
         get_int(ld, r, rwhat, "max_attempts", 0, 1, 1000, &p->max_attempts) !=
@@ -449,14 +448,14 @@ static int get_list(struct loader *ld, const config_setting_t *parent,
                        "%s%skey '%s': expected a list ( { ... } ), "
                        "got %s",
                        what ? what : "", what ? ": " : "", key,
-                       cv_config_type_name(s));
+                       cv_cfgfile_type_name(s));
     for (int i = 0; i < config_setting_length(s); i++) {
         const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
         if (no_include(ld, e) != CV_OK)
             return CV_ERR;
         if (config_setting_type(e) != CONFIG_TYPE_GROUP)
             return fail_at(ld, e, "%s[%d]: expected a group { ... }, got %s",
-                           key, i, cv_config_type_name(e));
+                           key, i, cv_cfgfile_type_name(e));
     }
     *out = s;
     return CV_OK;
@@ -540,7 +539,7 @@ static int load_domain_topics(struct loader *ld, const config_setting_t *g,
         return fail_at(ld, s,
                        "%s: key 'topics': expected an array of topic names "
                        "[ \"a\", \"b\" ], got %s",
-                       what, cv_config_type_name(s));
+                       what, cv_cfgfile_type_name(s));
     if (n == 0)
         return fail_at(ld, s,
                        "%s: key 'topics': a domain consumes at least "
@@ -552,7 +551,7 @@ static int load_domain_topics(struct loader *ld, const config_setting_t *g,
         if (config_setting_type(e) != CONFIG_TYPE_STRING)
             return fail_at(ld, e,
                            "%s: key 'topics': expected topic names, got %s",
-                           what, cv_config_type_name(e));
+                           what, cv_cfgfile_type_name(e));
         if (check_topic_name(ld, e, what, "topics",
                              config_setting_get_string(e)) != CV_OK)
             return CV_ERR;
@@ -734,7 +733,7 @@ int cv_topology_load(const char *path, struct cv_topology *t, char *errstr,
     memset(t, 0, sizeof(*t));
     config_init(&lc);
     t->path = cv_strdup(path);
-    if (cv_config_read_file(&lc, path, errstr, errstr_size) != CV_OK)
+    if (cv_cfgfile_read(&lc, path, errstr, errstr_size) != CV_OK)
         goto fail;
     root = config_root_setting(&lc);
     if (check_keys(&ld, root, "topology", root_keys) != CV_OK ||
