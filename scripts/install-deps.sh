@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Installs what Conveyor needs to build, run and test on Debian 12.
 # Idempotent: installs only what is missing. Run as root (or with sudo).
+#   scripts/install-deps.sh          what the build, the demo and the tests need
+#   scripts/install-deps.sh --fuzz   also clang, for the optional fuzz build
+#                                    (-DCONVEYOR_FUZZ=ON, tests/fuzz/README.md)
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config git
       librdkafka-dev libavro-dev libpq-dev libcurl4-openssl-dev
       libconfig-dev libjansson-dev
       postgresql postgresql-contrib postgresql-common kcat valgrind procps iproute2)
+[ "${1:-}" = "--fuzz" ] && pkgs+=(clang)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||

@@ -19,23 +19,19 @@
  * paths.c for the installed copy of a default that is not there). Each
  * string key remembers where its value came from, for messages.
  *
- * This module also owns cv_config_read_file(), the libconfig front end the
- * topology loader shares: it turns libconfig's failures into file:line
- * errors and catches integer literals that libconfig 1.5 would silently wrap.
- * It does not talk to Kafka or Postgres; kafka.c and pg.c interpret values.
+ * Reading the file (file:line syntax errors, integer literals libconfig
+ * would wrap) is cfgfile.c's, shared with the topology loader. This module
+ * does not talk to Kafka or Postgres; kafka.c and pg.c interpret values.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <libconfig.h>
-#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cfgfile.h"
 #include "log.h"
-
-/* No configuration or topology comes close; a bigger file is a mistake. */
-#define CONFIG_FILE_MAX (16 * 1024 * 1024)
 
 enum key_type {
     KEY_STRING,
@@ -291,29 +287,6 @@ static void list_names(const char *section, char *buf, size_t size)
     }
 }
 
-const char *cv_config_type_name(const struct config_setting_t *s)
-{
-    switch (config_setting_type(s)) {
-    case CONFIG_TYPE_GROUP:
-        return "a group";
-    case CONFIG_TYPE_INT:
-    case CONFIG_TYPE_INT64:
-        return "an integer";
-    case CONFIG_TYPE_FLOAT:
-        return "a float";
-    case CONFIG_TYPE_STRING:
-        return "a string";
-    case CONFIG_TYPE_BOOL:
-        return "a boolean";
-    case CONFIG_TYPE_ARRAY:
-        return "an array";
-    case CONFIG_TYPE_LIST:
-        return "a list";
-    default:
-        return "nothing";
-    }
-}
-
 /* ---- conninfo secrets ---- */
 
 static int has_prefix(const char *s, const char *prefix)
@@ -519,7 +492,7 @@ static int set_props(struct cv_config *cfg, const struct key_def *k,
                       "%s:%d: key '%s': expected a list of [\"name\", "
                       "\"value\"] pairs, got %s",
                       path, config_setting_source_line(s), k->name,
-                      cv_config_type_name(s));
+                      cv_cfgfile_type_name(s));
     props_free(cfg);
     cfg->kafka_props = cv_calloc((size_t)n, sizeof(*cfg->kafka_props));
     for (int i = 0; i < n; i++) {
@@ -537,7 +510,7 @@ static int set_props(struct cv_config *cfg, const struct key_def *k,
                           path, line, k->name, i + 1,
                           config_setting_type(e) == CONFIG_TYPE_ARRAY
                               ? "an array of another shape"
-                              : cv_config_type_name(e));
+                              : cv_cfgfile_type_name(e));
         name = config_setting_get_string_elem(e, 0);
         value = config_setting_get_string_elem(e, 1);
         if (!*name)
@@ -574,14 +547,14 @@ static int set_from_setting(struct cv_config *cfg, const struct key_def *k,
         if (type != CONFIG_TYPE_STRING)
             return cv_err(errstr, errstr_size,
                           "%s: key '%s': expected a string, got %s", where,
-                          k->name, cv_config_type_name(s));
+                          k->name, cv_cfgfile_type_name(s));
         return set_string(cfg, k, config_setting_get_string(s), &o, errstr,
                           errstr_size);
     case KEY_ENUM:
         if (type != CONFIG_TYPE_STRING)
             return cv_err(errstr, errstr_size,
                           "%s: key '%s': expected %s, got %s", where, k->name,
-                          k->allowed, cv_config_type_name(s));
+                          k->allowed, cv_cfgfile_type_name(s));
         return set_enum(cfg, k, config_setting_get_string(s), &o, errstr,
                         errstr_size);
     case KEY_INT:
@@ -589,7 +562,7 @@ static int set_from_setting(struct cv_config *cfg, const struct key_def *k,
             return cv_err(errstr, errstr_size,
                           "%s: key '%s': expected integer %d..%d, got %s",
                           where, k->name, k->min, k->max,
-                          cv_config_type_name(s));
+                          cv_cfgfile_type_name(s));
         v = config_setting_get_int64(s);
         snprintf(shown, sizeof(shown), "%lld", v);
         return set_int(cfg, k, v, shown, &o, errstr, errstr_size);
@@ -621,211 +594,6 @@ static void set_defaults(struct cv_config *cfg)
 
 /* ---- reading libconfig files ---- */
 
-static int read_whole(const char *path, char **out, size_t *len, char *errstr,
-                      size_t errstr_size)
-{
-    FILE *fp = NULL;
-    char *buf = NULL;
-    size_t cap = 0, n = 0;
-
-    fp = fopen(path, "r");
-    if (!fp) {
-        cv_err(errstr, errstr_size, "%s: cannot open: %s", path,
-               strerror(errno));
-        goto fail;
-    }
-    for (;;) {
-        size_t got;
-        if (n == cap) {
-            if (cap >= CONFIG_FILE_MAX) {
-                cv_err(errstr, errstr_size, "%s: larger than %d bytes", path,
-                       CONFIG_FILE_MAX);
-                goto fail;
-            }
-            cap = cap ? cap * 2 : 4096;
-            buf = cv_realloc(buf, cap + 1);
-        }
-        got = fread(buf + n, 1, cap - n, fp);
-        n += got;
-        if (got == 0)
-            break;
-    }
-    if (ferror(fp)) {
-        cv_err(errstr, errstr_size, "%s: cannot read: %s", path,
-               strerror(errno));
-        goto fail;
-    }
-    fclose(fp);
-    buf[n] = '\0';
-    *out = buf;
-    *len = n;
-    return CV_OK;
-
-fail:
-    if (fp)
-        fclose(fp);
-    free(buf);
-    return CV_ERR;
-}
-
-static int is_digit(char c)
-{
-    return c >= '0' && c <= '9';
-}
-
-static int is_hex(char c)
-{
-    return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
-/*
- * libconfig 1.5 stores an integer literal without the L suffix in an int
- * and wraps anything larger without a word, so 4294967796 would load as
- * 500. Scan the text the way its lexer does (comments, strings, names) and
- * refuse such literals before parsing.
- */
-static int check_int_literals(const char *path, const char *s, size_t len,
-                              char *errstr, size_t errstr_size)
-{
-    const char *end = s + len;
-    int line = 1;
-
-    while (s < end) {
-        const char *tok;
-        size_t n;
-
-        if (*s == '\n') {
-            line++;
-            s++;
-        } else if (*s == '#' || (*s == '/' && s + 1 < end && s[1] == '/')) {
-            while (s < end && *s != '\n')
-                s++;
-        } else if (*s == '/' && s + 1 < end && s[1] == '*') {
-            for (s += 2; s < end && !(*s == '*' && s + 1 < end && s[1] == '/');
-                 s++)
-                if (*s == '\n')
-                    line++;
-            s = s < end ? s + 2 : end;
-        } else if (*s == '"') {
-            for (s++; s < end && *s != '"'; s++) {
-                if (*s == '\\' && s + 1 < end)
-                    s++;
-                if (*s == '\n')
-                    line++;
-            }
-            if (s < end)
-                s++;
-        } else if ((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-                   *s == '*' || *s == '_' || *s == '@') {
-            while (s < end && (is_hex(*s) || (*s >= 'g' && *s <= 'z') ||
-                               (*s >= 'G' && *s <= 'Z') || *s == '_' ||
-                               *s == '*' || *s == '-' || *s == '@'))
-                s++;
-        } else if (is_digit(*s) || *s == '-' || *s == '+' || *s == '.') {
-            const char *p;
-            int neg = *s == '-', hex, big;
-            unsigned long long v = 0, limit;
-            int overflow = 0;
-
-            tok = s;
-            while (s < end &&
-                   (is_hex(*s) || *s == 'x' || *s == 'X' || *s == 'L' ||
-                    *s == '.' || *s == '+' || *s == '-' ||
-                    (*s >= 'g' && *s <= 'z') || (*s >= 'G' && *s <= 'Z')))
-                s++;
-            n = (size_t)(s - tok);
-            p = tok + (*tok == '-' || *tok == '+');
-            hex = p + 1 < s && p[0] == '0' && (p[1] == 'x' || p[1] == 'X');
-            if (hex)
-                p += 2;
-            while (p < s && (hex ? is_hex(*p) : is_digit(*p))) {
-                unsigned d = is_digit(*p)  ? (unsigned)(*p - '0')
-                             : (*p >= 'a') ? (unsigned)(*p - 'a' + 10)
-                                           : (unsigned)(*p - 'A' + 10);
-                if (v > (ULLONG_MAX - d) / (hex ? 16 : 10))
-                    overflow = 1;
-                else
-                    v = v * (hex ? 16 : 10) + d;
-                p++;
-            }
-            big = p < s && *p == 'L';
-            while (p < s && *p == 'L')
-                p++;
-            if (p != s || p == tok)
-                continue; /* a float or not a number: the parser decides */
-            limit = big ? (unsigned long long)LLONG_MAX + (unsigned)neg
-                        : (unsigned long long)INT_MAX + (unsigned)neg;
-            if (overflow || v > limit)
-                return cv_err(errstr, errstr_size,
-                              "%s:%d: integer %.*s is out of range%s", path,
-                              line, (int)(n > 40 ? 40 : n), tok,
-                              big ? "" : " (append L for a 64-bit integer)");
-        } else {
-            s++;
-        }
-    }
-    return CV_OK;
-}
-
-/*
- * The file to name in a message: path, or the @include'd file a setting or
- * an error came from (libconfig names it relative to the include dir).
- */
-static const char *file_name(const char *included, const char *path,
-                             const char *dir, char *buf, size_t size)
-{
-    if (!included)
-        return path;
-    if (included[0] == '/' || !dir)
-        return included;
-    snprintf(buf, size, "%s%s", dir, included);
-    return buf;
-}
-
-int cv_config_read_file(struct config_t *lc, const char *path, char *errstr,
-                        size_t errstr_size)
-{
-    char *buf = NULL, *dir = NULL;
-    const char *slash;
-    size_t len = 0;
-    int rc = CV_ERR;
-
-    if (read_whole(path, &buf, &len, errstr, errstr_size) != CV_OK)
-        goto out;
-    if (memchr(buf, '\0', len)) {
-        cv_err(errstr, errstr_size, "%s: contains a NUL byte: not a text file",
-               path);
-        goto out;
-    }
-    if (check_int_literals(path, buf, len, errstr, errstr_size) != CV_OK)
-        goto out;
-    slash = strrchr(path, '/');
-    if (slash) {
-        dir = cv_strndup(path, (size_t)(slash - path) + 1);
-        config_set_include_dir(lc, dir);
-    }
-    if (!config_read_string(lc, buf)) {
-        char name[1024];
-        const char *file =
-            file_name(config_error_file(lc), path, dir, name, sizeof(name));
-        const char *text = config_error_text(lc);
-
-        if (strcmp(text, "syntax error") == 0)
-            cv_err(errstr, errstr_size, "%s:%d: syntax error", file,
-                   config_error_line(lc));
-        else
-            cv_err(errstr, errstr_size, "%s:%d: syntax error: %s", file,
-                   config_error_line(lc), text);
-        goto out;
-    }
-    rc = CV_OK;
-
-out:
-    free(buf);
-    free(dir);
-    return rc;
-}
-
 /* ---- loading ---- */
 
 static int load_file(struct cv_config *cfg, const char *path, char *errstr,
@@ -838,7 +606,7 @@ static int load_file(struct cv_config *cfg, const char *path, char *errstr,
     int rc = CV_ERR;
 
     config_init(&lc);
-    if (cv_config_read_file(&lc, path, errstr, errstr_size) != CV_OK)
+    if (cv_cfgfile_read(&lc, path, errstr, errstr_size) != CV_OK)
         goto out;
     if (slash)
         dir = cv_strndup(path, (size_t)(slash - path) + 1);
@@ -847,8 +615,8 @@ static int load_file(struct cv_config *cfg, const char *path, char *errstr,
         config_setting_t *group = config_setting_get_elem(root, (unsigned)i);
         const char *gname = config_setting_name(group);
         char list[512], gbuf[1024];
-        const char *gfile = file_name(config_setting_source_file(group), path,
-                                      dir, gbuf, sizeof(gbuf));
+        const char *gfile = cv_cfgfile_name(config_setting_source_file(group),
+                                            path, dir, gbuf, sizeof(gbuf));
         if (!section_known(gname, strlen(gname))) {
             list_names(NULL, list, sizeof(list));
             cv_err(errstr, errstr_size, "%s:%d: unknown group '%s' (known: %s)",
@@ -859,14 +627,14 @@ static int load_file(struct cv_config *cfg, const char *path, char *errstr,
             cv_err(errstr, errstr_size,
                    "%s:%d: '%s' must be a group, %s = { ... }; got %s", gfile,
                    config_setting_source_line(group), gname, gname,
-                   cv_config_type_name(group));
+                   cv_cfgfile_type_name(group));
             goto out;
         }
         for (int j = 0; j < config_setting_length(group); j++) {
             config_setting_t *s = config_setting_get_elem(group, (unsigned)j);
             char dotted[256], sbuf[1024];
-            const char *sfile = file_name(config_setting_source_file(s), path,
-                                          dir, sbuf, sizeof(sbuf));
+            const char *sfile = cv_cfgfile_name(config_setting_source_file(s),
+                                                path, dir, sbuf, sizeof(sbuf));
             const struct key_def *k;
 
             snprintf(dotted, sizeof(dotted), "%s.%s", gname,

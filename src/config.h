@@ -98,19 +98,4 @@ void cv_config_describe(FILE *out);
 /* The dotted names of all keys, NULL-terminated. */
 const char *const *cv_config_keys(void);
 
-/*
- * Reads and parses a libconfig file into lc (which the caller has passed to
- * config_init() and later passes to config_destroy()), with the errors both
- * config and topology files need: a missing or unreadable file, a NUL byte,
- * an integer literal too large for its type (libconfig 1.5 wraps those
- * silently), and "path:line: syntax error: <libconfig's text>". @include
- * paths are relative to the file's directory. Returns CV_OK or CV_ERR.
- */
-struct config_t;
-struct config_setting_t;
-/* "an integer", "a string", ...: what a libconfig setting holds. */
-const char *cv_config_type_name(const struct config_setting_t *s);
-int cv_config_read_file(struct config_t *lc, const char *path, char *errstr,
-                        size_t errstr_size);
-
 #endif

@@ -223,9 +223,10 @@ static int relay_round(struct cv_relay *r)
         do {
             err = rd_kafka_producev(
                 r->rk, RD_KAFKA_V_TOPIC(topic),
-                RD_KAFKA_V_KEY(PQgetisnull(res, i, 2) ? NULL
-                                                      : PQgetvalue(res, i, 2),
-                               (size_t)PQgetlength(res, i, 2)),
+                /* parenthesised: the macro casts its argument */
+                RD_KAFKA_V_KEY(
+                    (PQgetisnull(res, i, 2) ? NULL : PQgetvalue(res, i, 2)),
+                    (size_t)PQgetlength(res, i, 2)),
                 RD_KAFKA_V_VALUE(PQgetvalue(res, i, 3),
                                  (size_t)PQgetlength(res, i, 3)),
                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),

@@ -1,29 +1,24 @@
 /*
- * topology.c - load and cross-check topology/<name>.cfg: topics, event
- * types, consumer domains and their routes.
+ * topology.c - load topology/<name>.cfg (topics, event types, consumer
+ * domains with their routes and retry policies, cron schedules) through
+ * the key table of topology_keys.c, and free it.
  *
- * Loading is strict and stops at the first problem in the file itself: a
- * syntax error, an unknown key, a wrong type, a value out of range, a
- * missing required key, an illegal Kafka topic name. Each error carries
- * file:line. Optional keys get their defaults here (batch_size 500,
- * batch_wait_ms 50, parallelism 1, reset earliest, dlq_topic
- * "conveyor.dlq.<domain>", retry blocking, 3 attempts, 200 ms doubling to
- * 60 s, jitter 0.1, timeout 30 s), and every route's retry policy is
- * resolved against its domain's, so the rest of the engine never guesses.
+ * A group is read in four steps: its unknown keys are refused first (a
+ * typo is likelier than anything else), its defaults are set from the
+ * table (a route's retry policy then starts from its domain's), each key of
+ * the table is read and validated in table order, and the group's finalize
+ * step applies the rules that involve more than one key. Loading is strict
+ * and stops at the first problem: a syntax error, an unknown key, a wrong
+ * type, a value out of range, a missing required key, an illegal Kafka
+ * topic name, each with file:line and what was expected. Every route ends
+ * up with its whole retry policy, so the rest of the engine never guesses.
  *
- * Checking is the other half: it looks across the file, the schema
- * catalogue and the compiled-in handler registry, reports every error it
- * finds (sorted by line, so the output reads like a compiler's), and
- * resolves each route's handler to its function. The caller passes the
- * catalogue and the registry, so tests can check against their own; a NULL
- * catalogue or registry skips the checks that need it.
- *
- * The loaded topology is immutable after cv_topology_check() and may be
- * shared by threads. This module does not create topics or talk to Kafka.
+ * Checking across the file, the schema catalogue and the handlers is
+ * topology_check.c's. The loaded topology is immutable after
+ * cv_topology_check() and may be shared by threads. This module does not
+ * create topics or talk to Kafka.
  */
-#include "topology.h"
-
-#include "codec.h"
+#include "topology_int.h"
 
 #include <libconfig.h>
 #include <math.h>
@@ -31,44 +26,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
-#include "cron.h"
-#include "schedule.h"
-#include "tz.h"
+#include "cfgfile.h"
 
-/* Kafka's own limit on topic names. */
-#define TOPIC_NAME_MAX 249
-
-/* ---- loading ---- */
-
-struct loader {
-    const char *path;
-    char *errstr;
-    size_t errstr_size;
-};
-
-/* The keys each kind of group may hold. */
-static const char *const root_keys[] = {"topics", "events", "domains",
-                                        "schedules", NULL};
-static const char *const topic_keys[] = {"name", "partitions", "description",
-                                         NULL};
-static const char *const event_keys[] = {"type", "schema",      "topic",
-                                         "key",  "description", NULL};
-static const char *const domain_keys[] = {
-    "name",        "group",           "description",
-    "topics",      "routes",          "dlq_topic",
-    "reset",       "batch_size",      "batch_wait_ms",
-    "parallelism", "kill_switch_env", "retry",
-    NULL};
-static const char *const route_keys[] = {"event", "handler", "description",
-                                         "retry", NULL};
-static const char *const retry_keys[] = {
-    "mode",   "max_attempts", "initial_ms", "factor",
-    "max_ms", "jitter",       "timeout_ms", NULL};
-static const char *const schedule_keys[] = {
-    "name", "cron",     "zone",    "event",       "payload",
-    "key",  "catch_up", "enabled", "description", "catch_up_window_s",
-    NULL};
+/* ---- reading settings ---- */
 
 static int line_of(const config_setting_t *s)
 {
@@ -99,23 +59,7 @@ static int fail_at(struct loader *ld, const config_setting_t *s,
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    return cv_err(ld->errstr, ld->errstr_size, "%s:%d: %s", ld->path,
-                  line_of(s), msg);
-}
-
-/* "a, b, c" from a NULL-terminated list. */
-static void join(const char *const *names, char *buf, size_t size)
-{
-    size_t len = 0;
-
-    buf[0] = '\0';
-    for (size_t i = 0; names[i]; i++) {
-        int w =
-            snprintf(buf + len, size - len, "%s%s", i ? ", " : "", names[i]);
-        if (w < 0 || (size_t)w >= size - len)
-            return;
-        len += (size_t)w;
-    }
+    return cv_cfgfile_errf(ld->errstr, ld->errstr_size, ld->path, s, "%s", msg);
 }
 
 /*
@@ -134,225 +78,440 @@ static int no_include(struct loader *ld, const config_setting_t *s)
     return CV_OK;
 }
 
-static int check_keys(struct loader *ld, const config_setting_t *group,
-                      const char *what, const char *const *allowed)
+int cv_topo_topic_name_ok(const char *s)
 {
-    char list[256];
+    size_t n = strlen(s);
 
-    for (int i = 0; i < config_setting_length(group); i++) {
-        const config_setting_t *s = config_setting_get_elem(group, (unsigned)i);
+    if (n == 0 || n > CV_TOPIC_NAME_MAX || strcmp(s, ".") == 0 ||
+        strcmp(s, "..") == 0)
+        return 0;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+              (*s >= '0' && *s <= '9') || *s == '.' || *s == '_' || *s == '-'))
+            return 0;
+    return 1;
+}
+
+static int check_topic_name(struct loader *ld, const config_setting_t *s,
+                            const char *what, const char *key, const char *name)
+{
+    if (cv_topo_topic_name_ok(name))
+        return CV_OK;
+    return fail_at(ld, s,
+                   "%s: key '%s': '%.*s' is not a valid Kafka topic name "
+                   "(1..249 of letters, digits, '.', '_', '-')",
+                   what, key, 300, name);
+}
+
+/* A group's unknown keys, before any value is read: a typo comes first. */
+static int check_keys(struct loader *ld, enum group gid,
+                      const config_setting_t *g, const char *what)
+{
+    for (int i = 0; i < config_setting_length(g); i++) {
+        const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
         const char *name = config_setting_name(s);
-        size_t k = 0;
+        char list[256] = "";
+        int known = 0;
 
         if (no_include(ld, s) != CV_OK)
             return CV_ERR;
-        while (allowed[k] && strcmp(allowed[k], name) != 0)
-            k++;
-        if (!allowed[k]) {
-            join(allowed, list, sizeof(list));
-            return fail_at(ld, s, "%s: unknown key '%s' (expected %s)", what,
-                           name, list);
+        for (size_t k = 0; k < cv_topo_nkeys; k++) {
+            if (cv_topo_keys[k].group != gid)
+                continue;
+            known |= strcmp(cv_topo_keys[k].name, name) == 0;
+            snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s",
+                     list[0] ? ", " : "", cv_topo_keys[k].name);
         }
+        if (!known)
+            return fail_at(ld, s, "%s: unknown key '%s' (expected %s)",
+                           what ? what : cv_topo_groups[gid].kind, name, list);
     }
     return CV_OK;
 }
 
-static int get_string(struct loader *ld, const config_setting_t *group,
-                      const char *what, const char *key, int required,
-                      char **out)
+/* "a|b|c" from a NULL-terminated list. */
+void cv_topo_alternatives(const char *const *names, char *buf, size_t size)
 {
-    const config_setting_t *s = config_setting_get_member(group, key);
-
-    if (!s) {
-        if (required)
-            return fail_at(ld, group, "%s: missing '%s'", what, key);
-        return CV_OK;
-    }
-    if (config_setting_type(s) != CONFIG_TYPE_STRING)
-        return fail_at(ld, s, "%s: key '%s': expected a string, got %s", what,
-                       key, cv_config_type_name(s));
-    if (!*config_setting_get_string(s))
-        return fail_at(ld, s,
-                       "%s: key '%s': expected a non-empty string, got \"\"",
-                       what, key);
-    *out = cv_strdup(config_setting_get_string(s));
-    return CV_OK;
-}
-
-static int get_int(struct loader *ld, const config_setting_t *group,
-                   const char *what, const char *key, int required, int min,
-                   int max, int *out)
-{
-    const config_setting_t *s = config_setting_get_member(group, key);
-    long long v;
-
-    if (!s) {
-        if (required)
-            return fail_at(ld, group, "%s: missing '%s'", what, key);
-        return CV_OK;
-    }
-    if (config_setting_type(s) != CONFIG_TYPE_INT &&
-        config_setting_type(s) != CONFIG_TYPE_INT64)
-        return fail_at(ld, s, "%s: key '%s': expected integer %d..%d, got %s",
-                       what, key, min, max, cv_config_type_name(s));
-    v = config_setting_get_int64(s);
-    if (v < min || v > max)
-        return fail_at(ld, s, "%s: key '%s': expected integer %d..%d, got %lld",
-                       what, key, min, max, v);
-    *out = (int)v;
-    return CV_OK;
-}
-
-/* Like get_int, for the millisecond values that are int64_t. */
-static int get_int64(struct loader *ld, const config_setting_t *group,
-                     const char *what, const char *key, long long min,
-                     long long max, int64_t *out)
-{
-    const config_setting_t *s = config_setting_get_member(group, key);
-    long long v;
-
-    if (!s)
-        return CV_OK;
-    if (config_setting_type(s) != CONFIG_TYPE_INT &&
-        config_setting_type(s) != CONFIG_TYPE_INT64)
-        return fail_at(ld, s,
-                       "%s: key '%s': expected integer %lld..%lld, got %s",
-                       what, key, min, max, cv_config_type_name(s));
-    v = config_setting_get_int64(s);
-    if (v < min || v > max)
-        return fail_at(ld, s,
-                       "%s: key '%s': expected integer %lld..%lld, got %lld",
-                       what, key, min, max, v);
-    *out = (int64_t)v;
-    return CV_OK;
-}
-
-static int get_bool(struct loader *ld, const config_setting_t *group,
-                    const char *what, const char *key, int *out)
-{
-    const config_setting_t *s = config_setting_get_member(group, key);
-
-    if (!s)
-        return CV_OK;
-    if (config_setting_type(s) != CONFIG_TYPE_BOOL)
-        return fail_at(ld, s, "%s: key '%s': expected true or false, got %s",
-                       what, key, cv_config_type_name(s));
-    *out = config_setting_get_bool(s);
-    return CV_OK;
-}
-
-/* reset = "latest" | "earliest": the index in names is the value. */
-static const char *const reset_names[] = {"latest", "earliest", NULL};
-
-static int get_enum(struct loader *ld, const config_setting_t *group,
-                    const char *what, const char *key, const char *const *names,
-                    int *out)
-{
-    const config_setting_t *s = config_setting_get_member(group, key);
-    const char *v;
-    char list[128] = "";
-
-    if (!s)
-        return CV_OK;
+    buf[0] = '\0';
     for (size_t i = 0; names[i]; i++)
-        snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s",
-                 i ? "|" : "", names[i]);
-    if (config_setting_type(s) != CONFIG_TYPE_STRING)
-        return fail_at(ld, s, "%s: key '%s': expected %s, got %s", what, key,
-                       list, cv_config_type_name(s));
-    v = config_setting_get_string(s);
-    for (int i = 0; names[i]; i++)
-        if (strcmp(names[i], v) == 0) {
-            *out = i;
-            return CV_OK;
-        }
-    return fail_at(ld, s, "%s: key '%s': expected %s, got '%.100s'", what, key,
-                   list, v);
-}
-
-/* A number (integer or float) in [min, max]. */
-static int get_number(struct loader *ld, const config_setting_t *group,
-                      const char *what, const char *key, double min, double max,
-                      double *out)
-{
-    const config_setting_t *s = config_setting_get_member(group, key);
-    double v;
-
-    if (!s)
-        return CV_OK;
-    switch (config_setting_type(s)) {
-    case CONFIG_TYPE_INT:
-    case CONFIG_TYPE_INT64:
-        v = (double)config_setting_get_int64(s);
-        break;
-    case CONFIG_TYPE_FLOAT:
-        v = config_setting_get_float(s);
-        break;
-    default:
-        return fail_at(ld, s, "%s: key '%s': expected a number %g..%g, got %s",
-                       what, key, min, max, cv_config_type_name(s));
-    }
-    if (!(v >= min && v <= max))
-        return fail_at(ld, s, "%s: key '%s': expected a number %g..%g, got %g",
-                       what, key, min, max, v);
-    *out = v;
-    return CV_OK;
-}
-
-static const char *const retry_mode_names[] = {"blocking", "deferred", NULL};
-
-static void retry_defaults(struct cv_retry_policy *p)
-{
-    p->mode = CV_RETRY_BLOCKING;
-    p->max_attempts = 3;
-    p->initial_ms = 200;
-    p->factor = 2.0;
-    p->max_ms = 60000;
-    p->jitter = 0.1;
-    p->timeout_ms = 30000;
-    p->line = 0;
+        snprintf(buf + strlen(buf), size - strlen(buf), "%s%s", i ? "|" : "",
+                 names[i]);
 }
 
 /*
- * Reads the optional `retry` group of g over *p, which holds the defaults
- * (for a domain) or the domain's policy (for a route): every key the group
- * sets wins, the others are inherited. max_ms >= initial_ms is checked on
- * the merged policy, since the two may come from different groups. The
- * upper bounds only catch typos (a day's delay, a week's cap).
+ * What to call an element in messages: "topic 'marketplace.leads'", or
+ * "topics[2]" until it has a usable name; after parent's name if any.
  */
-static int load_retry(struct loader *ld, const config_setting_t *g,
-                      const char *what, struct cv_retry_policy *p)
+static void label(char *buf, size_t size, const config_setting_t *elem,
+                  enum group gid, int index, const char *parent)
 {
-    const config_setting_t *r = config_setting_get_member(g, "retry");
-    char rwhat[1100];
+    const struct group_def *gd = &cv_topo_groups[gid];
+    const config_setting_t *n =
+        config_setting_type(elem) == CONFIG_TYPE_GROUP
+            ? config_setting_get_member(elem, gd->name_key)
+            : NULL;
+    int off = parent ? snprintf(buf, size, "%s: ", parent) : 0;
 
-    if (!r)
-        return CV_OK;
-    snprintf(rwhat, sizeof(rwhat), "%s: retry", what);
-    if (!config_setting_is_group(r))
-        return fail_at(ld, r, "%s: expected a group { ... }, got %s", rwhat,
-                       cv_config_type_name(r));
-    if (check_keys(ld, r, rwhat, retry_keys) != CV_OK ||
-        get_enum(ld, r, rwhat, "mode", retry_mode_names, &p->mode) != CV_OK ||
-        get_int(ld, r, rwhat, "max_attempts", 0, 1, 1000, &p->max_attempts) !=
-            CV_OK ||
-        get_int64(ld, r, rwhat, "initial_ms", 0, 86400000LL, &p->initial_ms) !=
-            CV_OK ||
-        get_number(ld, r, rwhat, "factor", 1.0, 100.0, &p->factor) != CV_OK ||
-        get_int64(ld, r, rwhat, "max_ms", 0, 604800000LL, &p->max_ms) !=
-            CV_OK ||
-        get_number(ld, r, rwhat, "jitter", 0.0, 1.0, &p->jitter) != CV_OK ||
-        get_int(ld, r, rwhat, "timeout_ms", 0, 0, 86400000, &p->timeout_ms) !=
-            CV_OK)
-        return CV_ERR;
-    if (config_setting_length(r) > 0) /* `retry = {};` sets nothing */
-        p->line = line_of(r);
-    if (p->max_ms < p->initial_ms)
-        return fail_at(ld, r,
-                       "%s: max_ms (%lld) is less than initial_ms (%lld)",
-                       rwhat, (long long)p->max_ms, (long long)p->initial_ms);
+    if (off < 0 || (size_t)off >= size)
+        return;
+    if (n && config_setting_type(n) == CONFIG_TYPE_STRING &&
+        *config_setting_get_string(n))
+        snprintf(buf + off, size - (size_t)off, "%s '%.200s'", gd->kind,
+                 config_setting_get_string(n));
+    else
+        snprintf(buf + off, size - (size_t)off, "%s[%d]", gd->list, index);
+}
+
+/* ---- loading ---- */
+
+static int read_group(struct loader *ld, enum group gid,
+                      const config_setting_t *g, const char *what, void *obj);
+static void release(enum group gid, void *obj);
+
+/* The table's defaults for a group, nested groups included. */
+static void set_defaults(enum group gid, void *obj)
+{
+    for (size_t i = 0; i < cv_topo_nkeys; i++) {
+        const struct key_def *k = &cv_topo_keys[i];
+
+        if (k->group != gid || !k->offset)
+            continue;
+        switch (k->type) {
+        case KEY_STRING:
+            if (k->def_str)
+                *(char **)cv_topo_member(obj, k->offset) =
+                    cv_strdup(k->def_str);
+            break;
+        case KEY_INT:
+        case KEY_BOOL:
+        case KEY_ENUM:
+            *(int *)cv_topo_member(obj, k->offset) = (int)k->def_int;
+            break;
+        case KEY_MS:
+            *(int64_t *)cv_topo_member(obj, k->offset) = k->def_int;
+            break;
+        case KEY_NUMBER:
+            *(double *)cv_topo_member(obj, k->offset) = k->def_num;
+            break;
+        case KEY_GROUP:
+            set_defaults(k->items, cv_topo_member(obj, k->offset));
+            break;
+        case KEY_TOPICS:
+        case KEY_LIST:
+            break;
+        }
+    }
+}
+
+/* An integer setting within [min, max]. */
+static int read_integer(struct loader *ld, const struct key_def *k,
+                        const config_setting_t *s, const char *what,
+                        long long *out)
+{
+    int type = config_setting_type(s);
+
+    if (type != CONFIG_TYPE_INT && type != CONFIG_TYPE_INT64)
+        return fail_at(ld, s,
+                       "%s: key '%s': expected integer %lld..%lld, got %s",
+                       what, k->name, k->min, k->max, cv_cfgfile_type_name(s));
+    *out = config_setting_get_int64(s);
+    if (*out < k->min || *out > k->max)
+        return fail_at(ld, s,
+                       "%s: key '%s': expected integer %lld..%lld, got %lld",
+                       what, k->name, k->min, k->max, *out);
     return CV_OK;
 }
+
+static int read_string(struct loader *ld, const struct key_def *k,
+                       const config_setting_t *s, const char *what, void *obj)
+{
+    const char *v;
+
+    if (config_setting_type(s) != CONFIG_TYPE_STRING)
+        return fail_at(ld, s, "%s: key '%s': expected a string, got %s", what,
+                       k->name, cv_cfgfile_type_name(s));
+    v = config_setting_get_string(s);
+    if (!*v)
+        return fail_at(ld, s,
+                       "%s: key '%s': expected a non-empty string, got \"\"",
+                       what, k->name);
+    if ((k->flags & KEY_TOPIC) &&
+        check_topic_name(ld, s, what, k->name, v) != CV_OK)
+        return CV_ERR;
+    /* the same characters as a topic: the name goes into ids and labels */
+    if ((k->flags & KEY_NAME) && !cv_topo_topic_name_ok(v))
+        return fail_at(ld, s,
+                       "%s: key '%s': use letters, digits, '.', '_' and '-' "
+                       "only",
+                       what, k->name);
+    if (k->offset) {
+        char **dst = cv_topo_member(obj, k->offset);
+        free(*dst);
+        *dst = cv_strdup(v);
+    }
+    return CV_OK;
+}
+
+static int read_number(struct loader *ld, const struct key_def *k,
+                       const config_setting_t *s, const char *what, double *out)
+{
+    double min = (double)k->min, max = (double)k->max;
+
+    switch (config_setting_type(s)) {
+    case CONFIG_TYPE_INT:
+    case CONFIG_TYPE_INT64:
+        *out = (double)config_setting_get_int64(s);
+        break;
+    case CONFIG_TYPE_FLOAT:
+        *out = config_setting_get_float(s);
+        break;
+    default:
+        return fail_at(ld, s, "%s: key '%s': expected a number %g..%g, got %s",
+                       what, k->name, min, max, cv_cfgfile_type_name(s));
+    }
+    if (!(*out >= min && *out <= max))
+        return fail_at(ld, s, "%s: key '%s': expected a number %g..%g, got %g",
+                       what, k->name, min, max, *out);
+    return CV_OK;
+}
+
+static int read_enum(struct loader *ld, const struct key_def *k,
+                     const config_setting_t *s, const char *what, int *out)
+{
+    char list[128];
+    const char *v;
+
+    cv_topo_alternatives(k->names, list, sizeof(list));
+    if (config_setting_type(s) != CONFIG_TYPE_STRING)
+        return fail_at(ld, s, "%s: key '%s': expected %s, got %s", what,
+                       k->name, list, cv_cfgfile_type_name(s));
+    v = config_setting_get_string(s);
+    for (int i = 0; k->names[i]; i++)
+        if (strcmp(k->names[i], v) == 0) {
+            *out = i;
+            return CV_OK;
+        }
+    return fail_at(ld, s, "%s: key '%s': expected %s, got '%.100s'", what,
+                   k->name, list, v);
+}
+
+/* topics = [ "a", "b" ]: declared topics, checked by name here. */
+static int read_topics(struct loader *ld, const struct key_def *k,
+                       const config_setting_t *s, const char *what, void *obj)
+{
+    char ***topics = cv_topo_member(obj, k->offset);
+    size_t *n = cv_topo_member(obj, k->count);
+    int type = config_setting_type(s), len = config_setting_length(s);
+
+    if (type != CONFIG_TYPE_ARRAY && type != CONFIG_TYPE_LIST)
+        return fail_at(ld, s,
+                       "%s: key '%s': expected an array of topic names "
+                       "[ \"a\", \"b\" ], got %s",
+                       what, k->name, cv_cfgfile_type_name(s));
+    if (len == 0)
+        return fail_at(ld, s,
+                       "%s: key '%s': a domain consumes at least one topic",
+                       what, k->name);
+    *topics = cv_calloc((size_t)len, sizeof(**topics));
+    for (int i = 0; i < len; i++) {
+        const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+        if (config_setting_type(e) != CONFIG_TYPE_STRING)
+            return fail_at(ld, e, "%s: key '%s': expected topic names, got %s",
+                           what, k->name, cv_cfgfile_type_name(e));
+        if (check_topic_name(ld, e, what, k->name,
+                             config_setting_get_string(e)) != CV_OK)
+            return CV_ERR;
+        (*topics)[(*n)++] = cv_strdup(config_setting_get_string(e));
+    }
+    return CV_OK;
+}
+
+/*
+ * key = ( { ... }, ... ): a list of groups of kind k->items (an empty array
+ * is an empty list too). Every element must be a group before any is read;
+ * each starts from the table's defaults (and its parent's, for a route).
+ */
+static int read_list(struct loader *ld, const struct key_def *k,
+                     const config_setting_t *s, const char *what, void *obj)
+{
+    const struct group_def *gd = &cv_topo_groups[k->items];
+    size_t *n = cv_topo_member(obj, k->count);
+    char *array;
+    int type = config_setting_type(s), len = config_setting_length(s);
+
+    if (type != CONFIG_TYPE_LIST && !(type == CONFIG_TYPE_ARRAY && len == 0))
+        return fail_at(ld, s,
+                       "%s%skey '%s': expected a list ( { ... } ), got %s",
+                       what ? what : "", what ? ": " : "", k->name,
+                       cv_cfgfile_type_name(s));
+    for (int i = 0; i < len; i++) {
+        const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+        if (no_include(ld, e) != CV_OK)
+            return CV_ERR;
+        if (config_setting_type(e) != CONFIG_TYPE_GROUP)
+            return fail_at(ld, e, "%s[%d]: expected a group { ... }, got %s",
+                           k->name, i, cv_cfgfile_type_name(e));
+    }
+    /* the member is a pointer to the group's struct: stored by memcpy */
+    array = cv_calloc(len ? (size_t)len : 1, gd->size);
+    memcpy(cv_topo_member(obj, k->offset), &array, sizeof(array));
+    for (int i = 0; i < len; i++) {
+        const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+        void *elem = array + (size_t)i * gd->size;
+        char ewhat[512];
+
+        (*n)++; /* counted first: cv_topology_free() frees what was read */
+        set_defaults(k->items, elem);
+        if (gd->inherit)
+            gd->inherit(elem, obj);
+        label(ewhat, sizeof(ewhat), e, k->items, i, what);
+        if (read_group(ld, k->items, e, ewhat, elem) != CV_OK)
+            return CV_ERR;
+    }
+    return CV_OK;
+}
+
+static int read_key(struct loader *ld, const struct key_def *k,
+                    const config_setting_t *s, const char *what, void *obj)
+{
+    long long v;
+    char sub[560];
+
+    switch (k->type) {
+    case KEY_STRING:
+        return read_string(ld, k, s, what, obj);
+    case KEY_INT:
+        if (read_integer(ld, k, s, what, &v) != CV_OK)
+            return CV_ERR;
+        *(int *)cv_topo_member(obj, k->offset) = (int)v;
+        return CV_OK;
+    case KEY_MS:
+        if (read_integer(ld, k, s, what, &v) != CV_OK)
+            return CV_ERR;
+        *(int64_t *)cv_topo_member(obj, k->offset) = (int64_t)v;
+        return CV_OK;
+    case KEY_NUMBER:
+        return read_number(ld, k, s, what, cv_topo_member(obj, k->offset));
+    case KEY_BOOL:
+        if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+            return fail_at(ld, s,
+                           "%s: key '%s': expected true or false, got %s", what,
+                           k->name, cv_cfgfile_type_name(s));
+        *(int *)cv_topo_member(obj, k->offset) = config_setting_get_bool(s);
+        return CV_OK;
+    case KEY_ENUM:
+        return read_enum(ld, k, s, what, cv_topo_member(obj, k->offset));
+    case KEY_TOPICS:
+        return read_topics(ld, k, s, what, obj);
+    case KEY_LIST:
+        return read_list(ld, k, s, what, obj);
+    case KEY_GROUP:
+        snprintf(sub, sizeof(sub), "%s: %s", what, k->name);
+        if (!config_setting_is_group(s))
+            return fail_at(ld, s, "%s: expected a group { ... }, got %s", sub,
+                           cv_cfgfile_type_name(s));
+        return read_group(ld, k->items, s, sub, cv_topo_member(obj, k->offset));
+    }
+    return CV_ERR;
+}
+
+/*
+ * One group whose defaults are set: unknown keys first, then each key of
+ * the table in order (a missing required one is an error at the group's
+ * line), then the rules across keys. what is NULL for the file itself.
+ */
+static int read_group(struct loader *ld, enum group gid,
+                      const config_setting_t *g, const char *what, void *obj)
+{
+    if (check_keys(ld, gid, g, what) != CV_OK)
+        return CV_ERR;
+    for (size_t i = 0; i < cv_topo_nkeys; i++) {
+        const struct key_def *k = &cv_topo_keys[i];
+        const config_setting_t *s;
+
+        if (k->group != gid)
+            continue;
+        if (k->line)
+            *(int *)cv_topo_member(obj, k->line) = key_line(g, k->name);
+        s = config_setting_get_member(g, k->name);
+        if (!s && !(k->flags & KEY_REQUIRED))
+            continue;
+        if (!s && !what)
+            return cv_err(ld->errstr, ld->errstr_size,
+                          "%s: missing '%s = ( ... );'", ld->path, k->name);
+        if (!s)
+            return fail_at(ld, g, "%s: missing '%s'", what, k->name);
+        if (read_key(ld, k, s, what, obj) != CV_OK)
+            return CV_ERR;
+    }
+    return cv_topo_groups[gid].finalize
+               ? cv_topo_groups[gid].finalize(ld, g, what, obj)
+               : CV_OK;
+}
+
+int cv_topology_load(const char *path, struct cv_topology *t, char *errstr,
+                     size_t errstr_size)
+{
+    struct loader ld = {path, errstr, errstr_size};
+    config_t lc;
+
+    memset(t, 0, sizeof(*t));
+    config_init(&lc);
+    t->path = cv_strdup(path);
+    if (cv_cfgfile_read(&lc, path, errstr, errstr_size) != CV_OK ||
+        read_group(&ld, G_ROOT, config_root_setting(&lc), NULL, t) != CV_OK)
+        goto fail;
+    config_destroy(&lc);
+    return CV_OK;
+
+fail:
+    config_destroy(&lc);
+    cv_topology_free(t);
+    return CV_ERR;
+}
+
+/* Frees what the table's keys hold in obj, nested groups and lists too. */
+static void release(enum group gid, void *obj)
+{
+    for (size_t i = 0; i < cv_topo_nkeys; i++) {
+        const struct key_def *k = &cv_topo_keys[i];
+        size_t n;
+
+        if (k->group != gid || !k->offset)
+            continue;
+        n = k->count ? *(size_t *)cv_topo_member(obj, k->count) : 0;
+        if (k->type == KEY_STRING) {
+            free(*(char **)cv_topo_member(obj, k->offset));
+        } else if (k->type == KEY_TOPICS) {
+            char **topics = *(char ***)cv_topo_member(obj, k->offset);
+            for (size_t j = 0; j < n; j++)
+                free(topics[j]);
+            free(topics);
+        } else if (k->type == KEY_LIST) {
+            char *array;
+            /* the member is a struct pointer: copied, not aliased */
+            memcpy(&array, cv_topo_member(obj, k->offset), sizeof(array));
+            for (size_t j = 0; j < n; j++)
+                release(k->items, array + j * cv_topo_groups[k->items].size);
+            free(array);
+        } else if (k->type == KEY_GROUP) {
+            release(k->items, cv_topo_member(obj, k->offset));
+        }
+    }
+    if (cv_topo_groups[gid].release)
+        cv_topo_groups[gid].release(obj);
+}
+
+void cv_topology_free(struct cv_topology *t)
+{
+    if (!t)
+        return;
+    release(G_ROOT, t);
+    free(t->path);
+    memset(t, 0, sizeof(*t));
+}
+
+/* ---- retries ---- */
 
 int64_t cv_retry_delay_ms(const struct cv_retry_policy *p, int failures,
                           double u)
@@ -378,428 +537,6 @@ int64_t cv_retry_delay_ms(const struct cv_retry_policy *p, int failures,
     if (p->jitter > 0.0)
         d *= 1.0 + p->jitter * (2.0 * u - 1.0);
     return d > 0.0 ? (int64_t)(d + 0.5) : 0;
-}
-
-/* Kafka: 1..249 of [A-Za-z0-9._-], and not "." or "..". */
-static int topic_name_ok(const char *s)
-{
-    size_t n = strlen(s);
-
-    if (n == 0 || n > TOPIC_NAME_MAX || strcmp(s, ".") == 0 ||
-        strcmp(s, "..") == 0)
-        return 0;
-    for (; *s; s++)
-        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-              (*s >= '0' && *s <= '9') || *s == '.' || *s == '_' || *s == '-'))
-            return 0;
-    return 1;
-}
-
-static int check_topic_name(struct loader *ld, const config_setting_t *s,
-                            const char *what, const char *key, const char *name)
-{
-    if (topic_name_ok(name))
-        return CV_OK;
-    return fail_at(ld, s,
-                   "%s: key '%s': '%.*s' is not a valid Kafka topic name "
-                   "(1..249 of letters, digits, '.', '_', '-')",
-                   what, key, 300, name);
-}
-
-/*
- * What to call an element in messages: "topic 'marketplace.leads'", or
- * "topics[2]" until it has a usable name.
- */
-static void label(char *buf, size_t size, const config_setting_t *elem,
-                  const char *kind, const char *list, int index,
-                  const char *name_key)
-{
-    const config_setting_t *n = config_setting_type(elem) == CONFIG_TYPE_GROUP
-                                    ? config_setting_get_member(elem, name_key)
-                                    : NULL;
-
-    if (n && config_setting_type(n) == CONFIG_TYPE_STRING &&
-        *config_setting_get_string(n))
-        snprintf(buf, size, "%s '%.200s'", kind, config_setting_get_string(n));
-    else
-        snprintf(buf, size, "%s[%d]", list, index);
-}
-
-/* A list of groups (an empty array is an empty list too). */
-static int get_list(struct loader *ld, const config_setting_t *parent,
-                    const char *what, const char *key, int required,
-                    const config_setting_t **out)
-{
-    const config_setting_t *s = config_setting_get_member(parent, key);
-    int type;
-
-    *out = NULL;
-    if (!s) {
-        if (!required)
-            return CV_OK;
-        if (what)
-            return fail_at(ld, parent, "%s: missing '%s'", what, key);
-        return cv_err(ld->errstr, ld->errstr_size,
-                      "%s: missing '%s = ( ... );'", ld->path, key);
-    }
-    type = config_setting_type(s);
-    if (type != CONFIG_TYPE_LIST &&
-        !(type == CONFIG_TYPE_ARRAY && config_setting_length(s) == 0))
-        return fail_at(ld, s,
-                       "%s%skey '%s': expected a list ( { ... } ), "
-                       "got %s",
-                       what ? what : "", what ? ": " : "", key,
-                       cv_config_type_name(s));
-    for (int i = 0; i < config_setting_length(s); i++) {
-        const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
-        if (no_include(ld, e) != CV_OK)
-            return CV_ERR;
-        if (config_setting_type(e) != CONFIG_TYPE_GROUP)
-            return fail_at(ld, e, "%s[%d]: expected a group { ... }, got %s",
-                           key, i, cv_config_type_name(e));
-    }
-    *out = s;
-    return CV_OK;
-}
-
-static int load_topics(struct loader *ld, const config_setting_t *list,
-                       struct cv_topology *t)
-{
-    int n = config_setting_length(list);
-
-    t->topics = cv_calloc((size_t)n, sizeof(*t->topics));
-    for (int i = 0; i < n; i++) {
-        const config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
-        struct cv_topo_topic *tp = &t->topics[t->ntopics++];
-        char what[256];
-        char *desc = NULL;
-        int rc;
-
-        tp->line = key_line(g, "name");
-        label(what, sizeof(what), g, "topic", "topics", i, "name");
-        if (check_keys(ld, g, what, topic_keys) != CV_OK ||
-            get_string(ld, g, what, "name", 1, &tp->name) != CV_OK ||
-            check_topic_name(ld, config_setting_get_member(g, "name"), what,
-                             "name", tp->name) != CV_OK ||
-            get_int(ld, g, what, "partitions", 1, 1, 10000, &tp->partitions) !=
-                CV_OK)
-            return CV_ERR;
-        rc = get_string(ld, g, what, "description", 0, &desc);
-        free(desc);
-        if (rc != CV_OK)
-            return CV_ERR;
-    }
-    return CV_OK;
-}
-
-static int load_events(struct loader *ld, const config_setting_t *list,
-                       struct cv_topology *t)
-{
-    int n = config_setting_length(list);
-
-    t->events = cv_calloc((size_t)n, sizeof(*t->events));
-    for (int i = 0; i < n; i++) {
-        const config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
-        struct cv_topo_event *ev = &t->events[t->nevents++];
-        char what[256];
-        char *desc = NULL;
-        int rc;
-
-        ev->line = key_line(g, "type");
-        ev->schema_line = key_line(g, "schema");
-        ev->topic_line = key_line(g, "topic");
-        ev->key_line = key_line(g, "key");
-        label(what, sizeof(what), g, "event", "events", i, "type");
-        if (check_keys(ld, g, what, event_keys) != CV_OK ||
-            get_string(ld, g, what, "type", 1, &ev->type) != CV_OK ||
-            get_string(ld, g, what, "schema", 1, &ev->schema) != CV_OK ||
-            get_string(ld, g, what, "topic", 1, &ev->topic) != CV_OK ||
-            check_topic_name(ld, config_setting_get_member(g, "topic"), what,
-                             "topic", ev->topic) != CV_OK ||
-            get_string(ld, g, what, "key", 0, &ev->key_field) != CV_OK)
-            return CV_ERR;
-        rc = get_string(ld, g, what, "description", 0, &desc);
-        free(desc);
-        if (rc != CV_OK)
-            return CV_ERR;
-    }
-    return CV_OK;
-}
-
-static int load_domain_topics(struct loader *ld, const config_setting_t *g,
-                              const char *what, struct cv_topo_domain *d)
-{
-    const config_setting_t *s = config_setting_get_member(g, "topics");
-    int type, n;
-
-    if (!s)
-        return fail_at(ld, g, "%s: missing 'topics'", what);
-    type = config_setting_type(s);
-    n = config_setting_length(s);
-    if (type != CONFIG_TYPE_ARRAY && type != CONFIG_TYPE_LIST)
-        return fail_at(ld, s,
-                       "%s: key 'topics': expected an array of topic names "
-                       "[ \"a\", \"b\" ], got %s",
-                       what, cv_config_type_name(s));
-    if (n == 0)
-        return fail_at(ld, s,
-                       "%s: key 'topics': a domain consumes at least "
-                       "one topic",
-                       what);
-    d->topics = cv_calloc((size_t)n, sizeof(*d->topics));
-    for (int i = 0; i < n; i++) {
-        const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
-        if (config_setting_type(e) != CONFIG_TYPE_STRING)
-            return fail_at(ld, e,
-                           "%s: key 'topics': expected topic names, got %s",
-                           what, cv_config_type_name(e));
-        if (check_topic_name(ld, e, what, "topics",
-                             config_setting_get_string(e)) != CV_OK)
-            return CV_ERR;
-        d->topics[d->ntopics++] = cv_strdup(config_setting_get_string(e));
-    }
-    return CV_OK;
-}
-
-static int load_routes(struct loader *ld, const config_setting_t *g,
-                       const char *what, struct cv_topo_domain *d)
-{
-    const config_setting_t *list;
-    int n;
-
-    if (get_list(ld, g, what, "routes", 0, &list) != CV_OK)
-        return CV_ERR;
-    if (!list)
-        return CV_OK; /* cv_topology_check() reports a domain without routes */
-    n = config_setting_length(list);
-    d->routes = cv_calloc((size_t)n, sizeof(*d->routes));
-    for (int i = 0; i < n; i++) {
-        const config_setting_t *r = config_setting_get_elem(list, (unsigned)i);
-        struct cv_topo_route *rt = &d->routes[d->nroutes++];
-        char rwhat[1024], tmp[256];
-        char *desc = NULL;
-        int rc;
-
-        rt->line = key_line(r, "event");
-        rt->handler_line = key_line(r, "handler");
-        label(tmp, sizeof(tmp), r, "route for", "routes", i, "event");
-        snprintf(rwhat, sizeof(rwhat), "%s: %s", what, tmp);
-        if (check_keys(ld, r, rwhat, route_keys) != CV_OK ||
-            get_string(ld, r, rwhat, "event", 1, &rt->event_type) != CV_OK ||
-            get_string(ld, r, rwhat, "handler", 1, &rt->handler) != CV_OK)
-            return CV_ERR;
-        rc = get_string(ld, r, rwhat, "description", 0, &desc);
-        free(desc);
-        rt->retry = d->retry;
-        if (rc != CV_OK || load_retry(ld, r, rwhat, &rt->retry) != CV_OK)
-            return CV_ERR;
-    }
-    return CV_OK;
-}
-
-static int load_domains(struct loader *ld, const config_setting_t *list,
-                        struct cv_topology *t)
-{
-    int n = config_setting_length(list);
-
-    t->domains = cv_calloc((size_t)n, sizeof(*t->domains));
-    for (int i = 0; i < n; i++) {
-        const config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
-        const config_setting_t *s;
-        struct cv_topo_domain *d = &t->domains[t->ndomains++];
-        char what[256];
-        char *desc = NULL;
-        int rc;
-
-        d->line = key_line(g, "name");
-        d->topics_line = key_line(g, "topics");
-        d->dlq_line = key_line(g, "dlq_topic");
-        d->batch_size = 500;
-        d->batch_wait_ms = 50;
-        d->parallelism = 1;
-        d->reset_earliest = 1;
-        label(what, sizeof(what), g, "domain", "domains", i, "name");
-        if (check_keys(ld, g, what, domain_keys) != CV_OK ||
-            get_string(ld, g, what, "name", 1, &d->name) != CV_OK)
-            return CV_ERR;
-        /* the name goes into the default DLQ topic and metric labels */
-        if (!topic_name_ok(d->name))
-            return fail_at(ld, config_setting_get_member(g, "name"),
-                           "%s: key 'name': use letters, digits, '.', '_' "
-                           "and '-' only",
-                           what);
-        if (get_string(ld, g, what, "group", 1, &d->group_id) != CV_OK ||
-            load_domain_topics(ld, g, what, d) != CV_OK ||
-            get_int(ld, g, what, "batch_size", 0, 1, 100000, &d->batch_size) !=
-                CV_OK ||
-            get_int(ld, g, what, "batch_wait_ms", 0, 0, 60000,
-                    &d->batch_wait_ms) != CV_OK ||
-            get_int(ld, g, what, "parallelism", 0, 1, 64, &d->parallelism) !=
-                CV_OK ||
-            get_string(ld, g, what, "dlq_topic", 0, &d->dlq_topic) != CV_OK ||
-            get_string(ld, g, what, "kill_switch_env", 0,
-                       &d->kill_switch_env) != CV_OK)
-            return CV_ERR;
-        s = config_setting_get_member(g, "dlq_topic");
-        if (s &&
-            check_topic_name(ld, s, what, "dlq_topic", d->dlq_topic) != CV_OK)
-            return CV_ERR;
-        if (!d->dlq_topic) {
-            d->dlq_topic = cv_asprintf("conveyor.dlq.%s", d->name);
-            if (!topic_name_ok(d->dlq_topic))
-                return fail_at(ld, g,
-                               "%s: the default dlq_topic would be longer "
-                               "than %d characters; set dlq_topic",
-                               what, TOPIC_NAME_MAX);
-        }
-        if (get_enum(ld, g, what, "reset", reset_names, &d->reset_earliest) !=
-            CV_OK)
-            return CV_ERR;
-        rc = get_string(ld, g, what, "description", 0, &desc);
-        free(desc);
-        retry_defaults(&d->retry);
-        if (rc != CV_OK || load_retry(ld, g, what, &d->retry) != CV_OK ||
-            load_routes(ld, g, what, d) != CV_OK)
-            return CV_ERR;
-    }
-    return CV_OK;
-}
-
-/* catch_up = "all" | "latest" | "none" (enum cv_catch_up order). */
-static const char *const catch_up_names[] = {"all", "latest", "none", NULL};
-
-static int load_schedules(struct loader *ld, const config_setting_t *list,
-                          struct cv_topology *t)
-{
-    int n = list ? config_setting_length(list) : 0;
-
-    t->schedules = cv_calloc(n ? (size_t)n : 1, sizeof(*t->schedules));
-    for (int i = 0; i < n; i++) {
-        const config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
-        struct cv_topo_schedule *s = &t->schedules[t->nschedules++];
-        char what[256];
-        char *desc = NULL;
-        int rc;
-
-        s->line = key_line(g, "name");
-        s->cron_line = key_line(g, "cron");
-        s->zone_line = key_line(g, "zone");
-        s->event_line = key_line(g, "event");
-        s->payload_line = key_line(g, "payload");
-        s->catch_up = CV_CATCH_UP_LATEST;
-        s->catch_up_window_s = 86400;
-        s->enabled = 1;
-        label(what, sizeof(what), g, "schedule", "schedules", i, "name");
-        if (check_keys(ld, g, what, schedule_keys) != CV_OK ||
-            get_string(ld, g, what, "name", 1, &s->name) != CV_OK)
-            return CV_ERR;
-        /* the name goes into event ids and metric labels */
-        if (!topic_name_ok(s->name))
-            return fail_at(ld, config_setting_get_member(g, "name"),
-                           "%s: key 'name': use letters, digits, '.', '_' "
-                           "and '-' only",
-                           what);
-        if (get_string(ld, g, what, "cron", 1, &s->cron_expr) != CV_OK ||
-            get_string(ld, g, what, "zone", 0, &s->zone) != CV_OK ||
-            get_string(ld, g, what, "event", 1, &s->event_type) != CV_OK ||
-            get_string(ld, g, what, "payload", 0, &s->payload) != CV_OK ||
-            get_string(ld, g, what, "key", 0, &s->key) != CV_OK ||
-            get_enum(ld, g, what, "catch_up", catch_up_names, &s->catch_up) !=
-                CV_OK ||
-            get_int(ld, g, what, "catch_up_window_s", 0, 60, 366 * 86400,
-                    &s->catch_up_window_s) != CV_OK ||
-            get_bool(ld, g, what, "enabled", &s->enabled) != CV_OK)
-            return CV_ERR;
-        if (!s->zone)
-            s->zone = cv_strdup("UTC");
-        if (!s->payload)
-            s->payload = cv_strdup("{}");
-        if (!s->key)
-            s->key = cv_strdup(s->name);
-        rc = get_string(ld, g, what, "description", 0, &desc);
-        free(desc);
-        if (rc != CV_OK)
-            return CV_ERR;
-    }
-    return CV_OK;
-}
-
-int cv_topology_load(const char *path, struct cv_topology *t, char *errstr,
-                     size_t errstr_size)
-{
-    struct loader ld = {path, errstr, errstr_size};
-    const config_setting_t *root, *topics, *events, *domains, *schedules;
-    config_t lc;
-
-    memset(t, 0, sizeof(*t));
-    config_init(&lc);
-    t->path = cv_strdup(path);
-    if (cv_config_read_file(&lc, path, errstr, errstr_size) != CV_OK)
-        goto fail;
-    root = config_root_setting(&lc);
-    if (check_keys(&ld, root, "topology", root_keys) != CV_OK ||
-        get_list(&ld, root, NULL, "topics", 1, &topics) != CV_OK ||
-        get_list(&ld, root, NULL, "events", 1, &events) != CV_OK ||
-        get_list(&ld, root, NULL, "domains", 1, &domains) != CV_OK ||
-        get_list(&ld, root, NULL, "schedules", 0, &schedules) != CV_OK ||
-        load_topics(&ld, topics, t) != CV_OK ||
-        load_events(&ld, events, t) != CV_OK ||
-        load_domains(&ld, domains, t) != CV_OK ||
-        load_schedules(&ld, schedules, t) != CV_OK)
-        goto fail;
-    config_destroy(&lc);
-    return CV_OK;
-
-fail:
-    config_destroy(&lc);
-    cv_topology_free(t);
-    return CV_ERR;
-}
-
-void cv_topology_free(struct cv_topology *t)
-{
-    if (!t)
-        return;
-    for (size_t i = 0; i < t->ntopics; i++)
-        free(t->topics[i].name);
-    free(t->topics);
-    for (size_t i = 0; i < t->nevents; i++) {
-        free(t->events[i].type);
-        free(t->events[i].schema);
-        free(t->events[i].topic);
-        free(t->events[i].key_field);
-    }
-    free(t->events);
-    for (size_t i = 0; i < t->ndomains; i++) {
-        struct cv_topo_domain *d = &t->domains[i];
-        free(d->name);
-        free(d->group_id);
-        for (size_t k = 0; k < d->ntopics; k++)
-            free(d->topics[k]);
-        free(d->topics);
-        free(d->dlq_topic);
-        free(d->kill_switch_env);
-        for (size_t k = 0; k < d->nroutes; k++) {
-            free(d->routes[k].event_type);
-            free(d->routes[k].handler);
-        }
-        free(d->routes);
-    }
-    free(t->domains);
-    for (size_t i = 0; i < t->nschedules; i++) {
-        struct cv_topo_schedule *s = &t->schedules[i];
-        free(s->name);
-        free(s->cron_expr);
-        free(s->zone);
-        free(s->event_type);
-        free(s->payload);
-        free(s->key);
-        cv_cron_free(s->cron);
-        cv_tz_free(s->tz);
-    }
-    free(t->schedules);
-    free(t->path);
-    memset(t, 0, sizeof(*t));
 }
 
 /* ---- lookups ---- */
@@ -847,349 +584,4 @@ const struct cv_topo_route *cv_topology_route(const struct cv_topo_domain *d,
         if (strcmp(d->routes[i].event_type, event_type) == 0)
             return &d->routes[i];
     return NULL;
-}
-
-/* ---- checking ---- */
-
-struct finding {
-    int line;
-    size_t seq; /* keeps findings on one line in the order they were made */
-    char *msg;
-};
-
-struct checker {
-    struct finding *v;
-    size_t n, cap;
-};
-
-static void report(struct checker *ck, int line, const char *fmt, ...)
-    CV_PRINTF(3, 4);
-
-static void report(struct checker *ck, int line, const char *fmt, ...)
-{
-    va_list ap;
-    char *msg;
-    int n;
-
-    va_start(ap, fmt);
-    n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    msg = cv_malloc(n > 0 ? (size_t)n + 1 : 1);
-    msg[0] = '\0';
-    va_start(ap, fmt);
-    if (n > 0)
-        vsnprintf(msg, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    if (ck->n == ck->cap) {
-        ck->cap = ck->cap ? ck->cap * 2 : 16;
-        ck->v = cv_realloc(ck->v, ck->cap * sizeof(*ck->v));
-    }
-    ck->v[ck->n].line = line;
-    ck->v[ck->n].seq = ck->n;
-    ck->v[ck->n].msg = msg;
-    ck->n++;
-}
-
-static int finding_cmp(const void *a, const void *b)
-{
-    const struct finding *x = a, *y = b;
-
-    if (x->line != y->line)
-        return x->line < y->line ? -1 : 1;
-    return x->seq < y->seq ? -1 : x->seq > y->seq;
-}
-
-static int domain_consumes(const struct cv_topo_domain *d, const char *topic)
-{
-    for (size_t i = 0; i < d->ntopics; i++)
-        if (strcmp(d->topics[i], topic) == 0)
-            return 1;
-    return 0;
-}
-
-static void check_event_schema(struct checker *ck,
-                               const struct cv_topo_event *ev,
-                               const struct cv_catalogue *cat)
-{
-    const struct cv_schema *sch = cv_catalogue_by_name(cat, ev->schema);
-    avro_schema_t field;
-    int idx;
-
-    if (!sch) {
-        report(ck, ev->schema_line,
-               "event '%s': schema '%s' is not in the catalogue", ev->type,
-               ev->schema);
-        return;
-    }
-    if (!ev->key_field)
-        return;
-    /*
-     * avro_schema_record_field_get() reads an uninitialised pointer when the
-     * field is missing (avro-c 1.11), so look the index up first.
-     */
-    idx = is_avro_record(sch->avro)
-              ? avro_schema_record_field_get_index(sch->avro, ev->key_field)
-              : -1;
-    if (idx < 0) {
-        report(ck, ev->key_line,
-               "event '%s': key '%s' is not a field of schema "
-               "'%s'",
-               ev->type, ev->key_field, ev->schema);
-        return;
-    }
-    field = avro_schema_record_field_get_by_index(sch->avro, idx);
-    /* a null or composite key would scatter one entity over partitions */
-    if (!is_avro_string(field) && !is_avro_int32(field) &&
-        !is_avro_int64(field))
-        report(ck, ev->key_line,
-               "event '%s': key '%s' of schema '%s' has type %s; a key field "
-               "must be a string, int or long",
-               ev->type, ev->key_field, ev->schema,
-               cv_avro_type_name(avro_typeof(field)));
-}
-
-/* Appends ", name" (or "name" first) to buf while it fits. */
-static void append_name(char *buf, size_t size, const char *name)
-{
-    size_t len = strlen(buf);
-
-    snprintf(buf + len, size - len, "%s%s", len ? ", " : "", name);
-}
-
-static void domain_names(const struct cv_domain_def *const *defs, char *buf,
-                         size_t size)
-{
-    buf[0] = '\0';
-    for (size_t i = 0; defs[i]; i++)
-        append_name(buf, size, defs[i]->name);
-    if (!buf[0])
-        snprintf(buf, size, "none");
-}
-
-static void handler_names(const struct cv_domain_def *def, char *buf,
-                          size_t size)
-{
-    buf[0] = '\0';
-    for (size_t i = 0; def->handlers && def->handlers[i].name; i++)
-        append_name(buf, size, def->handlers[i].name);
-    if (!buf[0])
-        snprintf(buf, size, "none");
-}
-
-static void resolve_handler(struct checker *ck, const struct cv_topo_domain *d,
-                            struct cv_topo_route *rt,
-                            const struct cv_domain_def *const *defs)
-{
-    const char *dot = strchr(rt->handler, '.');
-    size_t n = (size_t)(dot - rt->handler);
-    const struct cv_domain_def *def = NULL;
-    char list[512];
-
-    for (size_t i = 0; defs[i] && !def; i++)
-        if (strlen(defs[i]->name) == n &&
-            strncmp(defs[i]->name, rt->handler, n) == 0)
-            def = defs[i];
-    if (!def) {
-        domain_names(defs, list, sizeof(list));
-        report(ck, rt->handler_line,
-               "domain '%s': route for '%s': handler '%s': no compiled-in "
-               "domain '%.*s' (have: %s)",
-               d->name, rt->event_type, rt->handler, (int)n, rt->handler, list);
-        return;
-    }
-    for (size_t i = 0; def->handlers && def->handlers[i].name; i++)
-        if (strcmp(def->handlers[i].name, dot + 1) == 0) {
-            rt->fn = def->handlers[i].fn;
-            return;
-        }
-    handler_names(def, list, sizeof(list));
-    report(ck, rt->handler_line,
-           "domain '%s': route for '%s': handler '%s': domain '%s' has no "
-           "handler '%s' (has: %s)",
-           d->name, rt->event_type, rt->handler, def->name, dot + 1, list);
-}
-
-static void check_domain(struct checker *ck, const struct cv_topology *t,
-                         size_t di, const struct cv_domain_def *const *defs)
-{
-    struct cv_topo_domain *d = &t->domains[di];
-
-    for (size_t j = 0; j < di; j++) {
-        if (strcmp(t->domains[j].name, d->name) == 0)
-            report(ck, d->line, "duplicate domain '%s' (first at line %d)",
-                   d->name, t->domains[j].line);
-        if (strcmp(t->domains[j].group_id, d->group_id) == 0)
-            report(ck, d->line,
-                   "domain '%s': group '%s' is also the group of domain '%s' "
-                   "(line %d)",
-                   d->name, d->group_id, t->domains[j].name,
-                   t->domains[j].line);
-    }
-    for (size_t k = 0; k < d->ntopics; k++) {
-        int twice = 0;
-        for (size_t j = 0; j < k; j++)
-            twice |= strcmp(d->topics[j], d->topics[k]) == 0;
-        if (twice)
-            report(ck, d->topics_line,
-                   "domain '%s': topic '%s' is listed twice", d->name,
-                   d->topics[k]);
-        else if (!cv_topology_topic(t, d->topics[k]))
-            report(ck, d->topics_line,
-                   "domain '%s': topic '%s' is not declared", d->name,
-                   d->topics[k]);
-    }
-    if (domain_consumes(d, d->dlq_topic))
-        report(ck, d->dlq_line,
-               "domain '%s': dlq_topic '%s' is one of the topics it consumes",
-               d->name, d->dlq_topic);
-    if (d->nroutes == 0)
-        report(ck, d->line, "domain '%s': no routes", d->name);
-
-    for (size_t r = 0; r < d->nroutes; r++) {
-        struct cv_topo_route *rt = &d->routes[r];
-        const struct cv_topo_event *ev = cv_topology_event(t, rt->event_type);
-
-        rt->fn = NULL;
-        for (size_t j = 0; j < r; j++)
-            if (strcmp(d->routes[j].event_type, rt->event_type) == 0) {
-                report(ck, rt->line,
-                       "domain '%s': event '%s' is routed twice (first at "
-                       "line %d)",
-                       d->name, rt->event_type, d->routes[j].line);
-                break;
-            }
-        if (!ev)
-            report(ck, rt->line,
-                   "domain '%s': route for undeclared event type '%s'", d->name,
-                   rt->event_type);
-        else if (!domain_consumes(d, ev->topic))
-            report(ck, rt->line,
-                   "domain '%s': route for '%s': the event travels on topic "
-                   "'%s', which the domain does not consume",
-                   d->name, rt->event_type, ev->topic);
-        if (!strchr(rt->handler, '.') || rt->handler[0] == '.' ||
-            !strchr(rt->handler, '.')[1])
-            report(ck, rt->handler_line,
-                   "domain '%s': route for '%s': handler '%s' is not "
-                   "\"<domain>.<handler>\"",
-                   d->name, rt->event_type, rt->handler);
-        else if (defs)
-            resolve_handler(ck, d, rt, defs);
-    }
-
-    /*
-     * The consumer dead-letters an event it has no route for, so a domain
-     * that consumes a topic must route every event type declared on it.
-     */
-    for (size_t e = 0; e < t->nevents; e++) {
-        const struct cv_topo_event *ev = &t->events[e];
-        if (d->nroutes && domain_consumes(d, ev->topic) &&
-            !cv_topology_route(d, ev->type) &&
-            cv_topology_event(t, ev->type) == ev)
-            report(ck, d->line,
-                   "domain '%s': no route for event '%s' on its topic '%s' "
-                   "(each one would be dead-lettered)",
-                   d->name, ev->type, ev->topic);
-    }
-}
-
-static void check_schedule(struct checker *ck, const struct cv_topology *t,
-                           size_t si, const struct cv_catalogue *cat)
-{
-    struct cv_topo_schedule *s = &t->schedules[si];
-    const struct cv_topo_event *ev = cv_topology_event(t, s->event_type);
-    char err[512];
-
-    for (size_t j = 0; j < si; j++)
-        if (strcmp(t->schedules[j].name, s->name) == 0) {
-            report(ck, s->line, "duplicate schedule '%s' (first at line %d)",
-                   s->name, t->schedules[j].line);
-            break;
-        }
-    cv_cron_free(s->cron);
-    s->cron = NULL;
-    if (cv_cron_parse(s->cron_expr, &s->cron, err, sizeof(err)) != CV_OK ||
-        cv_cron_check_fires(s->cron, err, sizeof(err)) != CV_OK)
-        report(ck, s->cron_line, "schedule '%s': %s", s->name, err);
-    cv_tz_free(s->tz);
-    s->tz = NULL;
-    if (cv_tz_load(s->zone, &s->tz, err, sizeof(err)) != CV_OK)
-        report(ck, s->zone_line, "schedule '%s': %s", s->name, err);
-    if (!ev) {
-        report(ck, s->event_line,
-               "schedule '%s': event type '%s' is not declared", s->name,
-               s->event_type);
-        return;
-    }
-    if (cat) {
-        const struct cv_schema *sch = cv_catalogue_by_name(cat, ev->schema);
-        char *value = NULL;
-        size_t len;
-
-        /* a sample event: the payload must encode with the event's schema */
-        if (sch && cv_schedule_encode(s, sch, 0, CV_RUN_SCHEDULED, &value, &len,
-                                      err, sizeof(err)) != CV_OK)
-            report(ck, s->payload_line,
-                   "schedule '%s': payload for event '%s': %s", s->name,
-                   s->event_type, err);
-        free(value);
-    }
-}
-
-int cv_topology_check(struct cv_topology *t, const struct cv_catalogue *cat,
-                      const struct cv_domain_def *const *domains, FILE *out)
-{
-    struct checker ck = {NULL, 0, 0};
-    int count;
-
-    for (size_t i = 0; i < t->ntopics; i++) {
-        const struct cv_topo_topic *tp = &t->topics[i];
-        int consumed = 0;
-
-        for (size_t j = 0; j < i; j++)
-            if (strcmp(t->topics[j].name, tp->name) == 0) {
-                report(&ck, tp->line, "duplicate topic '%s' (first at line %d)",
-                       tp->name, t->topics[j].line);
-                break;
-            }
-        for (size_t d = 0; d < t->ndomains && !consumed; d++)
-            consumed = domain_consumes(&t->domains[d], tp->name);
-        if (!consumed && cv_topology_topic(t, tp->name) == tp)
-            report(&ck, tp->line, "topic '%s': no domain consumes it",
-                   tp->name);
-    }
-    for (size_t i = 0; i < t->nevents; i++) {
-        const struct cv_topo_event *ev = &t->events[i];
-        int dup = 0;
-
-        for (size_t j = 0; j < i && !dup; j++)
-            if (strcmp(t->events[j].type, ev->type) == 0) {
-                report(&ck, ev->line,
-                       "duplicate event type '%s' (first at line %d)", ev->type,
-                       t->events[j].line);
-                dup = 1;
-            }
-        if (!cv_topology_topic(t, ev->topic))
-            report(&ck, ev->topic_line,
-                   "event '%s': topic '%s' is not declared", ev->type,
-                   ev->topic);
-        if (cat)
-            check_event_schema(&ck, ev, cat);
-    }
-    for (size_t i = 0; i < t->ndomains; i++)
-        check_domain(&ck, t, i, domains);
-    for (size_t i = 0; i < t->nschedules; i++)
-        check_schedule(&ck, t, i, cat);
-
-    if (ck.n)
-        qsort(ck.v, ck.n, sizeof(*ck.v), finding_cmp);
-    for (size_t i = 0; i < ck.n; i++) {
-        if (out)
-            fprintf(out, "%s:%d: %s\n", t->path ? t->path : "topology",
-                    ck.v[i].line, ck.v[i].msg);
-        free(ck.v[i].msg);
-    }
-    free(ck.v);
-    count = (int)ck.n;
-    return count;
 }

@@ -21,9 +21,11 @@
  *                   enabled = true; description = "..."; } );
  *
  * cv_topology_load() reads the file and reports syntax, type and value
- * errors with file:line. cv_topology_check() checks references across the
- * file, the schema catalogue and the compiled-in handlers, and reports every
- * error it finds, each with file:line.
+ * errors with file:line. Every key, with its type, default and bounds, is a
+ * row of the table in topology_keys.c. cv_topology_check()
+ * (topology_check.c) checks references across the file, the schema
+ * catalogue and the compiled-in handlers, and reports every error it finds,
+ * each with file:line.
  */
 #ifndef CV_TOPOLOGY_H
 #define CV_TOPOLOGY_H
@@ -165,6 +167,16 @@ struct cv_topology {
 int cv_topology_load(const char *path, struct cv_topology *t, char *errstr,
                      size_t errstr_size);
 void cv_topology_free(struct cv_topology *t);
+
+/*
+ * Every key of topology.c's table with its type, default and description,
+ * and the keys' names alone, NULL-terminated: "topics" for the lists of the
+ * file itself, "<group>.<key>" for the keys of a group ("domain.batch_size",
+ * "route.handler", "retry.jitter", "schedule.cron"). For people, and for
+ * the test that checks topology/marketplace.cfg documents every key.
+ */
+void cv_topology_describe(FILE *out);
+const char *const *cv_topology_keys(void);
 
 /*
  * Cross-checks and resolves handlers (route->fn). Each error is printed to

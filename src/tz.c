@@ -1,5 +1,5 @@
 /*
- * tz.c - time zones read from compiled TZif files, and calendar arithmetic.
+ * tz.c - time zones read from compiled TZif files.
  *
  * A zone is three things taken from its TZif file: a table of transitions
  * (instant -> local time type), the local time types (UTC offset, DST flag,
@@ -7,13 +7,13 @@
  * M11.1.0"), which says what happens after the table ends. The table ends
  * early on purpose (slim files stop at the last rule change, fat files in
  * 2037), so the footer rule is not an afterthought: every instant after the
- * last transition is answered from it, years computed on the fly.
+ * last transition is answered from it (tz_rule.c), years computed on the
+ * fly with the calendar arithmetic of civil.c.
  *
  * Version 1 files (32-bit times, no footer) are read as they are; for
  * version 2 and later the 32-bit block is skipped and the 64-bit block and
- * footer are used. The footer grammar includes the RFC 8536 extensions of
- * version 3 (rule times from -167 to 167 hours). Files with leap second
- * records ("right/" zones) are refused: their timestamps are not unix time.
+ * footer are used. Files with leap second records ("right/" zones) are
+ * refused: their timestamps are not unix time.
  *
  * Every count, index and offset in a file is checked before use; a damaged
  * file is an error, never a crash. Lookups are a binary search in the table
@@ -34,49 +34,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "tz_int.h"
+
 #define TZ_DEFAULT_DIR "/usr/share/zoneinfo"
 #define TZ_NAME_MAX    255
 #define TZ_FILE_MAX    (1 << 20) /* the largest real zone is ~4 KB */
-#define TZ_ABBR_MAX    15
 #define TZ_FOOTER_MAX  256
 
 /* RFC 9636 says UT offsets should lie in [-24:59:59, 25:59:59]. Bounding
  * them is what lets cv_tz_resolve() search a fixed two-day window. */
 #define TZ_UTOFF_MIN (-89999)
 #define TZ_UTOFF_MAX 93599
-
-#define SECS_PER_DAY 86400
-
-/* One local time type: what the wall clock says relative to UTC. */
-struct tz_type {
-    int32_t utoff; /* seconds east of UTC */
-    int isdst;
-    const char *abbr; /* points into the zone */
-};
-
-/* One date of a POSIX TZ rule: "Jn", "n" or "Mm.w.d", plus "/time". */
-enum tz_rule_kind {
-    RULE_JULIAN, /* Jn: 1-365, February 29 is never counted */
-    RULE_DAY,    /* n: 0-365, February 29 counted in leap years */
-    RULE_MONTH,  /* Mm.w.d: day d (0 = Sunday) of week w (5 = last) */
-};
-
-struct tz_rule {
-    enum tz_rule_kind kind;
-    int day;               /* RULE_JULIAN, RULE_DAY */
-    int month, week, wday; /* RULE_MONTH */
-    int32_t time;          /* seconds after local midnight, may be < 0 */
-};
-
-/* A parsed POSIX TZ string. */
-struct tz_posix {
-    struct tz_type std, dst;
-    int has_dst;
-    struct tz_rule start; /* DST starts; time is local standard time */
-    struct tz_rule end;   /* DST ends; time is local daylight time */
-    char std_abbr[TZ_ABBR_MAX + 1];
-    char dst_abbr[TZ_ABBR_MAX + 1];
-};
 
 struct cv_tz {
     char *name;
@@ -90,17 +58,6 @@ struct cv_tz {
     struct tz_posix footer;
 };
 
-/* ------------------------------------------------------------------ */
-/* calendar                                                            */
-
-static int64_t floor_div(int64_t a, int64_t b)
-{
-    int64_t q = a / b;
-    if (a % b != 0 && (a < 0) != (b < 0))
-        q--;
-    return q;
-}
-
 static int64_t clamp_t(int64_t t)
 {
     if (t < CV_TZ_T_MIN)
@@ -110,71 +67,7 @@ static int64_t clamp_t(int64_t t)
     return t;
 }
 
-/*
- * The calendar is shifted to start on March 1 so that the leap day is the
- * last day of the year, and counted in 400-year eras of 146097 days. Both
- * directions are closed-form: no loops, no tables.
- */
-int64_t cv_days_from_civil(int y, unsigned m, unsigned d)
-{
-    int64_t yy = (int64_t)y - (m <= 2);
-    int64_t era = floor_div(yy, 400);
-    unsigned yoe = (unsigned)(yy - era * 400);            /* [0, 399] */
-    unsigned mp = (m + 9) % 12;                           /* March = 0 */
-    unsigned doy = (153 * mp + 2) / 5 + d - 1;            /* [0, 365] */
-    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy; /* [0, 146096] */
-
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
-void cv_civil_from_days(int64_t z, int *y, unsigned *m, unsigned *d)
-{
-    int64_t era, yy;
-    unsigned doe, yoe, doy, mp;
-
-    z += 719468; /* days since 0000-03-01 */
-    era = floor_div(z, 146097);
-    doe = (unsigned)(z - era * 146097);
-    yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    yy = (int64_t)yoe + era * 400;
-    doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    mp = (5 * doy + 2) / 153;
-    *d = doy - (153 * mp + 2) / 5 + 1;
-    *m = mp < 10 ? mp + 3 : mp - 9;
-    *y = (int)(yy + (*m <= 2));
-}
-
-int cv_weekday_from_days(int64_t z)
-{
-    /* 1970-01-01 was a Thursday */
-    return (int)((z % 7 + 11) % 7);
-}
-
-int cv_is_leap_year(int y)
-{
-    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-unsigned cv_days_in_month(int y, unsigned m)
-{
-    static const unsigned char dim[12] = {31, 28, 31, 30, 31, 30,
-                                          31, 31, 30, 31, 30, 31};
-    if (m < 1 || m > 12)
-        return 0;
-    return dim[m - 1] + (m == 2 && cv_is_leap_year(y));
-}
-
-static int year_of(int64_t t)
-{
-    int y;
-    unsigned m, d;
-    cv_civil_from_days(floor_div(t, SECS_PER_DAY), &y, &m, &d);
-    return y;
-}
-
-/* ------------------------------------------------------------------ */
-/* POSIX TZ strings                                                    */
-
+/* Zone names: see name_ok(). */
 static int is_digit(char c)
 {
     return c >= '0' && c <= '9';
@@ -183,231 +76,6 @@ static int is_digit(char c)
 static int is_alpha(char c)
 {
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
-}
-
-/* "EST" (three or more letters) or "<+0330>" (letters, digits, + and -). */
-static int parse_abbr(const char **pp, char *out)
-{
-    const char *p = *pp;
-    size_t n = 0;
-
-    if (*p == '<') {
-        for (p++; is_alpha(*p) || is_digit(*p) || *p == '+' || *p == '-'; p++) {
-            if (n == TZ_ABBR_MAX)
-                return -1;
-            out[n++] = *p;
-        }
-        if (*p != '>' || n == 0)
-            return -1;
-        p++;
-    } else {
-        for (; is_alpha(*p); p++) {
-            if (n == TZ_ABBR_MAX)
-                return -1;
-            out[n++] = *p;
-        }
-        if (n < 3)
-            return -1;
-    }
-    out[n] = '\0';
-    *pp = p;
-    return 0;
-}
-
-/* An unsigned decimal in [0, max]; at least one digit. */
-static int parse_uint(const char **pp, int max, int *out)
-{
-    const char *p = *pp;
-    int v = 0;
-
-    if (!is_digit(*p))
-        return -1;
-    for (; is_digit(*p); p++) {
-        v = v * 10 + (*p - '0');
-        if (v > max)
-            return -1;
-    }
-    *out = v;
-    *pp = p;
-    return 0;
-}
-
-/* [+-]hh[:mm[:ss]] with hh <= max_hours, as seconds. */
-static int parse_hms(const char **pp, int max_hours, int32_t *out)
-{
-    const char *p = *pp;
-    int sign = 1, h, m = 0, s = 0;
-
-    if (*p == '+' || *p == '-')
-        sign = *p++ == '-' ? -1 : 1;
-    if (parse_uint(&p, max_hours, &h) < 0)
-        return -1;
-    if (*p == ':') {
-        p++;
-        if (parse_uint(&p, 59, &m) < 0)
-            return -1;
-        if (*p == ':') {
-            p++;
-            if (parse_uint(&p, 59, &s) < 0)
-                return -1;
-        }
-    }
-    *out = sign * (h * 3600 + m * 60 + s);
-    *pp = p;
-    return 0;
-}
-
-/* Jn | n | Mm.w.d, then an optional /time (default 02:00). */
-static int parse_rule(const char **pp, struct tz_rule *r)
-{
-    const char *p = *pp;
-
-    memset(r, 0, sizeof(*r));
-    if (*p == 'J') {
-        p++;
-        r->kind = RULE_JULIAN;
-        if (parse_uint(&p, 365, &r->day) < 0 || r->day < 1)
-            return -1;
-    } else if (*p == 'M') {
-        p++;
-        r->kind = RULE_MONTH;
-        if (parse_uint(&p, 12, &r->month) < 0 || r->month < 1 || *p++ != '.' ||
-            parse_uint(&p, 5, &r->week) < 0 || r->week < 1 || *p++ != '.' ||
-            parse_uint(&p, 6, &r->wday) < 0)
-            return -1;
-    } else {
-        r->kind = RULE_DAY;
-        if (parse_uint(&p, 365, &r->day) < 0)
-            return -1;
-    }
-    r->time = 2 * 3600;
-    if (*p == '/') {
-        p++;
-        /* POSIX allows 0-24 hours here; RFC 8536 allows -167 to 167. */
-        if (parse_hms(&p, 167, &r->time) < 0)
-            return -1;
-    }
-    *pp = p;
-    return 0;
-}
-
-/*
- * std offset [dst [offset] [,start[/time],end[/time]]]. POSIX offsets count
- * hours WEST of Greenwich, hence the negations.
- */
-static int parse_posix(const char *spec, struct tz_posix *pz)
-{
-    const char *p = spec;
-    int32_t off;
-
-    memset(pz, 0, sizeof(*pz));
-    if (parse_abbr(&p, pz->std_abbr) < 0 || parse_hms(&p, 24, &off) < 0)
-        return -1;
-    pz->std.utoff = -off;
-    pz->std.abbr = pz->std_abbr;
-    if (*p == '\0')
-        return 0;
-
-    if (parse_abbr(&p, pz->dst_abbr) < 0)
-        return -1;
-    pz->has_dst = 1;
-    pz->dst.isdst = 1;
-    pz->dst.abbr = pz->dst_abbr;
-    pz->dst.utoff = pz->std.utoff + 3600;
-    if (*p != ',' && *p != '\0') {
-        if (parse_hms(&p, 24, &off) < 0)
-            return -1;
-        pz->dst.utoff = -off;
-    }
-    if (*p == '\0') {
-        /* No rule given: POSIX leaves it to the implementation; tzcode
-         * uses the US rules, and so do we. */
-        const char *us = ",M3.2.0,M11.1.0";
-        p = us;
-    }
-    if (*p++ != ',' || parse_rule(&p, &pz->start) < 0 || *p++ != ',' ||
-        parse_rule(&p, &pz->end) < 0 || *p != '\0')
-        return -1;
-    return 0;
-}
-
-/* Local midnight (as days since the epoch) of a rule's date in year y. */
-static int64_t rule_day(const struct tz_rule *r, int y)
-{
-    int64_t jan1 = cv_days_from_civil(y, 1, 1), first;
-    int dim, mday;
-
-    switch (r->kind) {
-    case RULE_JULIAN:
-        return jan1 + r->day - 1 + (cv_is_leap_year(y) && r->day >= 60);
-    case RULE_DAY:
-        return jan1 + r->day;
-    case RULE_MONTH:
-    default:
-        first = cv_days_from_civil(y, (unsigned)r->month, 1);
-        dim = (int)cv_days_in_month(y, (unsigned)r->month);
-        mday = 1 + (r->wday - cv_weekday_from_days(first) + 7) % 7 +
-               (r->week - 1) * 7;
-        while (mday > dim) /* week 5 means "last" */
-            mday -= 7;
-        return first + mday - 1;
-    }
-}
-
-/*
- * The two instants (UTC) at which DST starts and ends in year y. They are
- * not ordered: south of the equator DST ends before it starts.
- */
-static void posix_year(const struct tz_posix *pz, int y, int64_t *start,
-                       int64_t *end)
-{
-    *start =
-        rule_day(&pz->start, y) * SECS_PER_DAY + pz->start.time - pz->std.utoff;
-    *end = rule_day(&pz->end, y) * SECS_PER_DAY + pz->end.time - pz->dst.utoff;
-}
-
-/*
- * Which type a footer rule gives at t. Rather than reason about
- * hemispheres, take every start and end of the surrounding three years and
- * see which happened last: that also gets right rules whose times push a
- * change over New Year, and the "DST all year" idiom (",0/0,J365/25"),
- * where one year's end and the next year's start fall on the same instant
- * (the later year's event wins the tie).
- */
-static const struct tz_type *posix_lookup(const struct tz_posix *pz, int64_t t)
-{
-    int64_t best = INT64_MIN, ev[2];
-    int best_dst = 0, y;
-
-    if (!pz->has_dst)
-        return &pz->std;
-    y = year_of(t + pz->std.utoff);
-    for (int yy = y - 1; yy <= y + 1; yy++) {
-        posix_year(pz, yy, &ev[1], &ev[0]);
-        for (int dst = 0; dst <= 1; dst++) {
-            /* >= lets later years, and starts over ends, win ties */
-            if (ev[dst] <= t && ev[dst] >= best) {
-                best = ev[dst];
-                best_dst = dst;
-            }
-        }
-    }
-    return best_dst ? &pz->dst : &pz->std;
-}
-
-/* The first start or end of DST after t. */
-static int64_t posix_next(const struct tz_posix *pz, int64_t t)
-{
-    int64_t next = INT64_MAX, ev[2];
-    int y = year_of(t + pz->std.utoff);
-
-    for (int yy = y - 1; yy <= y + 2; yy++) {
-        posix_year(pz, yy, &ev[0], &ev[1]);
-        for (int i = 0; i < 2; i++)
-            if (ev[i] > t && ev[i] < next)
-                next = ev[i];
-    }
-    return next;
 }
 
 /* ------------------------------------------------------------------ */
@@ -435,7 +103,7 @@ static const struct tz_type *lookup(const cv_tz *tz, int64_t t)
     t = clamp_t(t);
     if (tz->ntrans == 0 || t >= tz->trans[tz->ntrans - 1]) {
         if (tz->has_footer)
-            return posix_lookup(&tz->footer, t);
+            return cv_tz_posix_lookup(&tz->footer, t);
         if (tz->ntrans == 0)
             return &tz->types[0];
     }
@@ -463,8 +131,8 @@ void cv_tz_local(const cv_tz *tz, int64_t t, struct tm *out)
     t = clamp_t(t);
     ty = lookup(tz, t);
     local = t + ty->utoff;
-    days = floor_div(local, SECS_PER_DAY);
-    secs = local - days * SECS_PER_DAY;
+    days = cv_floor_div(local, CV_SECS_PER_DAY);
+    secs = local - days * CV_SECS_PER_DAY;
     cv_civil_from_days(days, &y, &m, &d);
 
     memset(out, 0, sizeof(*out));
@@ -489,7 +157,7 @@ int64_t cv_tz_next_transition(const cv_tz *tz, int64_t t)
     if (tz->ntrans > 0 && t < tz->trans[tz->ntrans - 1])
         return tz->trans[trans_count_upto(tz, t)];
     if (tz->has_footer && tz->footer.has_dst)
-        return posix_next(&tz->footer, t);
+        return cv_tz_posix_next(&tz->footer, t);
     return INT64_MAX;
 }
 
@@ -505,7 +173,7 @@ int64_t cv_tz_resolve(const cv_tz *tz, int64_t local)
     int64_t a, b, t;
 
     local = clamp_t(local);
-    a = local - 2 * SECS_PER_DAY;
+    a = local - 2 * CV_SECS_PER_DAY;
     for (int i = 0; i < 1000; i++) {
         t = local - lookup(tz, a)->utoff;
         if (t < a)
@@ -742,7 +410,7 @@ static int read_footer(cv_tz *tz, struct reader *r, const char **why)
     }
     memcpy(spec, r->p + 1, n);
     spec[n] = '\0';
-    if (parse_posix(spec, &tz->footer) < 0) {
+    if (cv_tz_posix_parse(spec, &tz->footer) < 0) {
         *why = "bad TZ string in footer";
         return -1;
     }
@@ -914,7 +582,7 @@ int cv_tz_from_posix(const char *spec, cv_tz **out, char *err, size_t errlen)
     *out = NULL;
     tz = cv_calloc(1, sizeof(*tz));
     if (!spec || strlen(spec) > TZ_FOOTER_MAX ||
-        parse_posix(spec, &tz->footer) < 0) {
+        cv_tz_posix_parse(spec, &tz->footer) < 0) {
         quotable(spec ? spec : "", shown, sizeof(shown));
         cv_tz_free(tz);
         return cv_err(err, errlen, "invalid POSIX TZ string '%s'", shown);

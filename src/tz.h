@@ -21,6 +21,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "civil.h" /* the calendar arithmetic, for tz.h's users */
 #include "common.h"
 
 /*
@@ -92,18 +93,5 @@ int64_t cv_tz_resolve(const cv_tz *tz, int64_t local);
  * ":SS" appended). Returns buf.
  */
 char *cv_tz_format(const cv_tz *tz, int64_t t, char *buf, size_t len);
-
-/*
- * Proleptic Gregorian calendar arithmetic with no libc involved: days since
- * 1970-01-01 from a civil date (m 1-12, d 1-31) and back. Exact for any year
- * that fits an int.
- */
-int64_t cv_days_from_civil(int y, unsigned m, unsigned d);
-void cv_civil_from_days(int64_t z, int *y, unsigned *m, unsigned *d);
-/* 0 = Sunday ... 6 = Saturday */
-int cv_weekday_from_days(int64_t z);
-int cv_is_leap_year(int y);
-/* 28-31 */
-unsigned cv_days_in_month(int y, unsigned m);
 
 #endif

@@ -5,14 +5,10 @@
  * Each input is written to one temporary file and loaded both as a
  * configuration and as a topology; a topology that loads is also checked
  * (against the schema catalogue when one is found, and a small handler
- * registry). Not part of the CMake build. Build and run, e.g.:
+ * registry). Built with -DCONVEYOR_FUZZ=ON (see README.md in this
+ * directory); run from the repository root, e.g.:
  *
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Isrc \
- *       src/common.c src/log.c src/config.c src/schema.c src/topology.c \
- *       tests/fuzz/fuzz_config.c \
- *       $(pkg-config --cflags --libs libconfig avro-c jansson) \
- *       -o fuzz_config
- *   CONVEYOR_SOURCE_DIR=. ./fuzz_config -max_len=8192 \
+ *   CONVEYOR_SOURCE_DIR=. build-fuzz/tests/fuzz/fuzz_config -max_len=8192 \
  *       corpus/ config/ topology/ tests/unit/fixtures/topology/
  */
 #include <stdint.h>
@@ -52,11 +48,12 @@ static cv_result_t handle(struct cv_ctx *ctx, const struct cv_event *ev)
 }
 
 static const struct cv_handler_def handlers[] = {
-    {"lead_submitted", handle, NULL},
-    {"upload_completed", handle, NULL},
-    {NULL, NULL, NULL},
+    {.name = "lead_submitted", .fn = handle},
+    {.name = "upload_completed", .fn = handle},
+    {0},
 };
-static const struct cv_domain_def leads = {"leads", NULL, handlers};
+static const struct cv_domain_def leads = {.name = "leads",
+                                           .handlers = handlers};
 static const struct cv_domain_def *const defs[] = {&leads, NULL};
 
 static void remove_file(void)

@@ -12,12 +12,7 @@
  *      transition is later than asked, and resolving local times returns.
  *   2: a TZif file, loaded from a private TZDIR; same checks if it loads.
  *
- * Build from the repository root (see README.md in this directory):
- *
- *   clang -g -O1 -std=c11 -D_GNU_SOURCE -Isrc \
- *       -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
- *       src/common.c src/tz.c src/cron.c tests/fuzz/fuzz_cron.c \
- *       -o /tmp/fuzz_cron
+ * Built with -DCONVEYOR_FUZZ=ON: see README.md in this directory.
  */
 #include <stdint.h>
 #include <stdio.h>

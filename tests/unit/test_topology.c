@@ -5,11 +5,14 @@
  *
  * The check fixtures live in tests/unit/fixtures/topology/; each test
  * below lists the exact lines it must print. Load errors are small files
- * written to a temporary directory from the strings below.
+ * written to a temporary directory from the strings below. The key table
+ * is checked against the reference topology's comments, which must
+ * document every key.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <ctype.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -476,6 +479,115 @@ static void test_resolution_is_redone(void)
 
 #define write_file(name, text) test_write_file(tmpdir, name, text, strlen(text))
 
+/* Whether word occurs in text as a whole word (not inside a longer name). */
+static int has_word(const char *text, const char *word)
+{
+    size_t n = strlen(word);
+
+    for (const char *p = strstr(text, word); p; p = strstr(p + 1, word)) {
+        int before =
+            p > text && (isalnum((unsigned char)p[-1]) || p[-1] == '_');
+        int after = isalnum((unsigned char)p[n]) || p[n] == '_';
+        if (!before && !after)
+            return 1;
+    }
+    return 0;
+}
+
+/*
+ * The paragraph of comment lines in text that starts with "# <Group> keys"
+ * (up to a line that is "#" alone or not a comment), into buf.
+ */
+static int keys_paragraph(const char *text, const char *group, char *buf,
+                          size_t size)
+{
+    char head[64];
+    const char *p, *end;
+
+    snprintf(head, sizeof(head), "\n# %s keys", group);
+    head[3] = (char)toupper((unsigned char)head[3]);
+    p = strstr(text, head);
+    if (!p)
+        return 0;
+    p++;
+    end = p;
+    while (*end == '#' && end[1] != '\n') {
+        end = strchr(end, '\n');
+        if (!end)
+            break;
+        end++;
+    }
+    if (!end)
+        end = p + strlen(p);
+    snprintf(buf, size, "%.*s", (int)(end - p), p);
+    return 1;
+}
+
+/*
+ * Every key of the table is documented in the reference topology: a list
+ * of the file itself is in it, and a key of a group is named in that
+ * group's "# <Group> keys: ..." paragraph of comments (Topic keys, Domain
+ * keys, Route keys, ...). The describe output names every key too.
+ */
+static void test_reference_documents_every_key(void)
+{
+    const char *const *names = cv_topology_keys();
+    char path[512], *text = NULL, *desc = NULL, para[4096];
+    size_t desc_len = 0, text_len = 0, n = 0;
+    FILE *fp, *mem;
+
+    snprintf(path, sizeof(path), "%s/topology/marketplace.cfg", srcdir);
+    fp = fopen(path, "r");
+    CHECK(fp != NULL);
+    if (!fp)
+        return;
+    mem = open_memstream(&text, &text_len);
+    for (int c; (c = fgetc(fp)) != EOF;)
+        fputc(c, mem);
+    fclose(mem);
+    fclose(fp);
+    mem = open_memstream(&desc, &desc_len);
+    cv_topology_describe(mem);
+    fclose(mem);
+
+    for (; names[n]; n++) {
+        const char *dot = strchr(names[n], '.');
+        char group[32], want[64];
+        int ok;
+
+        CHECK_CONTAINS(desc, names[n]);
+        if (!dot) {
+            snprintf(want, sizeof(want), "\n%s = (", names[n]);
+            ok = strstr(text, want) != NULL;
+            if (!ok)
+                fprintf(stderr, "  topology/marketplace.cfg lacks '%s'\n",
+                        want + 1);
+            CHECK(ok);
+            continue;
+        }
+        snprintf(group, sizeof(group), "%.*s", (int)(dot - names[n]), names[n]);
+        ok = keys_paragraph(text, group, para, sizeof(para)) &&
+             has_word(para, dot + 1);
+        if (!ok)
+            fprintf(stderr,
+                    "  topology/marketplace.cfg: the comment paragraph "
+                    "\"# %c%s keys: ...\" does not name '%s'\n",
+                    toupper((unsigned char)group[0]), group + 1, dot + 1);
+        CHECK(ok);
+    }
+    CHECK(n == 45);
+    /* the table, as people read it */
+    CHECK_CONTAINS(desc, "domain.batch_size (integer 1..100000, default 500)");
+    CHECK_CONTAINS(desc, "retry.mode (blocking|deferred, default blocking)");
+    CHECK_CONTAINS(desc, "retry.jitter (number 0..1, default 0.1)");
+    CHECK_CONTAINS(desc, "topic.partitions (integer 1..10000, required)");
+    CHECK_CONTAINS(desc, "schedule.zone (string, default \"UTC\")");
+    CHECK_CONTAINS(desc, "domains (list of domain groups, required)");
+    CHECK(cv_topology_keys() == names);
+    free(text);
+    free(desc);
+}
+
 #define TOPICS "topics = ( { name = \"t\"; partitions = 1; } );\n"
 #define EVENTS                                                                 \
     "events = ( { type = \"e\"; schema = \"s\"; topic = \"t\"; } );\n"
@@ -523,7 +635,7 @@ static void test_load_errors(void)
                             "timezone = \"UTC\";"),
                       "6: schedule 'a': unknown key 'timezone' (expected "
                       "name, cron, zone, event, payload, key, catch_up, "
-                      "enabled, description, catch_up_window_s)");
+                      "catch_up_window_s, enabled, description)");
     expect_load_error(
         SCHED("name = \"a b\"; cron = \"@daily\"; event = \"e\";"),
         "5: schedule 'a b': key 'name': use letters, digits, "
@@ -639,8 +751,8 @@ static void test_load_errors(void)
         TOPICS EVENTS "domains = (\n  { name = \"d\"; group = \"g\"; topics "
                       "= [ \"t\" ];\n    retries = 3; } );\n",
         "5: domain 'd': unknown key 'retries' (expected name, "
-        "group, description, topics, routes, dlq_topic, reset, "
-        "batch_size, batch_wait_ms, parallelism, kill_switch_env, retry)");
+        "group, description, topics, dlq_topic, reset, batch_size, "
+        "batch_wait_ms, parallelism, kill_switch_env, retry, routes)");
     /* routes */
     expect_load_error(TOPICS EVENTS
                       "domains = (\n  { name = \"d\"; group = \"g\"; topics "
@@ -868,6 +980,7 @@ int main(void)
     }
 
     test_repo_topology();
+    test_reference_documents_every_key();
     test_integration_topology();
     test_valid_values();
     test_check_duplicates();
