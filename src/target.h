@@ -42,9 +42,10 @@ struct cv_target {
     int concurrency;          /* requests in flight at most */
     double rate_per_s;        /* requests started per second, 0 = no limit */
     int timeout_ms;           /* per attempt, from the moment it is sent */
-    int64_t max_age_ms;       /* no attempt later than this after the
+    int max_age_s;            /* no attempt later than this after the
                                  first one (the service forgets its keys);
                                  0 = no limit */
+    int64_t max_age_ms;       /* the same in ms, set when loaded */
     struct cv_retry_policy retry; /* max_attempts, backoff, jitter */
     char *error_field; /* a 2xx answer whose JSON body has this top-level */
     char *error_value; /* field equal to this value is an error (retried) */

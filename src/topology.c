@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "cfgfile.h"
+#include "target.h"
 
 /* ---- reading settings ---- */
 
@@ -197,6 +198,7 @@ static void set_defaults(enum group gid, void *obj)
             set_defaults(k->items, cv_topo_member(obj, k->offset));
             break;
         case KEY_TOPICS:
+        case KEY_STRINGS:
         case KEY_LIST:
             break;
         }
@@ -326,6 +328,32 @@ static int read_topics(struct loader *ld, const struct key_def *k,
     return CV_OK;
 }
 
+/* key = [ "a", "b" ]: any non-empty strings, possibly none. */
+static int read_strings(struct loader *ld, const struct key_def *k,
+                        const config_setting_t *s, const char *what, void *obj)
+{
+    char ***strings = cv_topo_member(obj, k->offset);
+    size_t *n = cv_topo_member(obj, k->count);
+    int type = config_setting_type(s), len = config_setting_length(s);
+
+    if (type != CONFIG_TYPE_ARRAY && type != CONFIG_TYPE_LIST)
+        return fail_at(ld, s,
+                       "%s: key '%s': expected an array of strings "
+                       "[ \"a\", \"b\" ], got %s",
+                       what, k->name, cv_cfgfile_type_name(s));
+    *strings = cv_calloc(len ? (size_t)len : 1, sizeof(**strings));
+    for (int i = 0; i < len; i++) {
+        const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+        if (config_setting_type(e) != CONFIG_TYPE_STRING ||
+            !*config_setting_get_string(e))
+            return fail_at(ld, e,
+                           "%s: key '%s': expected non-empty strings, got %s",
+                           what, k->name, cv_cfgfile_type_name(e));
+        (*strings)[(*n)++] = cv_strdup(config_setting_get_string(e));
+    }
+    return CV_OK;
+}
+
 /*
  * key = ( { ... }, ... ): a list of groups of kind k->items (an empty array
  * is an empty list too). Every element must be a group before any is read;
@@ -403,6 +431,8 @@ static int read_key(struct loader *ld, const struct key_def *k,
         return read_enum(ld, k, s, what, cv_topo_member(obj, k->offset));
     case KEY_TOPICS:
         return read_topics(ld, k, s, what, obj);
+    case KEY_STRINGS:
+        return read_strings(ld, k, s, what, obj);
     case KEY_LIST:
         return read_list(ld, k, s, what, obj);
     case KEY_GROUP:
@@ -482,7 +512,7 @@ static void release(enum group gid, void *obj)
         n = k->count ? *(size_t *)cv_topo_member(obj, k->count) : 0;
         if (k->type == KEY_STRING) {
             free(*(char **)cv_topo_member(obj, k->offset));
-        } else if (k->type == KEY_TOPICS) {
+        } else if (k->type == KEY_TOPICS || k->type == KEY_STRINGS) {
             char **topics = *(char ***)cv_topo_member(obj, k->offset);
             for (size_t j = 0; j < n; j++)
                 free(topics[j]);
@@ -574,6 +604,28 @@ const struct cv_topo_schedule *cv_topology_schedule(const struct cv_topology *t,
     for (size_t i = 0; i < t->nschedules; i++)
         if (strcmp(t->schedules[i].name, name) == 0)
             return &t->schedules[i];
+    return NULL;
+}
+
+const struct cv_target *cv_topology_target(const struct cv_topology *t,
+                                           const char *name)
+{
+    for (size_t i = 0; i < t->ntargets; i++)
+        if (strcmp(t->targets[i].name, name) == 0)
+            return &t->targets[i];
+    return NULL;
+}
+
+const char *cv_topology_setting(const struct cv_topology *t, const char *name)
+{
+    for (size_t i = 0; i < t->nsettings; i++) {
+        const struct cv_topo_setting *st = &t->settings[i];
+        const char *v;
+        if (strcmp(st->name, name) != 0)
+            continue;
+        v = st->env ? getenv(st->env) : NULL;
+        return v && *v ? v : st->value;
+    }
     return NULL;
 }
 

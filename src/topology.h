@@ -146,6 +146,19 @@ struct cv_topo_schedule {
     struct cv_tz *tz;
 };
 
+/*
+ * A named setting of the topology, read by handlers (cv_setting()): the
+ * numbers of a formula, a threshold. An environment variable may override
+ * it (PAYOUT_MIN_AMOUNT), as the seed teams' settings were environment
+ * variables.
+ */
+struct cv_topo_setting {
+    char *name;
+    char *value; /* the topology's value */
+    char *env;   /* a variable whose value, when set, wins; or NULL */
+    int line;
+};
+
 struct cv_target;
 
 struct cv_topology {
@@ -160,6 +173,8 @@ struct cv_topology {
     size_t nschedules;
     struct cv_target *targets; /* services called through effects (target.h) */
     size_t ntargets;
+    struct cv_topo_setting *settings;
+    size_t nsettings;
 };
 
 /* Returns CV_OK or CV_ERR with "file:line: message". t is always safe to
@@ -202,6 +217,11 @@ const struct cv_topo_domain *cv_topology_domain(const struct cv_topology *t,
                                                 const char *name);
 const struct cv_topo_schedule *cv_topology_schedule(const struct cv_topology *t,
                                                     const char *name);
+const struct cv_target *cv_topology_target(const struct cv_topology *t,
+                                           const char *name);
+/* A setting's value: its env variable's when that is set and not empty,
+ * else the topology's; NULL if there is no such setting. */
+const char *cv_topology_setting(const struct cv_topology *t, const char *name);
 /* The route for an event type within a domain, or NULL. */
 const struct cv_topo_route *cv_topology_route(const struct cv_topo_domain *d,
                                               const char *event_type);

@@ -26,6 +26,7 @@
 #include "codec.h"
 #include "cron.h"
 #include "schedule.h"
+#include "target.h"
 #include "tz.h"
 
 struct finding {
@@ -357,6 +358,22 @@ int cv_topology_check(struct cv_topology *t, const struct cv_catalogue *cat,
         check_domain(&ck, t, i, domains);
     for (size_t i = 0; i < t->nschedules; i++)
         check_schedule(&ck, t, i, cat);
+    for (size_t i = 0; i < t->ntargets; i++)
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(t->targets[j].name, t->targets[i].name) == 0) {
+                report(&ck, t->targets[i].line,
+                       "duplicate target '%s' (first at line %d)",
+                       t->targets[i].name, t->targets[j].line);
+                break;
+            }
+    for (size_t i = 0; i < t->nsettings; i++)
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(t->settings[j].name, t->settings[i].name) == 0) {
+                report(&ck, t->settings[i].line,
+                       "duplicate setting '%s' (first at line %d)",
+                       t->settings[i].name, t->settings[j].line);
+                break;
+            }
 
     if (ck.n)
         qsort(ck.v, ck.n, sizeof(*ck.v), finding_cmp);

@@ -24,18 +24,21 @@ enum group {
     G_ROUTE,
     G_RETRY,
     G_SCHEDULE,
+    G_TARGET,
+    G_SETTING,
 };
 
 enum key_type {
-    KEY_STRING, /* char *, non-empty (a key without a member is checked) */
-    KEY_INT,    /* int in [min, max] */
-    KEY_MS,     /* int64_t in [min, max] */
-    KEY_NUMBER, /* double in [min, max], an integer or a float */
-    KEY_BOOL,   /* int, 0 or 1 */
-    KEY_ENUM,   /* int: the index of the string in names */
-    KEY_TOPICS, /* char ** with a size_t count: an array of topic names */
-    KEY_LIST,   /* an array of structs with a size_t count: ( { }, ... ) */
-    KEY_GROUP,  /* a struct member: one group { ... } of kind items */
+    KEY_STRING,  /* char *, non-empty (a key without a member is checked) */
+    KEY_INT,     /* int in [min, max] */
+    KEY_MS,      /* int64_t in [min, max] */
+    KEY_NUMBER,  /* double in [min, max], an integer or a float */
+    KEY_BOOL,    /* int, 0 or 1 */
+    KEY_ENUM,    /* int: the index of the string in names */
+    KEY_TOPICS,  /* char ** with a size_t count: an array of topic names */
+    KEY_STRINGS, /* char ** with a size_t count: an array of strings */
+    KEY_LIST,    /* an array of structs with a size_t count: ( { }, ... ) */
+    KEY_GROUP,   /* a struct member: one group { ... } of kind items */
 };
 
 #define KEY_REQUIRED 0x01

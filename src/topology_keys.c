@@ -17,6 +17,7 @@
 
 #include "cfgfile.h"
 #include "cron.h"
+#include "target.h"
 #include "tz.h"
 
 #define AT(type, m) (offsetof(type, m) + 1)
@@ -27,6 +28,8 @@
 #define ROUTE(m)    AT(struct cv_topo_route, m)
 #define RETRY(m)    AT(struct cv_retry_policy, m)
 #define SCHED(m)    AT(struct cv_topo_schedule, m)
+#define TARGET(m)   AT(struct cv_target, m)
+#define SETTING(m)  AT(struct cv_topo_setting, m)
 
 /* reset: the index is the value of reset_earliest. */
 static const char *const reset_names[] = {"latest", "earliest", NULL};
@@ -34,6 +37,11 @@ static const char *const reset_names[] = {"latest", "earliest", NULL};
 static const char *const retry_mode_names[] = {"blocking", "deferred", NULL};
 /* enum cv_catch_up order */
 static const char *const catch_up_names[] = {"all", "latest", "none", NULL};
+/* enum cv_target_auth order */
+static const char *const auth_names[] = {"none", "bearer", "basic", "query",
+                                         NULL};
+/* enum cv_target_body order */
+static const char *const body_names[] = {"json", "form", NULL};
 
 const struct key_def cv_topo_keys[] = {
     /* the file */
@@ -71,6 +79,22 @@ const struct key_def cv_topo_keys[] = {
      .items = G_SCHEDULE,
      .desc = "Cron schedules: the ticker publishes each one's event once "
              "per fire time."},
+    {.group = G_ROOT,
+     .name = "targets",
+     .type = KEY_LIST,
+     .offset = ROOT(targets),
+     .count = ROOT(ntargets),
+     .items = G_TARGET,
+     .desc = "Other services handlers call through effects: how to reach, "
+             "authenticate, pace and judge each."},
+    {.group = G_ROOT,
+     .name = "settings",
+     .type = KEY_LIST,
+     .offset = ROOT(settings),
+     .count = ROOT(nsettings),
+     .items = G_SETTING,
+     .desc = "Named values handlers read (cv_setting()), each optionally "
+             "overridden by an environment variable."},
 
     /* topics = ( { ... } ) */
     {.group = G_TOPIC,
@@ -382,6 +406,193 @@ const struct key_def cv_topo_keys[] = {
      .name = "description",
      .type = KEY_STRING,
      .desc = "What the scheduled job does, in words for people."},
+
+    /* targets = ( { ... } ) */
+    {.group = G_TARGET,
+     .name = "name",
+     .type = KEY_STRING,
+     .offset = TARGET(name),
+     .line = TARGET(line),
+     .flags = KEY_REQUIRED | KEY_NAME,
+     .desc = "The target, as effect requests name it: letters, digits, "
+             "'.', '_', '-'."},
+    {.group = G_TARGET,
+     .name = "description",
+     .type = KEY_STRING,
+     .offset = TARGET(description),
+     .desc = "What the service is, in words for people."},
+    {.group = G_TARGET,
+     .name = "base_url",
+     .type = KEY_STRING,
+     .offset = TARGET(base_url),
+     .flags = KEY_REQUIRED,
+     .desc = "http:// or https:// and the host; request paths are appended "
+             "to it."},
+    {.group = G_TARGET,
+     .name = "base_url_env",
+     .type = KEY_STRING,
+     .offset = TARGET(base_url_env),
+     .desc = "An environment variable that, when set, replaces base_url (a "
+             "local double in tests, a sandbox)."},
+    {.group = G_TARGET,
+     .name = "auth",
+     .type = KEY_ENUM,
+     .offset = TARGET(auth),
+     .def_int = CV_AUTH_NONE,
+     .names = auth_names,
+     .desc = "How the secret is sent: Authorization: Bearer, HTTP basic "
+             "(as the user name), or a query parameter (auth_param)."},
+    {.group = G_TARGET,
+     .name = "secret_env",
+     .type = KEY_STRING,
+     .offset = TARGET(secret_env),
+     .desc = "The environment variable holding the secret (never the secret "
+             "itself: it is never logged nor stored)."},
+    {.group = G_TARGET,
+     .name = "auth_param",
+     .type = KEY_STRING,
+     .offset = TARGET(auth_param),
+     .desc = "auth = \"query\": the parameter's name (MillionVerifier: "
+             "\"api\")."},
+    {.group = G_TARGET,
+     .name = "idempotency_header",
+     .type = KEY_STRING,
+     .offset = TARGET(idempotency_header),
+     .desc = "The header that carries each request's idempotency key "
+             "(Stripe: \"Idempotency-Key\"); none sent if absent."},
+    {.group = G_TARGET,
+     .name = "body",
+     .type = KEY_ENUM,
+     .offset = TARGET(body),
+     .def_int = CV_BODY_JSON,
+     .names = body_names,
+     .desc = "How a request's JSON body is sent: as JSON, or form-encoded "
+             "(Stripe)."},
+    {.group = G_TARGET,
+     .name = "concurrency",
+     .type = KEY_INT,
+     .offset = TARGET(concurrency),
+     .def_int = 4,
+     .min = 1,
+     .max = 1000,
+     .desc = "Requests in flight at most, across every process."},
+    {.group = G_TARGET,
+     .name = "rate_per_s",
+     .type = KEY_NUMBER,
+     .offset = TARGET(rate_per_s),
+     .def_num = 0,
+     .min = 0,
+     .max = 100000,
+     .desc = "Requests started per second at most; 0 = no limit."},
+    {.group = G_TARGET,
+     .name = "timeout_ms",
+     .type = KEY_INT,
+     .offset = TARGET(timeout_ms),
+     .def_int = 30000,
+     .min = 100,
+     .max = 600000,
+     .desc = "One attempt's limit, from the moment it is sent, ms."},
+    {.group = G_TARGET,
+     .name = "max_age_s",
+     .type = KEY_INT,
+     .offset = TARGET(max_age_s),
+     .def_int = 0,
+     .min = 0,
+     .max = 31536000,
+     .desc = "No attempt later than this after the first (the service "
+             "forgets its idempotency keys: Stripe after 86400), seconds; "
+             "0 = no limit."},
+    {.group = G_TARGET,
+     .name = "max_attempts",
+     .type = KEY_INT,
+     .offset = TARGET(retry.max_attempts),
+     .def_int = 5,
+     .min = 1,
+     .max = 1000,
+     .desc = "Attempts in all; then the request fails and its outcome says "
+             "why."},
+    {.group = G_TARGET,
+     .name = "initial_ms",
+     .type = KEY_MS,
+     .offset = TARGET(retry.initial_ms),
+     .def_int = 1000,
+     .min = 0,
+     .max = 86400000,
+     .desc = "The delay before attempt 2, ms (at least what Retry-After "
+             "asks)."},
+    {.group = G_TARGET,
+     .name = "factor",
+     .type = KEY_NUMBER,
+     .offset = TARGET(retry.factor),
+     .def_num = 2.0,
+     .min = 1,
+     .max = 100,
+     .desc = "Each delay is the previous one times this."},
+    {.group = G_TARGET,
+     .name = "max_ms",
+     .type = KEY_MS,
+     .offset = TARGET(retry.max_ms),
+     .def_int = 60000,
+     .min = 0,
+     .max = 86400000,
+     .desc = "The cap on a delay, ms; not below initial_ms."},
+    {.group = G_TARGET,
+     .name = "jitter",
+     .type = KEY_NUMBER,
+     .offset = TARGET(retry.jitter),
+     .def_num = 0.2,
+     .min = 0,
+     .max = 1,
+     .desc = "A delay d is drawn from d * (1 +- jitter)."},
+    {.group = G_TARGET,
+     .name = "error_field",
+     .type = KEY_STRING,
+     .offset = TARGET(error_field),
+     .desc = "A 2xx answer whose JSON body has this top-level field equal "
+             "to error_value is an error (MillionVerifier: \"result\")."},
+    {.group = G_TARGET,
+     .name = "error_value",
+     .type = KEY_STRING,
+     .offset = TARGET(error_value),
+     .desc = "See error_field (MillionVerifier: \"error\")."},
+    {.group = G_TARGET,
+     .name = "outcome_headers",
+     .type = KEY_STRINGS,
+     .offset = TARGET(outcome_headers),
+     .count = TARGET(noutcome_headers),
+     .desc = "Response headers copied into the outcome event, [ "
+             "\"Request-Id\" ]."},
+    {.group = G_TARGET,
+     .name = "kill_switch_env",
+     .type = KEY_STRING,
+     .offset = TARGET(kill_switch_env),
+     .desc = "An environment variable that, set to 1, true, yes or on, "
+             "pauses the target in that process: its requests wait."},
+
+    /* settings = ( { ... } ) */
+    {.group = G_SETTING,
+     .name = "name",
+     .type = KEY_STRING,
+     .offset = SETTING(name),
+     .line = SETTING(line),
+     .flags = KEY_REQUIRED | KEY_NAME,
+     .desc = "The name handlers ask for: letters, digits, '.', '_', '-'."},
+    {.group = G_SETTING,
+     .name = "value",
+     .type = KEY_STRING,
+     .offset = SETTING(value),
+     .flags = KEY_REQUIRED,
+     .desc = "Its value, as text (handlers cast it in SQL: $1::numeric)."},
+    {.group = G_SETTING,
+     .name = "env",
+     .type = KEY_STRING,
+     .offset = SETTING(env),
+     .desc = "An environment variable whose value, when set, is used "
+             "instead."},
+    {.group = G_SETTING,
+     .name = "description",
+     .type = KEY_STRING,
+     .desc = "What it sets, its unit, and where it is used."},
 };
 
 const size_t cv_topo_nkeys = CV_ARRAY_SIZE(cv_topo_keys);
@@ -394,6 +605,8 @@ static int schedule_finalize(struct loader *ld, const config_setting_t *g,
                              const char *what, void *obj);
 static int retry_finalize(struct loader *ld, const config_setting_t *g,
                           const char *what, void *obj);
+static int target_finalize(struct loader *ld, const config_setting_t *g,
+                           const char *what, void *obj);
 static void route_inherit(void *obj, const void *parent);
 static void schedule_release(void *obj);
 
@@ -434,6 +647,17 @@ const struct group_def cv_topo_groups[] = {
                     .size = sizeof(struct cv_topo_schedule),
                     .finalize = schedule_finalize,
                     .release = schedule_release},
+    [G_TARGET] = {.id = "target",
+                  .kind = "target",
+                  .list = "targets",
+                  .name_key = "name",
+                  .size = sizeof(struct cv_target),
+                  .finalize = target_finalize},
+    [G_SETTING] = {.id = "setting",
+                   .kind = "setting",
+                   .list = "settings",
+                   .name_key = "name",
+                   .size = sizeof(struct cv_topo_setting)},
 };
 
 /* ---- rules across keys ---- */
@@ -488,6 +712,32 @@ static int retry_finalize(struct loader *ld, const config_setting_t *g,
     return CV_OK;
 }
 
+static int target_finalize(struct loader *ld, const config_setting_t *g,
+                           const char *what, void *obj)
+{
+    struct cv_target *t = obj;
+    const char *why = NULL;
+
+    if (strncmp(t->base_url, "http://", 7) != 0 &&
+        strncmp(t->base_url, "https://", 8) != 0)
+        why = "base_url must start with http:// or https://";
+    else if (t->auth != CV_AUTH_NONE && !t->secret_env)
+        why = "an auth other than \"none\" needs secret_env (the variable "
+              "that holds the secret)";
+    else if (t->auth == CV_AUTH_QUERY && !t->auth_param)
+        why = "auth = \"query\" needs auth_param (the parameter's name)";
+    else if (!t->error_field != !t->error_value)
+        why = "error_field and error_value go together";
+    else if (t->retry.max_ms < t->retry.initial_ms)
+        why = "max_ms is less than initial_ms";
+    if (why)
+        return cv_cfgfile_errf(ld->errstr, ld->errstr_size, ld->path, g,
+                               "%s: %s", what, why);
+    t->max_age_ms = (int64_t)t->max_age_s * 1000;
+    t->retry.mode = CV_RETRY_DEFERRED; /* the request waits, nothing else */
+    return CV_OK;
+}
+
 static void route_inherit(void *obj, const void *parent)
 {
     struct cv_topo_route *rt = obj;
@@ -502,70 +752,4 @@ static void schedule_release(void *obj)
 
     cv_cron_free(s->cron);
     cv_tz_free(s->tz);
-}
-
-/* ---- the table, for people and tests ---- */
-
-void cv_topology_describe(FILE *out)
-{
-    char list[128];
-
-    for (size_t i = 0; i < CV_ARRAY_SIZE(cv_topo_keys); i++) {
-        const struct key_def *k = &cv_topo_keys[i];
-        const char *id = cv_topo_groups[k->group].id;
-
-        fprintf(out, "%s%s%s (", id, *id ? "." : "", k->name);
-        switch (k->type) {
-        case KEY_STRING:
-            fprintf(out, "string");
-            if (k->def_str)
-                fprintf(out, ", default \"%s\"", k->def_str);
-            break;
-        case KEY_INT:
-        case KEY_MS:
-            fprintf(out, "integer %lld..%lld", k->min, k->max);
-            if (!(k->flags & KEY_REQUIRED))
-                fprintf(out, ", default %lld", k->def_int);
-            break;
-        case KEY_NUMBER:
-            fprintf(out, "number %g..%g, default %g", (double)k->min,
-                    (double)k->max, k->def_num);
-            break;
-        case KEY_BOOL:
-            fprintf(out, "true or false, default %s",
-                    k->def_int ? "true" : "false");
-            break;
-        case KEY_ENUM:
-            cv_topo_alternatives(k->names, list, sizeof(list));
-            fprintf(out, "%s, default %s", list, k->names[k->def_int]);
-            break;
-        case KEY_TOPICS:
-            fprintf(out, "array of topic names");
-            break;
-        case KEY_LIST:
-            fprintf(out, "list of %s groups", cv_topo_groups[k->items].id);
-            break;
-        case KEY_GROUP:
-            fprintf(out, "%s group", cv_topo_groups[k->items].id);
-            break;
-        }
-        fprintf(out, "%s)\n    %s\n",
-                k->flags & KEY_REQUIRED ? ", required" : "", k->desc);
-    }
-}
-
-const char *const *cv_topology_keys(void)
-{
-    /* Filled on first use; the program calls this before starting threads. */
-    static char buf[CV_ARRAY_SIZE(cv_topo_keys)][48];
-    static const char *names[CV_ARRAY_SIZE(cv_topo_keys) + 1];
-
-    if (!names[0])
-        for (size_t i = 0; i < CV_ARRAY_SIZE(cv_topo_keys); i++) {
-            const char *id = cv_topo_groups[cv_topo_keys[i].group].id;
-            snprintf(buf[i], sizeof(buf[i]), "%s%s%s", id, *id ? "." : "",
-                     cv_topo_keys[i].name);
-            names[i] = buf[i];
-        }
-    return names;
 }
