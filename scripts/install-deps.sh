@@ -5,7 +5,8 @@ set -euo pipefail
 pkgs=(build-essential cmake pkg-config git
       librdkafka-dev libavro-dev libpq-dev libcurl4-openssl-dev
       libconfig-dev libjansson-dev
-      postgresql postgresql-contrib postgresql-common kcat valgrind procps iproute2)
+      postgresql postgresql-contrib postgresql-common kcat valgrind procps iproute2
+      libmicrohttpd-dev jq)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
