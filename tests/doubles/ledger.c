@@ -1,8 +1,9 @@
 /* The record of what happened on the double's side and the control API:
  * the in-flight count, the ledger (one JSON line per API call, to the
- * --ledger file and kept in memory for GET /_double/ledger), the counters
- * of /_double/stats, the double's clock and the /_double/ endpoints common
- * to every personality (the personality's own ones are its business).
+ * --ledger file or else kept in memory, served by GET /_double/ledger),
+ * the counters of /_double/stats, the double's clock and the /_double/
+ * endpoints common to every personality (the personality's own ones are
+ * its business).
  * Everything here is shared between connection threads under L.lock. */
 #include "double.h"
 
@@ -10,13 +11,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static struct {
     pthread_mutex_t lock;
     FILE *file;
-    char *mem; /* every ledger line, for GET /_double/ledger */
+    /* Lines are served back by GET /_double/ledger from the file, or
+     * without one from memory: a benchmark's ledger stays on disk. */
+    long base; /* the file's size before our first line */
+    char *mem;
     size_t mem_len, mem_cap;
-    size_t *line_end; /* line_end[i]: offset after the line of seq i+1 */
+    size_t len;       /* bytes of our lines, in the file or in memory */
+    size_t *line_end; /* line_end[i]: len after the line of seq i+1 */
     size_t nlines, lines_cap;
     int64_t requests, faulted, replays, closed;
     int64_t by_status[600];
@@ -26,8 +32,11 @@ static struct {
 
 int dbl_ledger_open(const char *path)
 {
-    L.file = fopen(path, "a");
-    return L.file ? DBL_OK : DBL_ERR;
+    L.file = fopen(path, "a+");
+    if (!L.file || fseek(L.file, 0, SEEK_END) != 0)
+        return DBL_ERR;
+    L.base = ftell(L.file);
+    return DBL_OK;
 }
 
 void dbl_ledger_close(void)
@@ -102,14 +111,16 @@ void dbl_ledger_write(struct dbl_call *call)
         if (!L.line_end)
             abort();
     }
-    mem_append(line, strlen(line));
-    mem_append("\n", 1);
-    L.line_end[L.nlines++] = L.mem_len;
     if (L.file) {
         fputs(line, L.file);
         fputc('\n', L.file);
         fflush(L.file);
+    } else {
+        mem_append(line, strlen(line));
+        mem_append("\n", 1);
     }
+    L.len += strlen(line) + 1;
+    L.line_end[L.nlines++] = L.len;
     L.requests++;
     if (st == DBL_CLOSE)
         L.closed++;
@@ -175,8 +186,23 @@ static void control_ledger(struct dbl_call *call)
     if ((size_t)since > L.nlines)
         since = (long long)L.nlines;
     from = since ? L.line_end[since - 1] : 0;
-    dbl_reply_text(call, 200, "application/x-ndjson", L.mem + from,
-                   L.mem_len - from);
+    if (L.file) {
+        size_t n = L.len - from, got = 0;
+        char *buf = malloc(n ? n : 1);
+        ssize_t r = 1;
+        if (!buf)
+            abort();
+        while (got < n && r > 0) {
+            r = pread(fileno(L.file), buf + got, n - got,
+                      (off_t)(L.base + (long)(from + got)));
+            got += r > 0 ? (size_t)r : 0;
+        }
+        dbl_reply_text(call, 200, "application/x-ndjson", buf, got);
+        free(buf);
+    } else {
+        dbl_reply_text(call, 200, "application/x-ndjson", L.mem + from,
+                       L.mem_len - from);
+    }
     pthread_mutex_unlock(&L.lock);
 }
 

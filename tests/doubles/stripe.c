@@ -32,10 +32,11 @@
 struct idem {
     int in_flight;
     char endpoint[ENDPOINT_LEN];
-    json_t *params;
+    char *params; /* canonical: sorted keys, compact */
     int64_t created_ms;
     int status;
-    char *body;
+    size_t transfer; /* the answer is this transfer (index + 1), or */
+    char *body;      /* this body */
     size_t body_len;
     char request_id[32];
 };
@@ -320,6 +321,7 @@ static void execute(struct dbl_call *call, json_t *params,
         json_integer_value(json_object_get(ST.balance, req->currency));
     char id[32], txn[32], py[32], url[64];
     json_t *meta = json_object_get(params, "metadata"), *tr;
+    struct transfer *t;
 
     if (!account_can_receive(req->destination, &known)) {
         if (!known)
@@ -371,14 +373,23 @@ static void execute(struct dbl_call *call, json_t *params,
         if (!ST.transfers)
             abort();
     }
-    ST.transfers[ST.n++] = tr;
+    t = &ST.transfers[ST.n++];
+    snprintf(t->id, sizeof(t->id), "%s", id);
+    t->created = json_integer_value(json_object_get(tr, "created"));
+    t->destination = strdup(req->destination);
+    t->group = req->group ? strdup(req->group) : NULL;
+    t->json = json_dumps(tr, JSON_COMPACT);
+    if (!t->json)
+        abort();
+    t->len = strlen(t->json);
+    json_decref(tr);
     dbl_map_put(ST.by_id, id, (void *)(uintptr_t)ST.n);
     json_object_set_new(call->entry, "object",
                         json_pack("{s:s, s:I, s:s, s:s}", "id", id, "amount",
                                   (json_int_t)req->amount, "currency",
                                   req->currency, "destination",
                                   req->destination));
-    dbl_reply_json(call, 200, json_incref(tr));
+    dbl_reply_text(call, 200, "application/json", t->json, t->len);
 }
 
 /* ---- idempotency ---- */
@@ -388,7 +399,7 @@ static void idem_free(void *p)
     struct idem *e = p;
     if (!e)
         return;
-    json_decref(e->params);
+    free(e->params);
     free(e->body);
     free(e);
 }
@@ -399,6 +410,7 @@ static struct idem *idem_claim(struct dbl_call *call, const char *key,
                                const char *endpoint, json_t *params,
                                const char *request_id)
 {
+    char *canon = json_dumps(params, JSON_COMPACT | JSON_SORT_KEYS);
     struct idem *e;
     int64_t now = dbl_clock_ms();
 
@@ -410,15 +422,17 @@ static struct idem *idem_claim(struct dbl_call *call, const char *key,
     }
     if (e && e->in_flight) {
         pthread_mutex_unlock(&ST.lock);
+        free(canon);
         stripe_error(call, 409, "idempotency_error", "idempotency_key_in_use",
                      NULL,
                      "There is currently another in-progress request using "
                      "this Stripe Idempotency Key. Please try again later.");
         return NULL;
     }
-    if (e && (strcmp(e->endpoint, endpoint) != 0 ||
-              !json_equal(e->params, params))) {
+    if (e &&
+        (strcmp(e->endpoint, endpoint) != 0 || strcmp(e->params, canon) != 0)) {
         pthread_mutex_unlock(&ST.lock);
+        free(canon);
         stripe_error(call, 400, "idempotency_error", NULL, NULL,
                      "Keys for idempotent requests can only be used with the "
                      "same parameters they were first used with. Try using a "
@@ -428,8 +442,11 @@ static struct idem *idem_claim(struct dbl_call *call, const char *key,
         return NULL;
     }
     if (e) {
-        dbl_reply_text(call, e->status, "application/json", e->body,
-                       e->body_len);
+        const struct transfer *t =
+            e->transfer ? &ST.transfers[e->transfer - 1] : NULL;
+        dbl_reply_text(call, e->status, "application/json",
+                       t ? t->json : e->body, t ? t->len : e->body_len);
+        free(canon);
         dbl_reply_header(call, "Idempotent-Replayed", "true");
         dbl_reply_header(call, "Original-Request", "%s", e->request_id);
         pthread_mutex_unlock(&ST.lock);
@@ -441,7 +458,7 @@ static struct idem *idem_claim(struct dbl_call *call, const char *key,
         abort();
     e->in_flight = 1;
     snprintf(e->endpoint, sizeof(e->endpoint), "%s", endpoint);
-    e->params = json_incref(params);
+    e->params = canon;
     e->created_ms = now;
     snprintf(e->request_id, sizeof(e->request_id), "%s", request_id);
     dbl_map_put(ST.keys, key, e);
@@ -481,11 +498,15 @@ static void create_transfer(struct dbl_call *call, const char *request_id)
         execute(call, params, &req);
         if (e) {
             e->status = call->status;
-            e->body = malloc(call->resp_len + 1);
-            if (!e->body)
-                abort();
-            memcpy(e->body, call->resp, call->resp_len);
-            e->body_len = call->resp_len;
+            if (call->status == 200) {
+                e->transfer = ST.n;
+            } else {
+                e->body = malloc(call->resp_len + 1);
+                if (!e->body)
+                    abort();
+                memcpy(e->body, call->resp, call->resp_len);
+                e->body_len = call->resp_len;
+            }
             e->in_flight = 0;
             e = NULL;
         }
@@ -630,8 +651,11 @@ static int start(char *errstr, size_t errstr_size)
 
 static void destroy(void)
 {
-    for (size_t i = 0; i < ST.n; i++)
-        json_decref(ST.transfers[i]);
+    for (size_t i = 0; i < ST.n; i++) {
+        free(ST.transfers[i].destination);
+        free(ST.transfers[i].group);
+        free(ST.transfers[i].json);
+    }
     free(ST.transfers);
     dbl_map_destroy(ST.by_id, NULL);
     dbl_map_destroy(ST.keys, idem_free);

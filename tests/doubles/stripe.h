@@ -9,9 +9,19 @@
 
 #include <pthread.h>
 
+/* A transfer as served, kept serialized: a benchmark creates hundreds of
+ * thousands and a JSON tree each would cost kilobytes. */
+struct transfer {
+    char id[32];
+    int64_t created;
+    char *destination, *group; /* owned; group may be NULL */
+    char *json;                /* owned */
+    size_t len;
+};
+
 struct stripe_state {
-    pthread_mutex_t lock; /* everything below */
-    json_t **transfers;   /* in creation order: newest last */
+    pthread_mutex_t lock;       /* everything below */
+    struct transfer *transfers; /* in creation order: newest last */
     size_t n, cap;
     struct dbl_map *by_id; /* transfer id -> index + 1 */
     struct dbl_map *keys;  /* idempotency key -> struct idem */

@@ -91,31 +91,66 @@ static int list_params(struct dbl_call *call, json_t *q, struct list_req *lr)
     return DBL_OK;
 }
 
-static int list_match(const struct list_req *lr, json_t *tr)
+static int list_match(const struct list_req *lr, const struct transfer *t)
 {
-    json_int_t c = json_integer_value(json_object_get(tr, "created"));
-    const char *g = json_string_value(json_object_get(tr, "transfer_group"));
+    int64_t c = t->created;
     if ((lr->has[0] && !(c > lr->created[0])) ||
         (lr->has[1] && !(c >= lr->created[1])) ||
         (lr->has[2] && !(c < lr->created[2])) ||
         (lr->has[3] && !(c <= lr->created[3])))
         return 0;
-    if (lr->destination &&
-        strcmp(lr->destination,
-               json_string_value(json_object_get(tr, "destination"))) != 0)
+    if (lr->destination && strcmp(lr->destination, t->destination) != 0)
         return 0;
-    if (lr->group && (!g || strcmp(lr->group, g) != 0))
+    if (lr->group && (!t->group || strcmp(lr->group, t->group) != 0))
         return 0;
     return 1;
 }
 
+/* The page's transfers, newest first, into pick[]; returns how many. */
+static size_t list_pick(const struct list_req *lr, size_t cur, size_t pick[101],
+                        int *has_more)
+{
+    size_t found = 0;
+    *has_more = 0;
+    if (lr->before) {
+        /* The `limit` transfers just newer than the cursor. */
+        for (size_t i = cur; i < ST.n; i++) {
+            if (!list_match(lr, &ST.transfers[i]))
+                continue;
+            if (found == (size_t)lr->limit) {
+                *has_more = 1;
+                break;
+            }
+            pick[found++] = i;
+        }
+        for (size_t i = 0; i < found / 2; i++) {
+            size_t tmp = pick[i];
+            pick[i] = pick[found - 1 - i];
+            pick[found - 1 - i] = tmp;
+        }
+        return found;
+    }
+    for (size_t i = lr->after ? cur - 1 : ST.n; i-- > 0;) {
+        if (!list_match(lr, &ST.transfers[i]))
+            continue;
+        if (found == (size_t)lr->limit) {
+            *has_more = 1;
+            break;
+        }
+        pick[found++] = i;
+    }
+    return found;
+}
+
 void stripe_list_transfers(struct dbl_call *call)
 {
-    json_t *q = dbl_query_json(call, NULL), *data = json_array();
+    static const char head[] = "{\"object\":\"list\",\"data\":[";
+    json_t *q = dbl_query_json(call, NULL);
     struct list_req lr;
     const char *cursor;
-    size_t cur = 0, found = 0;
-    int has_more = 0;
+    size_t cur = 0, pick[101], n, len;
+    char *out, tail[64];
+    int has_more;
 
     json_object_set(call->entry, "params", q);
     if (list_params(call, q, &lr) != DBL_OK)
@@ -129,35 +164,29 @@ void stripe_list_transfers(struct dbl_call *call)
                      "No such transfer: '%s'", cursor);
         goto out;
     }
-    if (lr.before) {
-        /* The `limit` transfers just newer than the cursor, newest first. */
-        for (size_t i = cur; i < ST.n; i++) {
-            if (!list_match(&lr, ST.transfers[i]))
-                continue;
-            if (found++ == (size_t)lr.limit) {
-                has_more = 1;
-                break;
-            }
-            json_array_insert(data, 0, ST.transfers[i]);
-        }
-    } else {
-        for (size_t i = cursor ? cur - 1 : ST.n; i-- > 0;) {
-            if (!list_match(&lr, ST.transfers[i]))
-                continue;
-            if (found++ == (size_t)lr.limit) {
-                has_more = 1;
-                break;
-            }
-            json_array_append(data, ST.transfers[i]);
-        }
+    n = list_pick(&lr, cur, pick, &has_more);
+    snprintf(tail, sizeof(tail), "],\"has_more\":%s,\"url\":\"/v1/transfers\"}",
+             has_more ? "true" : "false");
+    len = strlen(head) + strlen(tail) + n;
+    for (size_t i = 0; i < n; i++)
+        len += ST.transfers[pick[i]].len;
+    out = malloc(len + 1);
+    if (!out)
+        abort();
+    len = strlen(head);
+    memcpy(out, head, len);
+    for (size_t i = 0; i < n; i++) {
+        const struct transfer *t = &ST.transfers[pick[i]];
+        if (i)
+            out[len++] = ',';
+        memcpy(out + len, t->json, t->len);
+        len += t->len;
     }
-    dbl_reply_json(call, 200,
-                   json_pack("{s:s, s:O, s:b, s:s}", "object", "list", "data",
-                             data, "has_more", has_more, "url",
-                             "/v1/transfers"));
     pthread_mutex_unlock(&ST.lock);
+    memcpy(out + len, tail, strlen(tail) + 1);
+    dbl_reply_text(call, 200, "application/json", out, strlen(out));
+    free(out);
 out:
-    json_decref(data);
     json_decref(q);
 }
 
@@ -168,7 +197,8 @@ void stripe_get_transfer(struct dbl_call *call, const char *id)
     pthread_mutex_lock(&ST.lock);
     i = (uintptr_t)dbl_map_get(ST.by_id, id);
     if (i)
-        dbl_reply_json(call, 200, json_incref(ST.transfers[i - 1]));
+        dbl_reply_text(call, 200, "application/json", ST.transfers[i - 1].json,
+                       ST.transfers[i - 1].len);
     pthread_mutex_unlock(&ST.lock);
     if (!i)
         stripe_error(call, 404, "invalid_request_error", "resource_missing",
