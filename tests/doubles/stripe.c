@@ -95,13 +95,16 @@ static int b64_value(char c)
 static void b64_decode(const char *in, char *out, size_t out_size)
 {
     size_t o = 0;
-    int acc = 0, bits = 0, v;
+    uint32_t acc = 0;
+    int bits = 0, v;
     for (; *in && (v = b64_value(*in)) >= 0; in++) {
-        acc = (acc << 6) | v;
+        /* Only the last 24 bits matter: at most 14 are pending. */
+        acc = ((acc << 6) | (uint32_t)v) & 0xffffff;
         bits += 6;
-        if (bits >= 8 && o + 1 < out_size) {
+        if (bits >= 8) {
             bits -= 8;
-            out[o++] = (char)((acc >> bits) & 0xff);
+            if (o + 1 < out_size)
+                out[o++] = (char)((acc >> bits) & 0xff);
         }
     }
     out[o] = '\0';

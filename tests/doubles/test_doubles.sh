@@ -423,5 +423,13 @@ eq "storage 429" "$code $(hdr Retry-After)" "429 1"
 eq "storage ledger lines" "$(ledger_lines st)" "$api_calls"
 is "storage key never in the ledger or the log" -- test -z "$(grep -F "$SKEY" "$T/st.ledger" "$T/st.log")"
 
+# every double stops cleanly (under the sanitizers: without a leak)
+for d in mv st; do
+    pid_var=${d}_pid
+    kill -TERM "${!pid_var}"
+    wait "${!pid_var}"
+    eq "$d exit status on SIGTERM" $? 0
+done
+
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]
