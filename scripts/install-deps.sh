@@ -8,7 +8,8 @@ set -euo pipefail
 pkgs=(build-essential cmake pkg-config git
       librdkafka-dev libavro-dev libpq-dev libcurl4-openssl-dev
       libconfig-dev libjansson-dev
-      postgresql postgresql-contrib postgresql-common kcat valgrind procps iproute2)
+      postgresql postgresql-contrib postgresql-common kcat valgrind procps iproute2
+      libmicrohttpd-dev jq)
 [ "${1:-}" = "--fuzz" ] && pkgs+=(clang)
 missing=()
 for p in "${pkgs[@]}"; do
