@@ -670,7 +670,7 @@ int cv_effect_outcome_encode(const struct cv_topology *topo,
     rc |= cv_record_set_int(rec, "attempts", o->attempts);
     rc |= cv_record_set_string(rec, "context", o->context);
     rc |= cv_record_set_string(rec, "source_event_id", o->source_event_id);
-    rc |= cv_record_set_string(rec, "key", o->key);
+    rc |= cv_record_set_string(rec, "key", o->key ? o->key : "");
     if (rc != CV_OK ||
         cv_record_encode(rec, value, value_len, errstr, errstr_size) != CV_OK) {
         if (rc != CV_OK)

@@ -225,3 +225,32 @@ ncalls() { awk -v id="$1" '$1 == id' "$CONVEYOR_TESTKIT_LOG" | wc -l; }
 # run again when a later event of its batch fails (handlers re-run), a
 # failed one never is
 nfailed() { awk -v id="$1" '$1 == id && $4 == "retry"' "$CONVEYOR_TESTKIT_LOG" | wc -l; }
+
+# ---- doubles of other services (tests/doubles), as real processes
+
+# start_double NAME PERSONALITY [options...]: a conveyor-double on a free
+# loopback port, its ledger in $T/NAME.ledger; its base URL goes into
+# $NAME_URL (e.g. $stripe_URL) and its pid into $NAME_PID.
+start_double() {
+    local name=$1
+    shift
+    "${CONVEYOR_DOUBLE_BIN:?conveyor-double is needed}" "$@" \
+        --port-file "$T/$name.port" --ledger "$T/$name.ledger" \
+        2>"$T/$name.log" &
+    PIDS+=($!)
+    eval "${name}_PID=$!"
+    for _ in $(seq 200); do
+        [ -s "$T/$name.port" ] && break
+        sleep 0.05
+    done
+    [ -s "$T/$name.port" ] || fail "the $name double did not start"
+    eval "${name}_URL=http://$(cat "$T/$name.port")"
+}
+
+# double_ctl NAME METHOD PATH [JSON]: a control request to a double
+double_ctl() {
+    local url
+    eval "url=\$${1}_URL"
+    curl -sf -X "$2" "$url$3" ${4:+-H 'Content-Type: application/json' --data "$4"} ||
+        fail "control request $2 $3 to the $1 double failed"
+}
