@@ -52,7 +52,7 @@ runtime=$(awk '/^FROM \$\{RUNTIME_IMAGE\}/ { on = 1 } on && /^COPY --from=build/
 build=$(awk '/^FROM \$\{BUILD_IMAGE\}/ { on = 1 } /^FROM \$\{RUNTIME_IMAGE\}/ { on = 0 } on' "$df")
 [ -n "$runtime" ] && [ -n "$build" ] || fail "the Dockerfile has no build or runtime stage"
 pkgs() { sed -n '/apt-get install/,/rm -rf/p' <<<"$1" | tr -s ' \\\n' '\n' | grep -E '^[a-z0-9][a-z0-9.+-]+$' |
-         grep -vE '^(apt-get|install|rm|update|noninteractive|DEBIAN_FRONTEND)$' | sort -u; }
+         grep -vE '^(apt-get|install|clean|rm|update|noninteractive|DEBIAN_FRONTEND)$' | sort -u; }
 pkgs "$runtime" >"$T/runtime-pkgs"
 pkgs "$build" >"$T/build-pkgs"
 mkdir -p "$T/shl/debian"
