@@ -74,6 +74,8 @@ if [ "$refresh" = 1 ] || ! buildah inspect --type image "$base" >/dev/null 2>&1;
     podman image rm "$base" >/dev/null 2>&1 || true
     podman import --quiet "$work/base.tar" "$base" >/dev/null
     log "base $base: $(du -h "$work/base.tar" | cut -f1) tarball, $(tar -tf "$work/base.tar" | grep -c '^./var/lib/dpkg/info/.*\.list$') packages"
+    rm -rf "$work"
+    trap - EXIT
 fi
 
 # ---- 2. the image

@@ -36,10 +36,20 @@ function helm(args) {
     return r;
 }
 
+/* A temporary directory for this process, removed when it exits. */
+let tmp = null;
+function tmpDir() {
+    if (!tmp) {
+        tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'conveyor-helm-'));
+        process.on('exit', () => fs.rmSync(tmp, {recursive: true, force: true}));
+    }
+    return tmp;
+}
+
 /* Writes values to a temporary file and returns its path. */
+let nfiles = 0;
 function valuesFile(values) {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'conveyor-helm-'));
-    const f = path.join(dir, 'values.json');
+    const f = path.join(tmpDir(), `values-${++nfiles}.json`);
     fs.writeFileSync(f, JSON.stringify(values));
     return f;
 }
@@ -148,6 +158,6 @@ function cfgSetting(text, section, key) {
 
 module.exports = {
     ROOT, CHART, HELM, EXAMPLES, OPTIONAL_APIS, RELEASE, NAMESPACE, KUBE_VERSION,
-    helm, template, render, valuesFile, byKind, sha256, domainDeployments,
+    helm, template, render, valuesFile, tmpDir, byKind, sha256, domainDeployments,
     domainsOf, containers, selects, topologyDomains, configFiles, cfgSetting,
 };

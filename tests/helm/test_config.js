@@ -10,7 +10,6 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
-const os = require('node:os');
 const path = require('node:path');
 const {spawnSync} = require('node:child_process');
 const lib = require('./lib.js');
@@ -24,7 +23,7 @@ if (!fs.existsSync(BIN)) {
 for (const f of [null, ...lib.EXAMPLES]) {
     test(`conveyor accepts the configuration rendered with ${f ? path.basename(f) : 'the default values'}`, () => {
         const files = lib.configFiles(lib.render({files: f ? [f] : []}));
-        const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'conveyor-helm-cfg-'));
+        const dir = fs.mkdtempSync(path.join(lib.tmpDir(), 'cfg-'));
         for (const [name, text] of Object.entries(files))
             fs.writeFileSync(path.join(dir, name), text);
         const cfgs = Object.keys(files).filter((n) => n.endsWith('.cfg') && n !== 'topology.cfg');
@@ -38,6 +37,5 @@ for (const f of [null, ...lib.EXAMPLES]) {
             assert.equal(r.status, 0, `${name}: ${r.stdout}${r.stderr}`);
             assert.match(r.stdout, /topology\.cfg: ok \(/);
         }
-        fs.rmSync(dir, {recursive: true});
     });
 }
