@@ -24,3 +24,6 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq \
         --no-install-recommends "${missing[@]}" >/dev/null
 fi
+# The Helm chart's tests: helm and the Kubernetes API schemas, from npm
+# (Node.js and npm from Debian where the machine has none).
+"$(dirname "$0")/install-helm.sh"
