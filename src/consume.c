@@ -1142,8 +1142,7 @@ static int send_commit(struct cv_consumer *c, size_t lo, size_t hi,
                        const char *inbox_ids, struct cv_ctx *ctx,
                        enum action act)
 {
-    char *topics = NULL, *nparts = NULL, *expected = NULL, *next = NULL;
-    size_t tl = 0, tc = 0, pl = 0, pc = 0, el = 0, ec = 0, nl = 0, nc = 0;
+    struct cv_pg_array topics = {0}, nparts = {0}, expected = {0}, next = {0};
     char num[24];
     int rc = CV_OK;
 
@@ -1181,17 +1180,17 @@ static int send_commit(struct cv_consumer *c, size_t lo, size_t hi,
         struct part *p = c->parts[i];
         if (!p->in_batch)
             continue;
-        cv_pg_array_add(&topics, &tl, &tc, p->topic);
+        cv_pg_array_add(&topics, p->topic);
         snprintf(num, sizeof(num), "%d", (int)p->partition);
-        cv_pg_array_add(&nparts, &pl, &pc, num);
+        cv_pg_array_add(&nparts, num);
         snprintf(num, sizeof(num), "%lld", (long long)p->batch_expected);
-        cv_pg_array_add(&expected, &el, &ec, num);
+        cv_pg_array_add(&expected, num);
         snprintf(num, sizeof(num), "%lld", (long long)p->batch_next);
-        cv_pg_array_add(&next, &nl, &nc, num);
+        cv_pg_array_add(&next, num);
     }
-    if (topics) {
-        const char *params[5] = {c->domain->group_id, topics, nparts, expected,
-                                 next};
+    if (topics.buf) {
+        const char *params[5] = {c->domain->group_id, topics.buf, nparts.buf,
+                                 expected.buf, next.buf};
         rc |= cv_pg_pipe_send(c->pg, TAG_CAS,
                               "SELECT conveyor.advance_offsets($1, "
                               "$2::text[], $3::int[], $4::bigint[], "
@@ -1204,10 +1203,10 @@ static int send_commit(struct cv_consumer *c, size_t lo, size_t hi,
                               "SELECT pg_notify('conveyor_outbox', $1)", 1,
                               (const char *[]){c->domain->name}, NULL, NULL);
     rc |= cv_pg_pipe_send(c->pg, TAG_ENGINE, "COMMIT", 0, NULL, NULL, NULL);
-    free(topics);
-    free(nparts);
-    free(expected);
-    free(next);
+    cv_pg_array_free(&topics);
+    cv_pg_array_free(&nparts);
+    cv_pg_array_free(&expected);
+    cv_pg_array_free(&next);
     return rc ? CV_ERR : CV_OK;
 }
 
@@ -1434,8 +1433,7 @@ static enum txn_result run_txn(struct cv_consumer *c, size_t lo, size_t hi,
     struct cv_pg_error err;
     struct cv_ctx ctx;
     struct dedupe d = {c, -1};
-    char *ids = NULL, *inbox = NULL;
-    size_t il = 0, ic = 0, bl = 0, bc = 0;
+    struct cv_pg_array ids = {0}, inbox = {0};
     enum txn_result r = TXN_OK;
     int64_t t0;
 
@@ -1464,9 +1462,9 @@ static enum txn_result run_txn(struct cv_consumer *c, size_t lo, size_t hi,
     if (act == ACT_HANDLE) {
         for (size_t i = lo; i < hi; i++)
             if (!c->slots[i].bad)
-                cv_pg_array_add(&ids, &il, &ic, c->slots[i].ce.id);
-        if (ids) {
-            const char *params[2] = {c->domain->group_id, ids};
+                cv_pg_array_add(&ids, c->slots[i].ce.id);
+        if (ids.buf) {
+            const char *params[2] = {c->domain->group_id, ids.buf};
             /* One index probe per id, whatever the statistics say: a
              * plain join on a table autovacuum has not analyzed yet is
              * planned as a hash join that reads the group's whole inbox.
@@ -1586,7 +1584,7 @@ static enum txn_result run_txn(struct cv_consumer *c, size_t lo, size_t hi,
             r = TXN_EVENT;
             break;
         }
-        cv_pg_array_add(&inbox, &bl, &bc, s->ce.id);
+        cv_pg_array_add(&inbox, s->ce.id);
         (*handled)++;
     }
     if (r != TXN_OK) {
@@ -1599,7 +1597,7 @@ static enum txn_result run_txn(struct cv_consumer *c, size_t lo, size_t hi,
     if (rc == CV_OK)
         rc = cv_ctx_rows_flush(&ctx);
     if (rc == CV_OK)
-        rc = send_commit(c, lo, hi, inbox, &ctx, act);
+        rc = send_commit(c, lo, hi, inbox.buf, &ctx, act);
     if (rc != CV_OK || cv_pg_pipe_sync(c->pg, NULL, NULL, &err) != CV_OK) {
         if (rc != CV_OK) {
             err.tag = TAG_ENGINE;
@@ -1627,8 +1625,8 @@ out:
         cv_pg_destroy(c->pg);
         c->pg = NULL;
     }
-    free(ids);
-    free(inbox);
+    cv_pg_array_free(&ids);
+    cv_pg_array_free(&inbox);
     cv_ctx_reset(&ctx);
     return r;
 }

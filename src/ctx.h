@@ -46,8 +46,7 @@ enum {
 };
 
 struct cv_outbox_rows {
-    char *col[CV_OB_COLUMNS];
-    size_t len[CV_OB_COLUMNS], cap[CV_OB_COLUMNS];
+    struct cv_pg_array col[CV_OB_COLUMNS];
 };
 
 /*
@@ -59,8 +58,7 @@ struct cv_rowset {
     const char *sql_ptr; /* fast path: the handler's literal */
     char *sql;
     int ncols;
-    char **col;
-    size_t *len, *cap;
+    struct cv_pg_array *col;
     size_t nrows;    /* pending rows */
     int first, last; /* tags (events) of the first and last pending row */
     uint64_t seq;    /* when its first pending row was added: flush order */

@@ -154,8 +154,6 @@ static struct cv_rowset *rowset_of(struct cv_ctx *ctx, const char *sql,
     set->sql = cv_strdup(sql);
     set->ncols = ncols;
     set->col = cv_calloc((size_t)ncols, sizeof(*set->col));
-    set->len = cv_calloc((size_t)ncols, sizeof(*set->len));
-    set->cap = cv_calloc((size_t)ncols, sizeof(*set->cap));
     return set;
 }
 
@@ -177,8 +175,7 @@ int cv_sql_rows(struct cv_ctx *ctx, const char *set_sql, int ncols,
     set->last = ctx->tag;
     ctx->rows_seq++;
     for (int k = 0; k < ncols; k++)
-        cv_pg_array_add_nullable(&set->col[k], &set->len[k], &set->cap[k],
-                                 values[k]);
+        cv_pg_array_add_nullable(&set->col[k], values[k]);
     /* Send a big batch's sets in chunks, each on its way at once: Postgres
      * writes one chunk while the handlers fill the next. The first chunk
      * is smaller, so that Postgres starts early. */
@@ -191,6 +188,7 @@ int cv_sql_rows(struct cv_ctx *ctx, const char *set_sql, int ncols,
 /* Sends one pending set and empties it. */
 static int rows_send(struct cv_ctx *ctx, struct cv_rowset *set)
 {
+    const char *params[CV_SQL_ROWS_MAX_COLS];
     int tag, rc;
 
     if (ctx->nspans == ctx->spans_cap) {
@@ -201,10 +199,11 @@ static int rows_send(struct cv_ctx *ctx, struct cv_rowset *set)
     ctx->spans[ctx->nspans].first = set->first;
     ctx->spans[ctx->nspans].last = set->last;
     tag = CV_TAG_SPAN0 - (int)ctx->nspans++;
-    rc = cv_pg_pipe_send_planned(ctx->pg, tag, set->sql, set->ncols,
-                                 (const char *const *)set->col);
     for (int k = 0; k < set->ncols; k++)
-        set->len[k] = 0; /* keep the buffers for the next rows */
+        params[k] = set->col[k].buf;
+    rc = cv_pg_pipe_send_planned(ctx->pg, tag, set->sql, set->ncols, params);
+    for (int k = 0; k < set->ncols; k++)
+        cv_pg_array_clear(&set->col[k]); /* keep the buffers */
     set->nrows = 0;
     return rc;
 }
@@ -326,7 +325,7 @@ int cv_emit_send(struct cv_ctx *ctx, struct cv_record *rec, const char *key)
     snprintf(when, sizeof(when), "%lld", (long long)cv_wall_ms());
     snprintf(source, sizeof(source), "conveyor/%s", ctx->domain);
     /* buffered: the engine writes all of a batch's rows in one insert */
-#define COL(i) &ob->col[i], &ob->len[i], &ob->cap[i]
+#define COL(i) &ob->col[i]
     cv_pg_array_add(COL(CV_OB_TOPIC), te->topic);
     if (key)
         cv_pg_array_add_bytea(COL(CV_OB_KEY), key, strlen(key));
@@ -360,10 +359,13 @@ out:
 
 int cv_ctx_outbox_flush(struct cv_ctx *ctx)
 {
+    const char *params[CV_OB_COLUMNS];
     int rc;
 
     if (!ctx->outbox_pending)
         return CV_OK;
+    for (int i = 0; i < CV_OB_COLUMNS; i++)
+        params[i] = ctx->outbox.col[i].buf;
     /* prepared: an insert from arrays has no plan to go stale */
     rc = cv_pg_pipe_send(
         ctx->pg, CV_TAG_ENGINE,
@@ -372,28 +374,23 @@ int cv_ctx_outbox_flush(struct cv_ctx *ctx)
         "SELECT * FROM unnest($1::text[], $2::bytea[], $3::bytea[], "
         "$4::text[], $5::text[], $6::text[], $7::bigint[], $8::text[], "
         "$9::text[])",
-        CV_OB_COLUMNS, (const char *const *)ctx->outbox.col, NULL, NULL);
+        CV_OB_COLUMNS, params, NULL, NULL);
     for (int i = 0; i < CV_OB_COLUMNS; i++)
-        ctx->outbox.len[i] = 0; /* keep the buffers for the next rows */
+        cv_pg_array_clear(&ctx->outbox.col[i]); /* keep the buffers */
     ctx->outbox_pending = 0;
     return rc;
 }
 
 void cv_ctx_reset(struct cv_ctx *ctx)
 {
-    for (int i = 0; i < CV_OB_COLUMNS; i++) {
-        free(ctx->outbox.col[i]);
-        ctx->outbox.col[i] = NULL;
-        ctx->outbox.len[i] = ctx->outbox.cap[i] = 0;
-    }
+    for (int i = 0; i < CV_OB_COLUMNS; i++)
+        cv_pg_array_free(&ctx->outbox.col[i]);
     ctx->outbox_rows = ctx->outbox_pending = 0;
     for (size_t i = 0; i < ctx->nsets; i++) {
         struct cv_rowset *set = &ctx->sets[i];
         for (int k = 0; k < set->ncols; k++)
-            free(set->col[k]);
+            cv_pg_array_free(&set->col[k]);
         free(set->col);
-        free(set->len);
-        free(set->cap);
         free(set->sql);
     }
     free(ctx->sets);

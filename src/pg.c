@@ -162,6 +162,11 @@ int cv_pg_waited_too_long(const char *sqlstate)
                         strcmp(sqlstate, CV_SQLSTATE_QUERY_CANCELED) == 0);
 }
 
+int cv_pg_connection_error(const char *sqlstate)
+{
+    return !sqlstate || !*sqlstate || strncmp(sqlstate, "08", 2) == 0;
+}
+
 int cv_pg_retriable(const char *sqlstate)
 {
     if (!sqlstate || !*sqlstate)
@@ -423,15 +428,15 @@ int cv_pg_pipe_end(struct cv_pg *pg)
     return PQexitPipelineMode(pg->conn) ? CV_OK : CV_ERR;
 }
 
-void cv_pg_array_add(char **buf, size_t *len, size_t *cap, const char *s)
+void cv_pg_array_add(struct cv_pg_array *a, const char *s)
 {
-    size_t need = *len + 2 * strlen(s) + 8;
-    if (need > *cap) {
-        *cap = need * 2;
-        *buf = cv_realloc(*buf, *cap);
+    size_t need = a->len + 2 * strlen(s) + 8;
+    if (need > a->cap) {
+        a->cap = need * 2;
+        a->buf = cv_realloc(a->buf, a->cap);
     }
-    char *p = *buf + *len;
-    if (*len == 0)
+    char *p = a->buf + a->len;
+    if (a->len == 0)
         *p++ = '{';
     else
         p[-1] = ','; /* replace the closing brace */
@@ -444,41 +449,39 @@ void cv_pg_array_add(char **buf, size_t *len, size_t *cap, const char *s)
     *p++ = '"';
     *p++ = '}';
     *p = '\0';
-    *len = (size_t)(p - *buf);
+    a->len = (size_t)(p - a->buf);
 }
 
-void cv_pg_array_add_nullable(char **buf, size_t *len, size_t *cap,
-                              const char *s)
+void cv_pg_array_add_nullable(struct cv_pg_array *a, const char *s)
 {
     if (s) {
-        cv_pg_array_add(buf, len, cap, s);
+        cv_pg_array_add(a, s);
         return;
     }
-    if (*len + 8 > *cap) {
-        *cap = (*len + 8) * 2;
-        *buf = cv_realloc(*buf, *cap);
+    if (a->len + 8 > a->cap) {
+        a->cap = (a->len + 8) * 2;
+        a->buf = cv_realloc(a->buf, a->cap);
     }
-    char *p = *buf + *len;
-    if (*len == 0)
+    char *p = a->buf + a->len;
+    if (a->len == 0)
         *p++ = '{';
     else
         p[-1] = ',';
     memcpy(p, "NULL}", 6);
-    *len = (size_t)(p - *buf) + 5;
+    a->len = (size_t)(p - a->buf) + 5;
 }
 
-void cv_pg_array_add_bytea(char **buf, size_t *len, size_t *cap, const void *s,
-                           size_t n)
+void cv_pg_array_add_bytea(struct cv_pg_array *a, const void *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
     const unsigned char *b = s;
     /* "\\x" + 2 hex digits a byte, quoted, as an array element */
-    if (*len + 2 * n + 16 > *cap) {
-        *cap = (*len + 2 * n + 16) * 2;
-        *buf = cv_realloc(*buf, *cap);
+    if (a->len + 2 * n + 16 > a->cap) {
+        a->cap = (a->len + 2 * n + 16) * 2;
+        a->buf = cv_realloc(a->buf, a->cap);
     }
-    char *p = *buf + *len;
-    if (*len == 0)
+    char *p = a->buf + a->len;
+    if (a->len == 0)
         *p++ = '{';
     else
         p[-1] = ',';
@@ -491,5 +494,17 @@ void cv_pg_array_add_bytea(char **buf, size_t *len, size_t *cap, const void *s,
     *p++ = '"';
     *p++ = '}';
     *p = '\0';
-    *len = (size_t)(p - *buf);
+    a->len = (size_t)(p - a->buf);
+}
+
+void cv_pg_array_clear(struct cv_pg_array *a)
+{
+    a->len = 0;
+}
+
+void cv_pg_array_free(struct cv_pg_array *a)
+{
+    free(a->buf);
+    a->buf = NULL;
+    a->len = a->cap = 0;
 }

@@ -49,6 +49,10 @@ int cv_pg_ok(struct cv_pg *pg);
 /* 1 if the SQLSTATE (or "" = connection lost) is worth retrying. */
 int cv_pg_retriable(const char *sqlstate);
 
+/* 1 if the error is the connection's (class 08, or "" = lost), not the
+ * statement's: no statement, and so no event, is to blame. */
+int cv_pg_connection_error(const char *sqlstate);
+
 /*
  * 1 if the statement waited too long, for a lock (lock_timeout) or as a
  * whole (statement_timeout): Postgres was slow or blocked, which is no
@@ -117,14 +121,24 @@ int cv_pg_pipe_read(struct cv_pg *pg, cv_pg_rows_cb on_rows, void *opaque,
 /* Leaves pipeline mode (after a sync). */
 int cv_pg_pipe_end(struct cv_pg *pg);
 
-/* Appends s to a Postgres array literal being built in *buf ("{" ... "}"),
- * quoting as needed. */
-void cv_pg_array_add(char **buf, size_t *len, size_t *cap, const char *s);
-/* Appends NULL (s == NULL) or s; the bytea variant writes n bytes of s in
- * bytea hex form. */
-void cv_pg_array_add_nullable(char **buf, size_t *len, size_t *cap,
-                              const char *s);
-void cv_pg_array_add_bytea(char **buf, size_t *len, size_t *cap, const void *s,
-                           size_t n);
+/*
+ * A Postgres array literal being built ("{" ... "}"): one column of a
+ * set-based statement. Zero-initialise it; buf is NULL until the first
+ * element, which passes as SQL NULL. cv_pg_array_clear() empties it for
+ * the next rows and keeps the buffer; cv_pg_array_free() releases it.
+ */
+struct cv_pg_array {
+    char *buf;
+    size_t len, cap;
+};
+
+/* Appends s, quoting as needed. */
+void cv_pg_array_add(struct cv_pg_array *a, const char *s);
+/* Appends NULL (s == NULL) or s. */
+void cv_pg_array_add_nullable(struct cv_pg_array *a, const char *s);
+/* Appends n bytes of s in bytea hex form. */
+void cv_pg_array_add_bytea(struct cv_pg_array *a, const void *s, size_t n);
+void cv_pg_array_clear(struct cv_pg_array *a);
+void cv_pg_array_free(struct cv_pg_array *a);
 
 #endif

@@ -33,11 +33,11 @@ static void test_rows_buffered(void)
     CHECK(ctx.nsets == 2);
     CHECK(ctx.sets[0].nrows == 3);
     CHECK(ctx.sets[0].first == 3 && ctx.sets[0].last == 5);
-    CHECK_STR(ctx.sets[0].col[0], "{\"x\",\"q\\\"uo\\\\te\",\"\"}");
-    CHECK_STR(ctx.sets[0].col[1], "{NULL,\"{a,b} NULL\",\"NULL\"}");
+    CHECK_STR(ctx.sets[0].col[0].buf, "{\"x\",\"q\\\"uo\\\\te\",\"\"}");
+    CHECK_STR(ctx.sets[0].col[1].buf, "{NULL,\"{a,b} NULL\",\"NULL\"}");
     CHECK(ctx.sets[1].nrows == 1);
     CHECK(ctx.sets[1].first == 4 && ctx.sets[1].last == 4);
-    CHECK_STR(ctx.sets[1].col[0], "{\"7\"}");
+    CHECK_STR(ctx.sets[1].col[0].buf, "{\"7\"}");
     /* flush order is the order of the sets' first rows */
     CHECK(ctx.sets[0].seq < ctx.sets[1].seq);
 
@@ -47,7 +47,7 @@ static void test_rows_buffered(void)
         snprintf(copy, sizeof(copy), "%s", SET_B);
         CHECK(cv_sql_rows(&ctx, copy, 1, (const char *[]){"8"}) == CV_OK);
         CHECK(ctx.nsets == 2);
-        CHECK_STR(ctx.sets[1].col[0], "{\"7\",\"8\"}");
+        CHECK_STR(ctx.sets[1].col[0].buf, "{\"7\",\"8\"}");
     }
     CHECK(!ctx.misused);
 
@@ -55,7 +55,7 @@ static void test_rows_buffered(void)
     CHECK(ctx.nsets == 0 && ctx.sets == NULL && ctx.nspans == 0);
     /* usable again after a reset */
     CHECK(cv_sql_rows(&ctx, SET_B, 1, (const char *[]){"9"}) == CV_OK);
-    CHECK_STR(ctx.sets[0].col[0], "{\"9\"}");
+    CHECK_STR(ctx.sets[0].col[0].buf, "{\"9\"}");
     cv_ctx_reset(&ctx);
 }
 
