@@ -21,7 +21,7 @@
  * its tag: every statement a handler queues carries the index of its event in
  * the batch. A row set's statement (cv_sql_rows) carries the rows of many
  * events, and its tag names that span of events: a failing span is narrowed
- * down by bisection (struct cv_consume_range) - the events before the span,
+ * down by bisection (bisect.h) - the events before the span,
  * then the first half of the span, each committed when it succeeds - until one
  * event fails alone and is treated like any failing event.
  *
@@ -51,6 +51,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bisect.h"
 #include "codec.h"
 #include "control.h"
 #include "ctx.h"
@@ -1650,46 +1651,6 @@ static void sleep_ms(int64_t ms)
     nanosleep(&ts, NULL);
 }
 
-void cv_consume_range_init(struct cv_consume_range *r, size_t n)
-{
-    r->lo = 0;
-    r->hi = r->bound = r->n = n;
-}
-
-void cv_consume_range_committed(struct cv_consume_range *r)
-{
-    r->lo = r->hi;
-    /* the rest of the last failed range holds the culprit: run it alone */
-    r->hi = r->bound > r->lo ? r->bound : r->n;
-    r->bound = r->n;
-}
-
-int cv_consume_range_failed(struct cv_consume_range *r, size_t first,
-                            size_t last)
-{
-    if (first < r->lo)
-        first = r->lo; /* cannot happen: the blame lies in what ran */
-    if (last < first)
-        last = first;
-    r->bound = r->hi;
-    if (first > r->lo) {
-        r->hi = first; /* the events before the culprits are fine */
-        return 0;
-    }
-    if (last > first) {
-        r->hi = first + (last - first + 1) / 2; /* the first half */
-        return 0;
-    }
-    r->hi = r->lo + 1;
-    return 1;
-}
-
-void cv_consume_range_isolated(struct cv_consume_range *r)
-{
-    r->lo++;
-    r->hi = r->bound = r->n;
-}
-
 /* Uniform in [0,1) for the retry jitter (xorshift64*). */
 static double rnd(uint64_t *state)
 {
@@ -1781,14 +1742,14 @@ static enum txn_result isolate(struct cv_consumer *c, size_t i)
 
 static void process(struct cv_consumer *c)
 {
-    struct cv_consume_range range;
+    struct cv_bisect range;
     size_t handled;
 
     for (size_t i = 0; i < c->nslots; i++) {
         struct slot *s = &c->slots[i];
         s->bad = cv_ce_parse(s->hdrs, &s->ce, s->why, sizeof(s->why)) != CV_OK;
     }
-    cv_consume_range_init(&range, c->nslots);
+    cv_bisect_init(&range, c->nslots);
     c->known_bad = -1;
     while (range.lo < c->nslots && !(atomic_load(c->stop) > 1)) {
         size_t lo = range.lo;
@@ -1806,7 +1767,7 @@ static void process(struct cv_consumer *c)
         }
         if (r == TXN_OK) {
             count_committed(c, lo, range.hi, handled);
-            cv_consume_range_committed(&range);
+            cv_bisect_committed(&range);
             continue;
         }
         if (r == TXN_EVENT) {
@@ -1823,7 +1784,7 @@ static void process(struct cv_consumer *c)
                        "a row set of events %d..%d of the batch failed (%s); "
                        "narrowing it down",
                        c->failed_first, c->failed_last, c->fail_reason);
-            if (!cv_consume_range_failed(&range, k, (size_t)c->failed_last)) {
+            if (!cv_bisect_failed(&range, k, (size_t)c->failed_last)) {
                 if (c->failed_first == c->failed_last) {
                     c->known_bad = c->failed_first;
                     c->known_retriable = c->fail_retriable;
@@ -1834,7 +1795,7 @@ static void process(struct cv_consumer *c)
             }
             r = isolate(c, k);
             if (r == TXN_OK) {
-                cv_consume_range_isolated(&range);
+                cv_bisect_isolated(&range);
                 continue;
             }
             if (r == TXN_HELD) {
@@ -1848,8 +1809,7 @@ static void process(struct cv_consumer *c)
                         c->slots[keep++] = c->slots[j];
                 }
                 c->nslots = keep;
-                range.lo = k;
-                range.hi = range.bound = range.n = keep;
+                cv_bisect_shrunk(&range, k, keep);
                 continue;
             }
         }
