@@ -54,19 +54,15 @@
 #include "bisect.h"
 #include "codec.h"
 #include "control.h"
-#include "ctx.h"
 #include "kafka.h"
 #include "log.h"
 #include "pg.h"
 #include "stats.h"
+#include "txn.h"
 
 #define CV_WAKE_MAX      16  /* leaders wake_fetchers() asks at most */
 #define CV_RETRY_POLL_MS 250 /* how often due parked retries are read */
-#define TAG_ENGINE       CV_TAG_ENGINE
-#define TAG_CAS          -2
-#define TAG_INBOX        -3
-#define TAG_CLAIM        -4
-#define CV_HOLDERS_MAX   3 /* open transactions named after a lock wait */
+#define CV_HOLDERS_MAX   3   /* open transactions named after a lock wait */
 
 struct part {
     char *topic;
@@ -1012,10 +1008,12 @@ struct dedupe {
 static void mark_dups(void *opaque, int tag, PGresult *res)
 {
     struct dedupe *d = opaque;
-    if (tag == TAG_CLAIM) {
+    if (tag == CV_TAG_CLAIM) {
         d->claimed = PQntuples(res);
         return;
     }
+    if (tag != CV_TAG_LOOKUP)
+        return;
     /* marking the first slot with the id is enough: later ones are
      * duplicates of it anyway */
     for (int r = 0; r < PQntuples(res); r++) {
@@ -1149,7 +1147,7 @@ static int send_commit(struct cv_consumer *c, size_t lo, size_t hi,
 
     if (inbox_ids) {
         const char *params[2] = {c->domain->group_id, inbox_ids};
-        cv_pg_pipe_send_planned(c->pg, TAG_INBOX,
+        cv_pg_pipe_send_planned(c->pg, CV_TAG_INBOX,
                                 "INSERT INTO conveyor.inbox (group_id, "
                                 "event_id) SELECT $1, unnest($2::text[])",
                                 2, params);
@@ -1163,7 +1161,7 @@ static int send_commit(struct cv_consumer *c, size_t lo, size_t hi,
             const char *params[4] = {c->domain->group_id, p->topic, part, off};
             snprintf(part, sizeof(part), "%d", (int)s->partition);
             snprintf(off, sizeof(off), "%lld", (long long)s->offset);
-            rc |= cv_pg_pipe_send(c->pg, TAG_ENGINE,
+            rc |= cv_pg_pipe_send(c->pg, CV_TAG_ENGINE,
                                   "DELETE FROM conveyor.retries WHERE "
                                   "group_id = $1 AND topic = $2 AND "
                                   "partition = $3 AND \"offset\" = $4",
@@ -1192,18 +1190,18 @@ static int send_commit(struct cv_consumer *c, size_t lo, size_t hi,
     if (topics.buf) {
         const char *params[5] = {c->domain->group_id, topics.buf, nparts.buf,
                                  expected.buf, next.buf};
-        rc |= cv_pg_pipe_send(c->pg, TAG_CAS,
+        rc |= cv_pg_pipe_send(c->pg, CV_TAG_CAS,
                               "SELECT conveyor.advance_offsets($1, "
                               "$2::text[], $3::int[], $4::bigint[], "
                               "$5::bigint[])",
                               5, params, NULL, NULL);
     }
-    rc |= cv_ctx_outbox_flush(ctx);
+    rc |= cv_txn_outbox_flush(ctx);
     if (ctx->outbox_rows)
-        rc |= cv_pg_pipe_send(c->pg, TAG_ENGINE,
+        rc |= cv_pg_pipe_send(c->pg, CV_TAG_ENGINE,
                               "SELECT pg_notify('conveyor_outbox', $1)", 1,
                               (const char *[]){c->domain->name}, NULL, NULL);
-    rc |= cv_pg_pipe_send(c->pg, TAG_ENGINE, "COMMIT", 0, NULL, NULL, NULL);
+    rc |= cv_pg_pipe_send(c->pg, CV_TAG_ENGINE, "COMMIT", 0, NULL, NULL, NULL);
     cv_pg_array_free(&topics);
     cv_pg_array_free(&nparts);
     cv_pg_array_free(&expected);
@@ -1230,13 +1228,15 @@ static void describe_tag(struct cv_consumer *c, const struct cv_ctx *ctx,
 {
     int first, last;
 
-    if (tag == TAG_CAS)
+    if (tag == CV_TAG_CAS)
         snprintf(out, size, "the offset compare-and-set");
-    else if (tag == TAG_INBOX)
+    else if (tag == CV_TAG_INBOX)
         snprintf(out, size, "the inbox insert");
-    else if (tag == TAG_CLAIM)
+    else if (tag == CV_TAG_CLAIM)
         snprintf(out, size, "the claim of a parked retry");
-    else if (!cv_ctx_tag_events(ctx, tag, &first, &last))
+    else if (tag == CV_TAG_LOOKUP)
+        snprintf(out, size, "the inbox look-up");
+    else if (!cv_txn_tag_events(ctx, tag, &first, &last))
         snprintf(out, size, "an engine statement");
     else if (first == last)
         snprintf(out, size, "the %.60s handler of event %.60s",
@@ -1341,51 +1341,35 @@ static enum txn_result classify(struct cv_consumer *c, const struct cv_ctx *ctx,
                                 const struct cv_pg_error *err, size_t lo,
                                 size_t hi)
 {
-    int first, last;
+    struct cv_blame blame;
 
-    /* before any blame: a lock wait is no event's fault, whichever
-     * statement (a handler's, the inbox insert, the offsets) hit it */
-    if (cv_pg_waited_too_long(err->sqlstate)) {
+    switch (cv_txn_classify(ctx, err, &blame)) {
+    case CV_TXN_WAITED:
         waited(c, ctx, err, lo, hi);
         return TXN_WAITED;
-    }
-
-    if (err->tag == TAG_CAS && strcmp(err->sqlstate, CV_SQLSTATE_FENCED) == 0) {
-        CV_LOG(CV_LOG_WARN, c->kv,
-               "commit refused, %s; re-seeking to the "
-               "stored offsets",
-               err->message);
+    case CV_TXN_FENCED:
+        if (err->tag == CV_TAG_CAS)
+            CV_LOG(CV_LOG_WARN, c->kv,
+                   "commit refused, %s; re-seeking to the "
+                   "stored offsets",
+                   err->message);
+        else
+            CV_LOG(CV_LOG_WARN, c->kv,
+                   "commit refused, another consumer committed these events "
+                   "first (%s); re-seeking to the stored offsets",
+                   err->message);
         return TXN_FENCED;
-    }
-    /*
-     * The batch's ids were not in the inbox when it began (round trip 1),
-     * so another consumer has committed them since: it owns the partition
-     * now (this one is a zombie) or processed the same ids elsewhere.
-     * Either way this commit must not happen; Postgres has the truth.
-     */
-    if (err->tag == TAG_INBOX &&
-        strcmp(err->sqlstate, CV_SQLSTATE_UNIQUE) == 0) {
-        CV_LOG(CV_LOG_WARN, c->kv,
-               "commit refused, another consumer committed these events "
-               "first (%s); re-seeking to the stored offsets",
-               err->message);
-        return TXN_FENCED;
-    }
-    /* an event's own statement failed; a class 40 error (serialization
-     * failure, deadlock) counts as a failed attempt that may retry, a
-     * class 08 one is the connection's and no event's fault */
-    if (err->sqlstate[0] && strncmp(err->sqlstate, "08", 2) != 0 &&
-        cv_ctx_tag_events(ctx, err->tag, &first, &last)) {
-        c->failed_first = first;
-        c->failed_last = last;
-        c->fail_retriable = cv_pg_retriable(err->sqlstate);
-        snprintf(c->fail_reason, sizeof(c->fail_reason), "SQLSTATE %s: %s",
-                 err->sqlstate, err->message);
+    case CV_TXN_EVENT:
+        c->failed_first = blame.first;
+        c->failed_last = blame.last;
+        c->fail_retriable = blame.retriable;
+        memcpy(c->fail_reason, blame.reason, sizeof(c->fail_reason));
         return TXN_EVENT;
+    default:
+        CV_LOG(CV_LOG_WARN, c->kv, "batch rolled back (SQLSTATE %s): %s",
+               err->sqlstate[0] ? err->sqlstate : "none", err->message);
+        return TXN_TRANSIENT;
     }
-    CV_LOG(CV_LOG_WARN, c->kv, "batch rolled back (SQLSTATE %s): %s",
-           err->sqlstate[0] ? err->sqlstate : "none", err->message);
-    return TXN_TRANSIENT;
 }
 
 static const struct cv_retry_policy *policy_of(struct cv_consumer *c,
@@ -1448,14 +1432,15 @@ static enum txn_result run_txn(struct cv_consumer *c, size_t lo, size_t hi,
 
     /* round trip 1: BEGIN and the inbox look-up */
     cv_pg_pipe_begin(c->pg);
-    int rc = cv_pg_pipe_send(c->pg, TAG_ENGINE, "BEGIN", 0, NULL, NULL, NULL);
+    int rc =
+        cv_pg_pipe_send(c->pg, CV_TAG_ENGINE, "BEGIN", 0, NULL, NULL, NULL);
     if (c->slots[lo].retry_id) {
         char id[24], att[16];
         const char *params[2] = {id, att};
         snprintf(id, sizeof(id), "%lld", (long long)c->slots[lo].retry_id);
         snprintf(att, sizeof(att), "%d", c->slots[lo].attempts);
         d.claimed = 0;
-        rc |= cv_pg_pipe_send(c->pg, TAG_CLAIM,
+        rc |= cv_pg_pipe_send(c->pg, CV_TAG_CLAIM,
                               "SELECT 1 FROM conveyor.retries WHERE id = $1 "
                               "AND attempts = $2 FOR UPDATE SKIP LOCKED",
                               2, params, NULL, NULL);
@@ -1471,7 +1456,7 @@ static enum txn_result run_txn(struct cv_consumer *c, size_t lo, size_t hi,
              * planned as a hash join that reads the group's whole inbox.
              * The LIMIT 1 under LATERAL leaves the planner no such path. */
             rc |= cv_pg_pipe_send_planned(
-                c->pg, TAG_ENGINE,
+                c->pg, CV_TAG_LOOKUP,
                 "SELECT u.id FROM unnest($2::text[]) AS u(id) "
                 "CROSS JOIN LATERAL (SELECT 1 FROM conveyor.inbox i "
                 "WHERE i.group_id = $1 AND i.event_id = u.id LIMIT 1) hit",
@@ -1482,7 +1467,7 @@ static enum txn_result run_txn(struct cv_consumer *c, size_t lo, size_t hi,
         if (rc != CV_OK)
             snprintf(err.message, sizeof(err.message), "%s",
                      PQerrorMessage(cv_pg_conn(c->pg)));
-        err.tag = TAG_ENGINE;
+        err.tag = CV_TAG_ENGINE;
         if (rc != CV_OK)
             err.sqlstate[0] = '\0';
         err.context[0] = '\0';
@@ -1491,7 +1476,7 @@ static enum txn_result run_txn(struct cv_consumer *c, size_t lo, size_t hi,
     }
     if (d.claimed == 0) {
         /* another consumer runs this parked retry, or already has */
-        cv_pg_pipe_send(c->pg, TAG_ENGINE, "ROLLBACK", 0, NULL, NULL, NULL);
+        cv_pg_pipe_send(c->pg, CV_TAG_ENGINE, "ROLLBACK", 0, NULL, NULL, NULL);
         cv_pg_pipe_sync(c->pg, NULL, NULL, &err);
         r = TXN_FENCED;
         goto out;
@@ -1590,18 +1575,18 @@ static enum txn_result run_txn(struct cv_consumer *c, size_t lo, size_t hi,
     }
     if (r != TXN_OK) {
         /* undo what the handlers queued */
-        cv_pg_pipe_send(c->pg, TAG_ENGINE, "ROLLBACK", 0, NULL, NULL, NULL);
+        cv_pg_pipe_send(c->pg, CV_TAG_ENGINE, "ROLLBACK", 0, NULL, NULL, NULL);
         cv_pg_pipe_sync(c->pg, NULL, NULL, &err);
         batch_done(c, 0);
         goto out;
     }
     if (rc == CV_OK)
-        rc = cv_ctx_rows_flush(&ctx);
+        rc = cv_txn_rows_flush(&ctx);
     if (rc == CV_OK)
         rc = send_commit(c, lo, hi, inbox.buf, &ctx, act);
     if (rc != CV_OK || cv_pg_pipe_sync(c->pg, NULL, NULL, &err) != CV_OK) {
         if (rc != CV_OK) {
-            err.tag = TAG_ENGINE;
+            err.tag = CV_TAG_ENGINE;
             err.sqlstate[0] = '\0';
             err.context[0] = '\0';
             snprintf(err.message, sizeof(err.message), "%s",
@@ -1628,7 +1613,7 @@ out:
     }
     cv_pg_array_free(&ids);
     cv_pg_array_free(&inbox);
-    cv_ctx_reset(&ctx);
+    cv_txn_reset(&ctx);
     return r;
 }
 
@@ -1673,7 +1658,7 @@ static enum txn_result record_head_retry(struct cv_consumer *c, struct slot *s,
     if (!c->pg && pg_connect(c) != CV_OK)
         return TXN_TRANSIENT;
     cv_pg_pipe_begin(c->pg);
-    rc = send_retry(c, s, TAG_ENGINE, 0, attempts, delay_ms, c->fail_reason);
+    rc = send_retry(c, s, CV_TAG_ENGINE, 0, attempts, delay_ms, c->fail_reason);
     rc = rc == CV_OK ? cv_pg_pipe_sync(c->pg, NULL, NULL, &err) : rc;
     cv_pg_pipe_end(c->pg);
     if (rc == CV_OK)

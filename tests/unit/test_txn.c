@@ -1,13 +1,15 @@
 /*
- * test_rows.c - set-based writes: how cv_sql_rows() buffers a batch's rows
- * as array literals (the narrowing of a failing set statement is
- * test_bisect.c's).
+ * test_txn.c - the batch transaction's buffers: how cv_sql_rows() buffers a
+ * batch's rows as array literals, and which events a statement's tag
+ * blames (the narrowing of a failing set statement is test_bisect.c's,
+ * the verdict on an error test_classify.c's).
  *
  * Sending the statements needs Postgres; tests/integration covers that.
  */
-#include "ctx.h"
+#include "handler.h"
 #include "log.h"
 #include "test.h"
+#include "txn.h"
 
 static const char *const SET_A =
     "INSERT INTO t (a, b) SELECT * FROM unnest($1::text[], $2::text[])";
@@ -50,12 +52,12 @@ static void test_rows_buffered(void)
     }
     CHECK(!ctx.misused);
 
-    cv_ctx_reset(&ctx);
+    cv_txn_reset(&ctx);
     CHECK(ctx.nsets == 0 && ctx.sets == NULL && ctx.nspans == 0);
     /* usable again after a reset */
     CHECK(cv_sql_rows(&ctx, SET_B, 1, (const char *[]){"9"}) == CV_OK);
     CHECK_STR(ctx.sets[0].col[0].buf, "{\"9\"}");
-    cv_ctx_reset(&ctx);
+    cv_txn_reset(&ctx);
 }
 
 static void test_rows_misuse(void)
@@ -72,29 +74,46 @@ static void test_rows_misuse(void)
     CHECK(ctx.misused);
     CHECK_CONTAINS(ctx.reason, "ncols");
     CHECK(ctx.sets[0].nrows == 1); /* the bad row was not added */
-    cv_ctx_reset(&ctx);
+    cv_txn_reset(&ctx);
     CHECK(!ctx.misused);
 
     CHECK(cv_sql_rows(&ctx, SET_B, 0, NULL) == CV_ERR);
     CHECK(ctx.misused);
     CHECK(cv_sql_rows(&ctx, SET_B, CV_SQL_ROWS_MAX_COLS + 1, NULL) == CV_ERR);
     CHECK(ctx.nsets == 0);
-    cv_ctx_reset(&ctx);
+    cv_txn_reset(&ctx);
 }
 
 static void test_tag_events(void)
 {
+    static const int engine[] = {CV_TAG_ENGINE, CV_TAG_CAS, CV_TAG_INBOX,
+                                 CV_TAG_CLAIM, CV_TAG_LOOKUP};
     struct cv_ctx ctx;
-    int first = -9, last = -9;
+    int first = -9, last = -9, a, b;
 
     memset(&ctx, 0, sizeof(ctx));
-    CHECK(cv_ctx_tag_events(&ctx, 12, &first, &last));
+    CHECK(cv_txn_tag_events(&ctx, 12, &first, &last));
     CHECK(first == 12 && last == 12);
     /* the engine's own statements blame no event */
-    CHECK(!cv_ctx_tag_events(&ctx, -1, &first, &last));
-    CHECK(!cv_ctx_tag_events(&ctx, -2, &first, &last));
+    for (size_t i = 0; i < CV_ARRAY_SIZE(engine); i++)
+        CHECK(!cv_txn_tag_events(&ctx, engine[i], &first, &last));
     /* a span tag the transaction never handed out */
-    CHECK(!cv_ctx_tag_events(&ctx, CV_TAG_SPAN0, &first, &last));
+    CHECK(!cv_txn_tag_events(&ctx, CV_TAG_SPAN0, &first, &last));
+
+    /* set statements sent for events 0..499, then 500..999 */
+    a = cv_txn_span_add(&ctx, 0, 499);
+    b = cv_txn_span_add(&ctx, 500, 999);
+    CHECK(a == CV_TAG_SPAN0 && b == CV_TAG_SPAN0 - 1);
+    CHECK(cv_txn_tag_events(&ctx, b, &first, &last));
+    CHECK(first == 500 && last == 999);
+    CHECK(cv_txn_tag_events(&ctx, a, &first, &last));
+    CHECK(first == 0 && last == 499);
+    CHECK(!cv_txn_tag_events(&ctx, CV_TAG_SPAN0 - 2, &first, &last));
+    /* the engine's tags stay out of the span space */
+    for (size_t i = 0; i < CV_ARRAY_SIZE(engine); i++)
+        CHECK(engine[i] > CV_TAG_SPAN0);
+    cv_txn_reset(&ctx);
+    CHECK(!cv_txn_tag_events(&ctx, a, &first, &last));
 }
 
 int main(void)
@@ -103,6 +122,6 @@ int main(void)
     test_rows_buffered();
     test_rows_misuse();
     test_tag_events();
-    printf("test_rows: %d passed, %d failed\n", test_passed, test_failed);
+    printf("test_txn: %d passed, %d failed\n", test_passed, test_failed);
     return test_failed ? 1 : 0;
 }
