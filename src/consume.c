@@ -1554,13 +1554,16 @@ static enum txn_result run_txn(struct cv_consumer *c, size_t lo, size_t hi,
             rc = CV_ERR;
             break;
         }
-        if (ctx.pipe_failed && ctx.pipe_err.tag != (int)i) {
-            /* a statement queued before this handler failed: blame it */
+        if (ctx.misused)
+            hr = CV_FAILED;
+        if (ctx.pipe_failed &&
+            (ctx.pipe_err.tag != (int)i || hr == CV_HANDLED)) {
+            /* a statement queued before this handler failed (blame it),
+             * or its own, and the handler went on as if not: the rest of
+             * the pipeline is void, so the error decides */
             r = classify(c, &ctx, &ctx.pipe_err, lo, hi);
             break;
         }
-        if (ctx.misused)
-            hr = CV_FAILED;
         if (hr != CV_HANDLED) {
             c->failed_first = c->failed_last = (int)i;
             c->fail_retriable = hr == CV_RETRY;

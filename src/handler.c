@@ -106,58 +106,67 @@ int cv_event_bool(const struct cv_event *ev, const char *field, int *value)
     return cv_value_get_bool(ev->value, field, value);
 }
 
-int cv_sql_exec(struct cv_ctx *ctx, const char *sql, int nparams,
-                const char *const *params)
-{
-    cv_txn_exec(ctx, sql, nparams, params);
-    return ctx->broken ? CV_ERR : CV_OK;
-}
-
 /* A handler used the API wrongly: the event fails with the reason. */
-static int misuse(struct cv_ctx *ctx, const char *what)
+static void misuse(struct cv_ctx *ctx, const char *what)
 {
     if (!ctx->misused) {
         ctx->misused = 1;
-        snprintf(ctx->reason, sizeof(ctx->reason), "handler API misuse: %s",
+        snprintf(ctx->reason, sizeof(ctx->reason), "handler API misuse: %.400s",
                  what);
     }
-    cv_event_log(ctx, ctx->ev, CV_LOG_ERROR, "handler API misuse: %s", what);
-    return CV_ERR;
+    cv_event_log(ctx, CV_LOG_ERROR, "handler API misuse: %s", what);
+}
+
+void cv_sql_exec(struct cv_ctx *ctx, const char *sql, int nparams,
+                 const char *const *params)
+{
+    if (!sql || nparams < 0 || (nparams > 0 && !params)) {
+        misuse(ctx, "cv_sql_exec: no SQL, or parameters missing");
+        return;
+    }
+    cv_txn_exec(ctx, sql, nparams, params);
 }
 
 _Static_assert(CV_SQL_ROWS_MAX_COLS == CV_TXN_MAX_COLS,
                "handler.h and txn.h disagree on the columns of a row set");
 
-int cv_sql_rows(struct cv_ctx *ctx, const char *set_sql, int ncols,
-                const char *const *values)
+void cv_sql_rows(struct cv_ctx *ctx, const char *set_sql, int ncols,
+                 const char *const *values)
 {
-    if (ncols < 1 || ncols > CV_SQL_ROWS_MAX_COLS)
-        return misuse(ctx, "cv_sql_rows: ncols out of range");
-    if (cv_txn_rows_add(ctx, set_sql, ncols, values) != CV_OK)
-        return misuse(ctx, "cv_sql_rows: ncols differs from the set's "
-                           "earlier rows");
-    return CV_OK;
+    if (!set_sql || !values || ncols < 1 || ncols > CV_SQL_ROWS_MAX_COLS)
+        misuse(ctx, "cv_sql_rows: no SQL or values, or ncols out of range");
+    else if (cv_txn_rows_add(ctx, set_sql, ncols, values) != CV_OK)
+        misuse(ctx, "cv_sql_rows: ncols differs from the set's earlier rows");
 }
 
 int cv_sql_query_value(struct cv_ctx *ctx, const char *sql, int nparams,
                        const char *const *params, char **value)
 {
+    if (!value || !sql || nparams < 0 || (nparams > 0 && !params)) {
+        misuse(ctx, "cv_sql_query_value: no SQL or value, or parameters "
+                    "missing");
+        if (value)
+            *value = NULL;
+        return CV_ERR;
+    }
     return cv_txn_query_value(ctx, sql, nparams, params, value);
 }
 
 struct cv_record *cv_emit_new(struct cv_ctx *ctx, const char *event_type)
 {
-    const struct cv_topo_event *te = cv_topology_event(ctx->topo, event_type);
-    const struct cv_schema *schema;
-    if (!te) {
-        cv_event_log(ctx, ctx->ev, CV_LOG_ERROR,
-                     "emit: event type %s is not declared in the topology",
-                     event_type);
+    const struct cv_topo_event *te =
+        event_type ? cv_topology_event(ctx->topo, event_type) : NULL;
+    const struct cv_schema *schema =
+        te ? cv_catalogue_by_name(ctx->cat, te->schema) : NULL;
+    char what[300];
+
+    if (!schema) {
+        snprintf(what, sizeof(what),
+                 "emit: event type %.200s is not declared in the topology",
+                 event_type ? event_type : "(null)");
+        misuse(ctx, what);
         return NULL;
     }
-    schema = cv_catalogue_by_name(ctx->cat, te->schema);
-    if (!schema)
-        return NULL;
     ctx->emit_rec = cv_record_new(schema);
     ctx->emit_event = te;
     return (struct cv_record *)ctx->emit_rec;
@@ -178,15 +187,22 @@ int cv_emit_send(struct cv_ctx *ctx, struct cv_record *rec, const char *key)
     size_t len = 0;
     int rc = CV_ERR;
 
-    if (!rec)
+    if (!rec) {
+        /* cv_emit_new() failed, and said so */
+        if (!ctx->misused)
+            misuse(ctx, "cv_emit_send: no record");
         return CV_ERR;
+    }
     te = event_of(ctx, rec);
-    if (!te ||
-        cv_record_encode(rec, &buf, &len, errstr, sizeof(errstr)) != CV_OK) {
-        cv_event_log(ctx, ctx->ev, CV_LOG_ERROR, "emit failed: %s",
-                     te ? errstr
-                        : "send each record made by cv_emit_new() before the "
-                          "next cv_emit_new()");
+    if (!te) {
+        misuse(ctx, "emit failed: send each record made by cv_emit_new() "
+                    "before the next cv_emit_new()");
+        goto out;
+    }
+    if (cv_record_encode(rec, &buf, &len, errstr, sizeof(errstr)) != CV_OK) {
+        char what[600];
+        snprintf(what, sizeof(what), "emit failed: %.400s", errstr);
+        misuse(ctx, what);
         goto out;
     }
     /* Deterministic id: a re-run handler emits the same ids (I-4). */
@@ -220,9 +236,9 @@ cv_result_t cv_fail(struct cv_ctx *ctx, const char *fmt, ...)
     return CV_FAILED;
 }
 
-void cv_event_log(struct cv_ctx *ctx, const struct cv_event *ev, int level,
-                  const char *fmt, ...)
+void cv_event_log(struct cv_ctx *ctx, int level, const char *fmt, ...)
 {
+    const struct cv_event *ev = ctx->ev;
     char msg[1024], kv[512];
     va_list ap;
     if (level > cv_log_level)

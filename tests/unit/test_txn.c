@@ -22,14 +22,13 @@ static void test_rows_buffered(void)
     memset(&ctx, 0, sizeof(ctx));
     ctx.domain = "test";
     ctx.tag = 3;
-    CHECK(cv_sql_rows(&ctx, SET_A, 2, (const char *[]){"x", NULL}) == CV_OK);
+    cv_sql_rows(&ctx, SET_A, 2, (const char *[]){"x", NULL});
     ctx.tag = 4;
-    CHECK(cv_sql_rows(&ctx, SET_B, 1, (const char *[]){"7"}) == CV_OK);
+    cv_sql_rows(&ctx, SET_B, 1, (const char *[]){"7"});
     ctx.tag = 5;
     /* quotes, backslashes, braces, commas and the text "NULL" survive */
-    CHECK(cv_sql_rows(&ctx, SET_A, 2,
-                      (const char *[]){"q\"uo\\te", "{a,b} NULL"}) == CV_OK);
-    CHECK(cv_sql_rows(&ctx, SET_A, 2, (const char *[]){"", "NULL"}) == CV_OK);
+    cv_sql_rows(&ctx, SET_A, 2, (const char *[]){"q\"uo\\te", "{a,b} NULL"});
+    cv_sql_rows(&ctx, SET_A, 2, (const char *[]){"", "NULL"});
 
     CHECK(ctx.nsets == 2);
     CHECK(ctx.sets[0].nrows == 3);
@@ -46,7 +45,7 @@ static void test_rows_buffered(void)
     {
         char copy[256];
         snprintf(copy, sizeof(copy), "%s", SET_B);
-        CHECK(cv_sql_rows(&ctx, copy, 1, (const char *[]){"8"}) == CV_OK);
+        cv_sql_rows(&ctx, copy, 1, (const char *[]){"8"});
         CHECK(ctx.nsets == 2);
         CHECK_STR(ctx.sets[1].col[0].buf, "{\"7\",\"8\"}");
     }
@@ -55,7 +54,7 @@ static void test_rows_buffered(void)
     cv_txn_reset(&ctx);
     CHECK(ctx.nsets == 0 && ctx.sets == NULL && ctx.nspans == 0);
     /* usable again after a reset */
-    CHECK(cv_sql_rows(&ctx, SET_B, 1, (const char *[]){"9"}) == CV_OK);
+    cv_sql_rows(&ctx, SET_B, 1, (const char *[]){"9"});
     CHECK_STR(ctx.sets[0].col[0].buf, "{\"9\"}");
     cv_txn_reset(&ctx);
 }
@@ -67,21 +66,62 @@ static void test_rows_misuse(void)
     memset(&ctx, 0, sizeof(ctx));
     ctx.domain = "test";
     ctx.tag = 0;
-    CHECK(cv_sql_rows(&ctx, SET_A, 2, (const char *[]){"a", "b"}) == CV_OK);
+    cv_sql_rows(&ctx, SET_A, 2, (const char *[]){"a", "b"});
     /* a row with another column count than the set's: the event fails */
-    CHECK(cv_sql_rows(&ctx, SET_A, 3, (const char *[]){"a", "b", "c"}) ==
-          CV_ERR);
+    cv_sql_rows(&ctx, SET_A, 3, (const char *[]){"a", "b", "c"});
     CHECK(ctx.misused);
     CHECK_CONTAINS(ctx.reason, "ncols");
     CHECK(ctx.sets[0].nrows == 1); /* the bad row was not added */
     cv_txn_reset(&ctx);
     CHECK(!ctx.misused);
 
-    CHECK(cv_sql_rows(&ctx, SET_B, 0, NULL) == CV_ERR);
+    cv_sql_rows(&ctx, SET_B, 0, NULL);
     CHECK(ctx.misused);
-    CHECK(cv_sql_rows(&ctx, SET_B, CV_SQL_ROWS_MAX_COLS + 1, NULL) == CV_ERR);
+    cv_sql_rows(&ctx, SET_B, CV_SQL_ROWS_MAX_COLS + 1, NULL);
     CHECK(ctx.nsets == 0);
     cv_txn_reset(&ctx);
+}
+
+/* Misuses of the other front doors are recorded the same way, before
+ * anything is queued (there is no connection here to queue on). */
+static void test_misuse_recorded(void)
+{
+    struct cv_topology topo;
+    struct cv_ctx ctx;
+    char *value = (char *)"stale";
+
+    memset(&topo, 0, sizeof(topo)); /* declares no event type */
+    memset(&ctx, 0, sizeof(ctx));
+    ctx.domain = "test";
+    ctx.topo = &topo;
+    cv_sql_exec(&ctx, NULL, 0, NULL);
+    CHECK(ctx.misused);
+    CHECK_CONTAINS(ctx.reason, "cv_sql_exec");
+    cv_txn_reset(&ctx);
+
+    cv_sql_exec(&ctx, "SELECT $1", 1, NULL);
+    CHECK(ctx.misused);
+    cv_txn_reset(&ctx);
+
+    CHECK(cv_sql_query_value(&ctx, "SELECT 1", 0, NULL, NULL) == CV_ERR);
+    CHECK(ctx.misused);
+    cv_txn_reset(&ctx);
+    CHECK(cv_sql_query_value(&ctx, NULL, 0, NULL, &value) == CV_ERR);
+    CHECK(ctx.misused && value == NULL);
+    cv_txn_reset(&ctx);
+
+    /* an event type the topology does not declare: the event fails, and
+     * the rest of the emit is harmless */
+    struct cv_record *rec = cv_emit_new(&ctx, "no.such.type");
+    CHECK(rec == NULL);
+    CHECK(ctx.misused);
+    CHECK_CONTAINS(ctx.reason, "no.such.type");
+    CHECK(cv_record_set_string(rec, "field", "x") == CV_ERR);
+    CHECK(cv_emit_send(&ctx, rec, "key") == CV_ERR);
+    CHECK_CONTAINS(ctx.reason, "no.such.type"); /* the first misuse stays */
+    CHECK(ctx.outbox_rows == 0);
+    cv_txn_reset(&ctx);
+    CHECK(!ctx.misused);
 }
 
 static void test_tag_events(void)
@@ -121,6 +161,7 @@ int main(void)
     cv_log_level = CV_LOG_ERROR - 1; /* the misuse errors are expected */
     test_rows_buffered();
     test_rows_misuse();
+    test_misuse_recorded();
     test_tag_events();
     printf("test_txn: %d passed, %d failed\n", test_passed, test_failed);
     return test_failed ? 1 : 0;
