@@ -58,6 +58,7 @@
 #include "log.h"
 #include "pg.h"
 #include "stats.h"
+#include "store.h"
 #include "txn.h"
 
 #define CV_WAKE_MAX      16  /* leaders wake_fetchers() asks at most */
@@ -227,48 +228,8 @@ static struct part *part_of(struct cv_consumer *c,
 
 static int pg_connect(struct cv_consumer *c)
 {
-    char errstr[512];
-    struct cv_pg_error err;
-    int64_t backoff = 100;
-
-    while (!atomic_load(c->stop)) {
-        c->pg =
-            cv_pg_connect(c->cfg->pg_conninfo, c->name,
-                          c->cfg->pg_connect_timeout_s, errstr, sizeof(errstr));
-        if (c->pg) {
-            /* A consumer stopped mid-transaction (SIGSTOP, a long GC pause
-             * of the host) must not hold row locks for long. */
-            /* Nor wait for a lock past lock_timeout: while it waits on
-             * Postgres it serves no rebalance (see classify()). */
-            char stmt_timeout[24], lock_timeout[24];
-            snprintf(stmt_timeout, sizeof(stmt_timeout), "%d",
-                     c->cfg->pg_statement_timeout_ms);
-            snprintf(lock_timeout, sizeof(lock_timeout), "%d",
-                     c->cfg->pg_lock_timeout_ms);
-            if (cv_pg_command(
-                    c->pg,
-                    "SELECT set_config("
-                    "'idle_in_transaction_session_timeout', $1, false), "
-                    "set_config('statement_timeout', $2, false), "
-                    "set_config('lock_timeout', $3, false)",
-                    3, (const char *[]){"15s", stmt_timeout, lock_timeout},
-                    &err) == CV_OK) {
-                CV_LOG(CV_LOG_INFO, c->kv, "connected to Postgres (%s)",
-                       cv_pg_describe(c->pg));
-                return CV_OK;
-            }
-            cv_pg_destroy(c->pg);
-            c->pg = NULL;
-            snprintf(errstr, sizeof(errstr), "%s", err.message);
-        }
-        CV_LOG(CV_LOG_WARN, c->kv,
-               "Postgres unavailable, retrying in %lldms: %s",
-               (long long)backoff, errstr);
-        struct timespec ts = {backoff / 1000, (backoff % 1000) * 1000000};
-        nanosleep(&ts, NULL);
-        backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
-    }
-    return CV_ERR;
+    c->pg = cv_store_connect(c->cfg, c->name, c->kv, c->stop);
+    return c->pg ? CV_OK : CV_ERR;
 }
 
 static void pg_reset(struct cv_consumer *c)
@@ -280,70 +241,50 @@ static void pg_reset(struct cv_consumer *c)
 
 static void gap_found(struct cv_consumer *c, struct part *p, int64_t low)
 {
-    char part[16], from[24], to[24];
-    const char *params[6] = {c->domain->group_id, p->topic, part, from, to};
     struct cv_pg_error err;
 
-    snprintf(part, sizeof(part), "%d", (int)p->partition);
-    snprintf(from, sizeof(from), "%lld", (long long)p->next);
-    snprintf(to, sizeof(to), "%lld", (long long)low);
     p->stopped = 1;
     CV_LOG(CV_LOG_ERROR, c->kv,
            "retention gap: the broker deleted offsets %lld..%lld of %s [%d] "
            "before they were processed; partition stopped (see conveyor "
            "status)",
            (long long)p->next, (long long)low - 1, p->topic, (int)p->partition);
-    if (cv_pg_command(c->pg,
-                      "INSERT INTO conveyor.retention_gaps (group_id, topic, "
-                      "partition, lost_from, lost_to) VALUES ($1, $2, $3, $4, "
-                      "$5) ON CONFLICT DO NOTHING",
-                      5, params, &err) != CV_OK)
+    if (cv_store_gap_insert(c->pg, c->domain->group_id, p->topic, p->partition,
+                            p->next, low, &err) != CV_OK)
         CV_LOG(CV_LOG_ERROR, c->kv, "recording the retention gap: %s",
                err.message);
 }
 
 /* Reads the stored offsets of the group into the partition table. */
+static void offset_loaded(void *opaque, const char *topic, int32_t partition,
+                          int64_t next_offset)
+{
+    struct part *p = part_find(opaque, topic, partition, 0);
+    if (p)
+        p->next = next_offset;
+}
+
+static void head_retry_loaded(void *opaque, const struct cv_store_head_retry *r)
+{
+    struct part *p = part_find(opaque, r->topic, r->partition, 0);
+    if (!p || r->offset < p->next)
+        return; /* another consumer's, or behind us */
+    p->retry_offset = r->offset;
+    p->retry_attempts = r->attempts;
+    p->retry_due_ms = r->due_ms;
+    snprintf(p->retry_error, sizeof(p->retry_error), "%s", r->last_error);
+}
+
 static int load_offsets(struct cv_consumer *c, struct cv_pg_error *err)
 {
-    const char *params[1] = {c->domain->group_id};
-    PGresult *res = cv_pg_exec(c->pg,
-                               "SELECT topic, partition, next_offset FROM "
-                               "conveyor.consumer_offsets WHERE group_id = $1",
-                               1, params, err);
-    if (!res)
+    if (cv_store_offsets_load(c->pg, c->domain->group_id, offset_loaded, c,
+                              err) != CV_OK)
         return CV_ERR;
-    for (int i = 0; i < PQntuples(res); i++) {
-        struct part *p =
-            part_find(c, PQgetvalue(res, i, 0), atoi(PQgetvalue(res, i, 1)), 0);
-        if (p)
-            p->next = strtoll(PQgetvalue(res, i, 2), NULL, 10);
-    }
-    PQclear(res);
     /* blocking retries waiting at the head of a partition */
-    res = cv_pg_exec(c->pg,
-                     "SELECT topic, partition, \"offset\", attempts, "
-                     "(extract(epoch FROM next_attempt_at) * 1000)::bigint, "
-                     "last_error FROM conveyor.retries "
-                     "WHERE group_id = $1 AND NOT parked",
-                     1, params, err);
-    if (!res)
-        return CV_ERR;
     for (size_t i = 0; i < c->nparts; i++)
         c->parts[i]->retry_offset = -1;
-    for (int i = 0; i < PQntuples(res); i++) {
-        struct part *p =
-            part_find(c, PQgetvalue(res, i, 0), atoi(PQgetvalue(res, i, 1)), 0);
-        int64_t off = strtoll(PQgetvalue(res, i, 2), NULL, 10);
-        if (!p || off < p->next)
-            continue; /* another consumer's, or behind us */
-        p->retry_offset = off;
-        p->retry_attempts = atoi(PQgetvalue(res, i, 3));
-        p->retry_due_ms = strtoll(PQgetvalue(res, i, 4), NULL, 10);
-        snprintf(p->retry_error, sizeof(p->retry_error), "%s",
-                 PQgetvalue(res, i, 5));
-    }
-    PQclear(res);
-    return CV_OK;
+    return cv_store_head_retries_load(c->pg, c->domain->group_id,
+                                      head_retry_loaded, c, err);
 }
 
 /*
@@ -377,17 +318,9 @@ static int prepare_assignment(struct cv_consumer *c,
             return CV_ERR;
         }
         if (p->next < 0) {
-            char part[16], start[24];
-            const char *params[4] = {c->domain->group_id, p->topic, part,
-                                     start};
-            snprintf(part, sizeof(part), "%d", (int)p->partition);
-            snprintf(start, sizeof(start), "%lld",
-                     (long long)(c->domain->reset_earliest ? low : high));
-            if (cv_pg_command(c->pg,
-                              "INSERT INTO conveyor.consumer_offsets "
-                              "(group_id, topic, partition, next_offset) "
-                              "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-                              4, params, &err) != CV_OK)
+            if (cv_store_offsets_init(
+                    c->pg, c->domain->group_id, p->topic, p->partition,
+                    c->domain->reset_earliest ? low : high, &err) != CV_OK)
                 goto pg_fail;
             if (load_offsets(c, &err) != CV_OK)
                 goto pg_fail;
@@ -1000,81 +933,40 @@ static int first_with_id(struct cv_consumer *c, const char *id)
     return -1;
 }
 
-struct dedupe {
-    struct cv_consumer *c;
-    int claimed; /* rows the claim of a parked retry locked; -1 = none */
-};
-
-static void mark_dups(void *opaque, int tag, PGresult *res)
+/* An id of the batch is in the inbox already: marking the first event
+ * with it is enough, later ones are duplicates of it anyway. */
+static void mark_dup(void *opaque, const char *event_id)
 {
-    struct dedupe *d = opaque;
-    if (tag == CV_TAG_CLAIM) {
-        d->claimed = PQntuples(res);
-        return;
-    }
-    if (tag != CV_TAG_LOOKUP)
-        return;
-    /* marking the first slot with the id is enough: later ones are
-     * duplicates of it anyway */
-    for (int r = 0; r < PQntuples(res); r++) {
-        int i = first_with_id(d->c, PQgetvalue(res, r, 0));
-        if (i >= 0)
-            d->c->slots[i].dup = 1;
-    }
+    struct cv_consumer *c = opaque;
+    int i = first_with_id(c, event_id);
+    if (i >= 0)
+        c->slots[i].dup = 1;
+}
+
+/* The event of slot s as conveyor.retries and dead_letters keep it. */
+static void store_event_of(const struct slot *s, struct cv_store_event *ev)
+{
+    ev->topic = s->part->topic;
+    ev->partition = s->partition;
+    ev->offset = s->offset;
+    ev->key = s->key;
+    ev->key_len = s->key_len;
+    ev->value = s->value;
+    ev->len = s->len;
+    ev->hdrs = s->hdrs;
+    ev->event_id = s->ce.id;
+    ev->event_type = s->ce.type;
 }
 
 static int send_dead_letter(struct cv_consumer *c, struct slot *s, int tag,
                             const char *reason, int attempts)
 {
-    /* the row, and a copy of the raw event on the domain's DLQ topic with
-     * its original headers plus where and why it failed */
-    static const char *const sql =
-        "WITH r AS ("
-        " DELETE FROM conveyor.retries WHERE group_id = $1 AND topic = $2"
-        " AND partition = $3 AND \"offset\" = $4 RETURNING first_failed_at),"
-        " d AS ("
-        " INSERT INTO conveyor.dead_letters (group_id, topic, partition, "
-        " \"offset\", key, headers, value, event_id, event_type, error, "
-        " attempts, first_failed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8,"
-        " $9, $10, $11, coalesce((SELECT first_failed_at FROM r), now()))"
-        " RETURNING id)"
-        "INSERT INTO conveyor.outbox (topic, key, value, event_id, event_type,"
-        " source, event_time, headers)"
-        " SELECT $12, $5, coalesce($7, ''::bytea),"
-        " coalesce($8, 'dead-letter:' || d.id), coalesce($9, ''),"
-        " 'conveyor/dlq', (extract(epoch FROM now()) * 1000)::bigint,"
-        " $6::jsonb || jsonb_build_object('conveyor_dlq_group', $1::text,"
-        " 'conveyor_dlq_topic', $2::text, 'conveyor_dlq_partition',"
-        " $3::text, 'conveyor_dlq_offset', $4::text, 'conveyor_dlq_error',"
-        " $10::text, 'conveyor_dlq_attempts', $11::text,"
-        " 'conveyor_dlq_id', d.id::text) FROM d";
-    char part[16], off[24], att[16];
-    char *hdrs = cv_headers_to_json(s->hdrs);
-    const char *values[12];
-    int lengths[12] = {0}, formats[12] = {0};
+    struct cv_store_event ev;
     int rc;
 
-    snprintf(part, sizeof(part), "%d", (int)s->partition);
-    snprintf(off, sizeof(off), "%lld", (long long)s->offset);
-    snprintf(att, sizeof(att), "%d", attempts);
-    values[0] = c->domain->group_id;
-    values[1] = s->part->topic;
-    values[2] = part;
-    values[3] = off;
-    values[4] = s->key;
-    lengths[4] = (int)s->key_len;
-    formats[4] = 1;
-    values[5] = hdrs;
-    values[6] = s->value;
-    lengths[6] = (int)s->len;
-    formats[6] = 1;
-    values[7] = s->ce.id[0] ? s->ce.id : NULL;
-    values[8] = s->ce.type[0] ? s->ce.type : NULL;
-    values[9] = reason;
-    values[10] = att;
-    values[11] = c->domain->dlq_topic;
-    rc = cv_pg_pipe_send(c->pg, tag, sql, 12, values, lengths, formats);
-    free(hdrs);
+    store_event_of(s, &ev);
+    rc = cv_store_dead_letter(c->pg, tag, c->domain->group_id,
+                              c->domain->dlq_topic, &ev, reason, attempts);
     CV_LOG(CV_LOG_WARN, c->kv,
            "dead letter: %s [%d] offset %lld event_id=%s: %s", s->part->topic,
            (int)s->partition, (long long)s->offset,
@@ -1092,81 +984,32 @@ static int send_retry(struct cv_consumer *c, struct slot *s, int tag,
                       int parked, int attempts, int64_t delay_ms,
                       const char *reason)
 {
-    static const char *const sql =
-        "INSERT INTO conveyor.retries (group_id, topic, partition, "
-        " \"offset\", event_id, event_type, key, headers, value, parked,"
-        " attempts, next_attempt_at, last_error) VALUES ($1, $2, $3, $4, $5,"
-        " $6, $7, $8, coalesce($9, ''::bytea), $10, $11,"
-        " now() + $12 * interval '1 millisecond', $13)"
-        " ON CONFLICT (group_id, topic, partition, \"offset\") DO UPDATE"
-        " SET key = EXCLUDED.key, headers = EXCLUDED.headers,"
-        " value = EXCLUDED.value, parked = EXCLUDED.parked,"
-        " attempts = EXCLUDED.attempts,"
-        " next_attempt_at = EXCLUDED.next_attempt_at,"
-        " last_failed_at = now(), last_error = EXCLUDED.last_error";
-    char part[16], off[24], att[16], delay[24];
-    char *hdrs = cv_headers_to_json(s->hdrs);
-    const char *values[13];
-    int lengths[13] = {0}, formats[13] = {0};
-    int rc;
+    struct cv_store_event ev;
 
-    snprintf(part, sizeof(part), "%d", (int)s->partition);
-    snprintf(off, sizeof(off), "%lld", (long long)s->offset);
-    snprintf(att, sizeof(att), "%d", attempts);
-    snprintf(delay, sizeof(delay), "%lld", (long long)delay_ms);
-    values[0] = c->domain->group_id;
-    values[1] = s->part->topic;
-    values[2] = part;
-    values[3] = off;
-    values[4] = s->ce.id;
-    values[5] = s->ce.type;
-    values[6] = s->key;
-    lengths[6] = (int)s->key_len;
-    formats[6] = 1;
-    values[7] = hdrs;
-    values[8] = s->value;
-    lengths[8] = (int)s->len;
-    formats[8] = 1;
-    values[9] = parked ? "true" : "false";
-    values[10] = att;
-    values[11] = delay;
-    values[12] = reason;
-    rc = cv_pg_pipe_send(c->pg, tag, sql, 13, values, lengths, formats);
-    free(hdrs);
-    return rc;
+    store_event_of(s, &ev);
+    return cv_store_retry_upsert(c->pg, tag, c->domain->group_id, &ev, parked,
+                                 attempts, delay_ms, reason);
 }
 
 /* Queues the inbox rows, the offset CAS, NOTIFY and COMMIT for [lo,hi). */
 static int send_commit(struct cv_consumer *c, size_t lo, size_t hi,
-                       const char *inbox_ids, struct cv_ctx *ctx,
+                       const struct cv_pg_array *inbox, struct cv_ctx *ctx,
                        enum action act)
 {
     struct cv_pg_array topics = {0}, nparts = {0}, expected = {0}, next = {0};
     char num[24];
     int rc = CV_OK;
 
-    if (inbox_ids) {
-        const char *params[2] = {c->domain->group_id, inbox_ids};
-        cv_pg_pipe_send_planned(c->pg, CV_TAG_INBOX,
-                                "INSERT INTO conveyor.inbox (group_id, "
-                                "event_id) SELECT $1, unnest($2::text[])",
-                                2, params);
-    }
+    if (inbox->buf)
+        cv_store_inbox_insert(c->pg, CV_TAG_INBOX, c->domain->group_id, inbox);
     for (size_t i = lo; i < hi; i++) {
         struct slot *s = &c->slots[i];
         struct part *p = s->part;
-        if (act == ACT_HANDLE && (s->attempts || s->retry_id)) {
+        if (act == ACT_HANDLE && (s->attempts || s->retry_id))
             /* applied at last (or a duplicate): its retry is over */
-            char part[16], off[24];
-            const char *params[4] = {c->domain->group_id, p->topic, part, off};
-            snprintf(part, sizeof(part), "%d", (int)s->partition);
-            snprintf(off, sizeof(off), "%lld", (long long)s->offset);
-            rc |= cv_pg_pipe_send(c->pg, CV_TAG_ENGINE,
-                                  "DELETE FROM conveyor.retries WHERE "
-                                  "group_id = $1 AND topic = $2 AND "
-                                  "partition = $3 AND \"offset\" = $4",
-                                  4, params, NULL, NULL);
-        }
+            rc |=
+                cv_store_retry_delete(c->pg, CV_TAG_ENGINE, c->domain->group_id,
+                                      p->topic, s->partition, s->offset);
         if (s->retry_id)
             continue; /* parked: its offset moved on when it was parked */
         if (!p->in_batch) {
@@ -1187,20 +1030,12 @@ static int send_commit(struct cv_consumer *c, size_t lo, size_t hi,
         snprintf(num, sizeof(num), "%lld", (long long)p->batch_next);
         cv_pg_array_add(&next, num);
     }
-    if (topics.buf) {
-        const char *params[5] = {c->domain->group_id, topics.buf, nparts.buf,
-                                 expected.buf, next.buf};
-        rc |= cv_pg_pipe_send(c->pg, CV_TAG_CAS,
-                              "SELECT conveyor.advance_offsets($1, "
-                              "$2::text[], $3::int[], $4::bigint[], "
-                              "$5::bigint[])",
-                              5, params, NULL, NULL);
-    }
+    if (topics.buf)
+        rc |= cv_store_offsets_advance(c->pg, CV_TAG_CAS, c->domain->group_id,
+                                       &topics, &nparts, &expected, &next);
     rc |= cv_txn_outbox_flush(ctx);
     if (ctx->outbox_rows)
-        rc |= cv_pg_pipe_send(c->pg, CV_TAG_ENGINE,
-                              "SELECT pg_notify('conveyor_outbox', $1)", 1,
-                              (const char *[]){c->domain->name}, NULL, NULL);
+        rc |= cv_store_outbox_notify(c->pg, CV_TAG_ENGINE, c->domain->name);
     rc |= cv_pg_pipe_send(c->pg, CV_TAG_ENGINE, "COMMIT", 0, NULL, NULL, NULL);
     cv_pg_array_free(&topics);
     cv_pg_array_free(&nparts);
@@ -1289,29 +1124,9 @@ static void waited(struct cv_consumer *c, const struct cv_ctx *ctx,
  */
 static void report_wait(struct cv_consumer *c)
 {
-    char holders[300] = "";
-    size_t used = 0;
-    struct cv_pg_error err;
-    PGresult *res = NULL;
-    char limit[16];
+    char holders[300];
 
-    snprintf(limit, sizeof(limit), "%d", CV_HOLDERS_MAX);
-    if (c->pg && cv_pg_ok(c->pg))
-        res = cv_pg_exec(
-            c->pg,
-            "SELECT pid, coalesce(nullif(application_name, ''), "
-            "usename::text, '?'), state, "
-            "extract(epoch FROM now() - xact_start)::bigint "
-            "FROM pg_stat_activity WHERE pid <> pg_backend_pid() "
-            "AND backend_xid IS NOT NULL AND datname = current_database() "
-            "ORDER BY xact_start LIMIT $1::int",
-            1, (const char *[]){limit}, &err);
-    for (int i = 0; res && i < PQntuples(res) && used < sizeof(holders); i++)
-        used += (size_t)snprintf(holders + used, sizeof(holders) - used,
-                                 "%spid %s (%s, %s, %ss)", i ? "; " : "",
-                                 PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
-                                 PQgetvalue(res, i, 2), PQgetvalue(res, i, 3));
-    PQclear(res);
+    cv_store_lock_holders(c->pg, CV_HOLDERS_MAX, holders, sizeof(holders));
     CV_LOG(CV_LOG_WARN, c->kv,
            "%s; oldest open transactions: %s; serving the group, then "
            "retrying the batch",
@@ -1417,7 +1232,11 @@ static enum txn_result run_txn(struct cv_consumer *c, size_t lo, size_t hi,
 {
     struct cv_pg_error err;
     struct cv_ctx ctx;
-    struct dedupe d = {c, -1};
+    struct cv_store_found found = {.claim_tag = CV_TAG_CLAIM,
+                                   .lookup_tag = CV_TAG_LOOKUP,
+                                   .claimed = -1,
+                                   .found = mark_dup,
+                                   .opaque = c};
     struct cv_pg_array ids = {0}, inbox = {0};
     enum txn_result r = TXN_OK;
     int64_t t0;
@@ -1435,46 +1254,29 @@ static enum txn_result run_txn(struct cv_consumer *c, size_t lo, size_t hi,
     int rc =
         cv_pg_pipe_send(c->pg, CV_TAG_ENGINE, "BEGIN", 0, NULL, NULL, NULL);
     if (c->slots[lo].retry_id) {
-        char id[24], att[16];
-        const char *params[2] = {id, att};
-        snprintf(id, sizeof(id), "%lld", (long long)c->slots[lo].retry_id);
-        snprintf(att, sizeof(att), "%d", c->slots[lo].attempts);
-        d.claimed = 0;
-        rc |= cv_pg_pipe_send(c->pg, CV_TAG_CLAIM,
-                              "SELECT 1 FROM conveyor.retries WHERE id = $1 "
-                              "AND attempts = $2 FOR UPDATE SKIP LOCKED",
-                              2, params, NULL, NULL);
+        found.claimed = 0;
+        rc |= cv_store_retry_claim(c->pg, CV_TAG_CLAIM, c->slots[lo].retry_id,
+                                   c->slots[lo].attempts);
     }
     if (act == ACT_HANDLE) {
         for (size_t i = lo; i < hi; i++)
             if (!c->slots[i].bad)
                 cv_pg_array_add(&ids, c->slots[i].ce.id);
-        if (ids.buf) {
-            const char *params[2] = {c->domain->group_id, ids.buf};
-            /* One index probe per id, whatever the statistics say: a
-             * plain join on a table autovacuum has not analyzed yet is
-             * planned as a hash join that reads the group's whole inbox.
-             * The LIMIT 1 under LATERAL leaves the planner no such path. */
-            rc |= cv_pg_pipe_send_planned(
-                c->pg, CV_TAG_LOOKUP,
-                "SELECT u.id FROM unnest($2::text[]) AS u(id) "
-                "CROSS JOIN LATERAL (SELECT 1 FROM conveyor.inbox i "
-                "WHERE i.group_id = $1 AND i.event_id = u.id LIMIT 1) hit",
-                2, params);
-        }
+        if (ids.buf)
+            rc |= cv_store_inbox_lookup(c->pg, CV_TAG_LOOKUP,
+                                        c->domain->group_id, &ids);
     }
-    if (rc != CV_OK || cv_pg_pipe_sync(c->pg, mark_dups, &d, &err) != CV_OK) {
+    if (rc != CV_OK ||
+        cv_pg_pipe_sync(c->pg, cv_store_found_rows, &found, &err) != CV_OK) {
         if (rc != CV_OK)
-            snprintf(err.message, sizeof(err.message), "%s",
-                     PQerrorMessage(cv_pg_conn(c->pg)));
+            cv_pg_conn_error(c->pg, &err, CV_TAG_ENGINE);
+        /* round trip 1 blames no event, whichever statement failed */
         err.tag = CV_TAG_ENGINE;
-        if (rc != CV_OK)
-            err.sqlstate[0] = '\0';
         err.context[0] = '\0';
         r = classify(c, &ctx, &err, lo, hi);
         goto out;
     }
-    if (d.claimed == 0) {
+    if (found.claimed == 0) {
         /* another consumer runs this parked retry, or already has */
         cv_pg_pipe_send(c->pg, CV_TAG_ENGINE, "ROLLBACK", 0, NULL, NULL, NULL);
         cv_pg_pipe_sync(c->pg, NULL, NULL, &err);
@@ -1586,15 +1388,10 @@ static enum txn_result run_txn(struct cv_consumer *c, size_t lo, size_t hi,
     if (rc == CV_OK)
         rc = cv_txn_rows_flush(&ctx);
     if (rc == CV_OK)
-        rc = send_commit(c, lo, hi, inbox.buf, &ctx, act);
+        rc = send_commit(c, lo, hi, &inbox, &ctx, act);
     if (rc != CV_OK || cv_pg_pipe_sync(c->pg, NULL, NULL, &err) != CV_OK) {
-        if (rc != CV_OK) {
-            err.tag = CV_TAG_ENGINE;
-            err.sqlstate[0] = '\0';
-            err.context[0] = '\0';
-            snprintf(err.message, sizeof(err.message), "%s",
-                     PQerrorMessage(cv_pg_conn(c->pg)));
-        }
+        if (rc != CV_OK)
+            cv_pg_conn_error(c->pg, &err, CV_TAG_ENGINE);
         batch_done(c, 0);
         r = classify(c, &ctx, &err, lo, hi);
         goto out;
@@ -1662,12 +1459,14 @@ static enum txn_result record_head_retry(struct cv_consumer *c, struct slot *s,
         return TXN_TRANSIENT;
     cv_pg_pipe_begin(c->pg);
     rc = send_retry(c, s, CV_TAG_ENGINE, 0, attempts, delay_ms, c->fail_reason);
-    rc = rc == CV_OK ? cv_pg_pipe_sync(c->pg, NULL, NULL, &err) : rc;
+    if (rc != CV_OK)
+        cv_pg_conn_error(c->pg, &err, CV_TAG_ENGINE);
+    else
+        rc = cv_pg_pipe_sync(c->pg, NULL, NULL, &err);
     cv_pg_pipe_end(c->pg);
     if (rc == CV_OK)
         return TXN_OK;
-    CV_LOG(CV_LOG_WARN, c->kv, "recording a retry failed: %s",
-           rc == CV_OK ? "" : PQerrorMessage(cv_pg_conn(c->pg)));
+    CV_LOG(CV_LOG_WARN, c->kv, "recording a retry failed: %s", err.message);
     if (!cv_pg_ok(c->pg)) {
         cv_pg_destroy(c->pg);
         c->pg = NULL;
@@ -1817,22 +1616,50 @@ static void process(struct cv_consumer *c)
     drop_slots(c, 0);
 }
 
-/* Copies a bytea column (text format) into a malloc'ed buffer. */
-static void *unescape(const PGresult *res, int row, int col, size_t *len)
+/* Runs one due parked retry in its own transaction; non-zero stops the
+ * round (the consumer is stopping, or Postgres is in trouble). */
+static int run_one_parked(void *opaque, struct cv_store_parked *row)
 {
-    unsigned char *raw, *out;
+    struct cv_consumer *c = opaque;
+    struct slot *s;
+    size_t handled;
+    enum txn_result r;
 
-    *len = 0;
-    if (PQgetisnull(res, row, col))
-        return NULL;
-    raw =
-        PQunescapeBytea((const unsigned char *)PQgetvalue(res, row, col), len);
-    if (!raw)
-        return NULL;
-    out = cv_malloc(*len + 1);
-    memcpy(out, raw, *len);
-    PQfreemem(raw);
-    return out;
+    if (atomic_load(c->stop))
+        return 1;
+    if (cv_control_route_paused(c->control, row->event_type))
+        return 0; /* its route is switched off: it waits */
+    if (!c->slots_cap) {
+        c->slots_cap = (size_t)c->domain->batch_size;
+        c->slots = cv_realloc(c->slots, c->slots_cap * sizeof(*c->slots));
+    }
+    s = &c->slots[0];
+    memset(s, 0, sizeof(*s));
+    c->nslots = 1;
+    s->retry_id = row->id;
+    s->partition = row->partition;
+    s->part = part_find(c, row->topic, row->partition, 1);
+    s->offset = row->offset;
+    s->key = row->key; /* the slot owns these now */
+    s->key_len = row->key_len;
+    s->value = row->value;
+    s->len = row->len;
+    s->hdrs = row->hdrs;
+    row->key = row->value = NULL;
+    row->hdrs = NULL;
+    s->attempts = row->attempts;
+    snprintf(s->last_error, sizeof(s->last_error), "%s", row->last_error);
+    s->bad = cv_ce_parse(s->hdrs, &s->ce, s->why, sizeof(s->why)) != CV_OK;
+    r = run_txn(c, 0, 1, ACT_HANDLE, NULL, 0, 0, &handled);
+    if (r == TXN_OK) {
+        count_committed(c, 0, 1, handled);
+        CV_LOG(CV_LOG_INFO, c->kv, "event %s applied at attempt %d", s->ce.id,
+               s->attempts + 1);
+    } else if (r == TXN_EVENT) {
+        r = isolate(c, 0);
+    }
+    drop_slots(c, 0);
+    return r == TXN_TRANSIENT || r == TXN_WAITED;
 }
 
 /*
@@ -1842,92 +1669,40 @@ static void *unescape(const PGresult *res, int row, int col, size_t *len)
  */
 static void run_parked(struct cv_consumer *c)
 {
-    const char *params[1] = {c->domain->group_id};
     struct cv_pg_error err;
-    PGresult *res;
 
     if (!c->has_deferred || c->paused || !c->pg ||
         cv_mono_ms() < c->next_retry_poll)
         return;
     c->next_retry_poll = cv_mono_ms() + CV_RETRY_POLL_MS;
-    res = cv_pg_exec(c->pg,
-                     "SELECT id, topic, partition, \"offset\", key, "
-                     "headers::text, value, attempts, last_error, event_type "
-                     "FROM conveyor.retries WHERE group_id = $1 AND parked "
-                     "AND next_attempt_at <= now() "
-                     "ORDER BY next_attempt_at, id LIMIT 100",
-                     1, params, &err);
-    if (!res) {
-        CV_LOG(CV_LOG_WARN, c->kv, "looking for due retries: %s", err.message);
-        if (!cv_pg_ok(c->pg)) {
-            cv_pg_destroy(c->pg);
-            c->pg = NULL;
-        }
+    if (cv_store_retries_due(c->pg, c->domain->group_id, run_one_parked, c,
+                             &err) == CV_OK)
         return;
+    CV_LOG(CV_LOG_WARN, c->kv, "looking for due retries: %s", err.message);
+    if (!cv_pg_ok(c->pg)) {
+        cv_pg_destroy(c->pg);
+        c->pg = NULL;
     }
-    for (int row = 0; row < PQntuples(res) && !atomic_load(c->stop); row++) {
-        struct slot *s;
-        size_t handled;
-        enum txn_result r;
+}
 
-        if (cv_control_route_paused(c->control, PQgetvalue(res, row, 9)))
-            continue; /* its route is switched off: it waits */
-        if (!c->slots_cap) {
-            c->slots_cap = (size_t)c->domain->batch_size;
-            c->slots = cv_realloc(c->slots, c->slots_cap * sizeof(*c->slots));
-        }
-        s = &c->slots[0];
-        memset(s, 0, sizeof(*s));
-        c->nslots = 1;
-        s->retry_id = strtoll(PQgetvalue(res, row, 0), NULL, 10);
-        s->partition = atoi(PQgetvalue(res, row, 2));
-        s->part = part_find(c, PQgetvalue(res, row, 1), s->partition, 1);
-        s->offset = strtoll(PQgetvalue(res, row, 3), NULL, 10);
-        s->key = unescape(res, row, 4, &s->key_len);
-        s->hdrs = cv_headers_from_json(PQgetvalue(res, row, 5),
-                                       (size_t)PQgetlength(res, row, 5));
-        s->value = unescape(res, row, 6, &s->len);
-        s->attempts = atoi(PQgetvalue(res, row, 7));
-        snprintf(s->last_error, sizeof(s->last_error), "%s",
-                 PQgetvalue(res, row, 8));
-        s->bad = cv_ce_parse(s->hdrs, &s->ce, s->why, sizeof(s->why)) != CV_OK;
-        r = run_txn(c, 0, 1, ACT_HANDLE, NULL, 0, 0, &handled);
-        if (r == TXN_OK) {
-            count_committed(c, 0, 1, handled);
-            CV_LOG(CV_LOG_INFO, c->kv, "event %s applied at attempt %d",
-                   s->ce.id, s->attempts + 1);
-        } else if (r == TXN_EVENT) {
-            r = isolate(c, 0);
-        }
-        drop_slots(c, 0);
-        if (r == TXN_TRANSIENT || r == TXN_WAITED)
-            break;
-    }
-    PQclear(res);
+/* Copies n bytes of p (NULL stays NULL). */
+static void *copy_of(const void *p, size_t n)
+{
+    void *q = p ? cv_malloc(n + 1) : NULL;
+    if (q)
+        memcpy(q, p, n);
+    return q;
 }
 
 int cv_consumer_watchdog(struct cv_consumer *c)
 {
-    static const char *const head_sql =
-        "INSERT INTO conveyor.retries (group_id, topic, partition, "
-        " \"offset\", event_id, event_type, value, parked, attempts,"
-        " next_attempt_at, last_error) VALUES ($1, $2, $3, $4, $5, $6,"
-        " ''::bytea, false, $7, now() + $8 * interval '1 millisecond', $9)"
-        " ON CONFLICT (group_id, topic, partition, \"offset\") DO UPDATE"
-        " SET attempts = EXCLUDED.attempts,"
-        " next_attempt_at = EXCLUDED.next_attempt_at,"
-        " last_failed_at = now(), last_error = EXCLUDED.last_error";
-    static const char *const parked_sql =
-        "UPDATE conveyor.retries SET attempts = $2,"
-        " next_attempt_at = now() + $3 * interval '1 millisecond',"
-        " last_failed_at = now(), last_error = $4 WHERE id = $1";
     struct slot s;
     const struct cv_retry_policy *pol;
-    char part[16], off[24], att[16], delay[24], id[24], reason[128];
-    char errstr[256];
+    struct cv_store_event ev;
+    char reason[128], errstr[256];
     struct cv_pg_error err;
     struct cv_pg *pg;
-    int timeout, failures;
+    int timeout, failures, rc;
     int64_t wait;
 
     pthread_mutex_lock(&c->watch_lock);
@@ -1936,11 +1711,12 @@ int cv_consumer_watchdog(struct cv_consumer *c)
         return 0;
     }
     /* the handler cannot return past watch_end() while we hold the lock,
-     * so the slot is still its own: copy what we need (not the buffers) */
+     * so the slot and its buffers are still its own: copy them */
     s = *c->watch_slot;
     s.msg = NULL;
-    s.hdrs = NULL;
-    s.key = s.value = NULL;
+    s.key = copy_of(s.key, s.key_len);
+    s.value = copy_of(s.value, s.len);
+    s.hdrs = s.hdrs ? rd_kafka_headers_copy(s.hdrs) : NULL;
     timeout = c->watch_timeout_ms;
     pthread_mutex_unlock(&c->watch_lock);
 
@@ -1956,22 +1732,22 @@ int cv_consumer_watchdog(struct cv_consumer *c)
            "with status %d",
            s.ce.id, s.part->topic, (int)s.partition, (long long)s.offset,
            failures, pol->max_attempts, timeout, CV_EXIT_HANDLER_TIMEOUT);
-    snprintf(part, sizeof(part), "%d", (int)s.partition);
-    snprintf(off, sizeof(off), "%lld", (long long)s.offset);
-    snprintf(att, sizeof(att), "%d", failures);
-    snprintf(delay, sizeof(delay), "%lld", (long long)wait);
-    snprintf(id, sizeof(id), "%lld", (long long)s.retry_id);
     pg = cv_pg_connect(c->cfg->pg_conninfo, "conveyor/watchdog",
                        c->cfg->pg_connect_timeout_s, errstr, sizeof(errstr));
     if (!pg) {
         CV_LOG(CV_LOG_ERROR, c->kv, "recording the attempt: %s", errstr);
     } else {
-        const char *params[9] = {
-            c->domain->group_id, s.part->topic, part,  off,   s.ce.id,
-            s.ce.type,           att,           delay, reason};
-        const char *parked[4] = {id, att, delay, reason};
-        int rc = s.retry_id ? cv_pg_command(pg, parked_sql, 4, parked, &err)
-                            : cv_pg_command(pg, head_sql, 9, params, &err);
+        /* the same row a failed attempt writes: a parked retry stays
+         * parked, an event at its partition's head waits there */
+        store_event_of(&s, &ev);
+        cv_pg_pipe_begin(pg);
+        rc = cv_store_retry_upsert(pg, CV_TAG_ENGINE, c->domain->group_id, &ev,
+                                   s.retry_id != 0, failures, wait, reason);
+        if (rc != CV_OK)
+            cv_pg_conn_error(pg, &err, CV_TAG_ENGINE);
+        else
+            rc = cv_pg_pipe_sync(pg, NULL, NULL, &err);
+        cv_pg_pipe_end(pg);
         if (rc != CV_OK)
             CV_LOG(CV_LOG_ERROR, c->kv, "recording the attempt: %s",
                    err.message);
@@ -1982,6 +1758,7 @@ int cv_consumer_watchdog(struct cv_consumer *c)
                    failures, s.ce.id, (long long)wait);
         cv_pg_destroy(pg);
     }
+    slot_free(&s);
     fflush(NULL);
     _exit(CV_EXIT_HANDLER_TIMEOUT);
 }

@@ -50,7 +50,7 @@ struct cv_pg {
     int failed; /* the pipeline saw an error since the last sync */
 };
 
-static void set_conn_error(struct cv_pg *pg, struct cv_pg_error *err, int tag)
+void cv_pg_conn_error(struct cv_pg *pg, struct cv_pg_error *err, int tag)
 {
     if (!err)
         return;
@@ -217,7 +217,7 @@ static PGresult *checked(struct cv_pg *pg, PGresult *res,
     if (res && PQresultErrorField(res, PG_DIAG_SQLSTATE))
         set_result_error(res, err, -1);
     else
-        set_conn_error(pg, err, -1);
+        cv_pg_conn_error(pg, err, -1);
     PQclear(res);
     return NULL;
 }
@@ -234,7 +234,7 @@ PGresult *cv_pg_exec(struct cv_pg *pg, const char *sql, int nparams,
             if (res)
                 set_result_error(res, err, -1);
             else
-                set_conn_error(pg, err, -1);
+                cv_pg_conn_error(pg, err, -1);
             PQclear(res);
             return NULL;
         }
@@ -331,7 +331,7 @@ static int read_results(struct cv_pg *pg, size_t upto, cv_pg_rows_cb on_rows,
         ExecStatusType st;
 
         if (!res) {
-            set_conn_error(pg, first, p->tag);
+            cv_pg_conn_error(pg, first, p->tag);
             pg->failed = 1;
             return CV_ERR;
         }
@@ -339,7 +339,7 @@ static int read_results(struct cv_pg *pg, size_t upto, cv_pg_rows_cb on_rows,
         if (p->kind == PEND_SYNC) {
             if (st != PGRES_PIPELINE_SYNC) {
                 PQclear(res);
-                set_conn_error(pg, first, -1);
+                cv_pg_conn_error(pg, first, -1);
                 pg->failed = 1;
                 return CV_ERR;
             }
@@ -372,7 +372,7 @@ int cv_pg_pipe_read(struct cv_pg *pg, cv_pg_rows_cb on_rows, void *opaque,
                     struct cv_pg_error *err)
 {
     if (!PQsendFlushRequest(pg->conn) || PQflush(pg->conn) != 0) {
-        set_conn_error(pg, err, -1);
+        cv_pg_conn_error(pg, err, -1);
         pg->failed = 1;
         return CV_ERR;
     }
@@ -394,7 +394,7 @@ int cv_pg_pipe_sync(struct cv_pg *pg, cv_pg_rows_cb on_rows, void *opaque,
     err->message[0] = '\0';
     err->context[0] = '\0';
     if (!PQpipelineSync(pg->conn)) {
-        set_conn_error(pg, err, -1);
+        cv_pg_conn_error(pg, err, -1);
         return CV_ERR;
     }
     pend_push(pg, PEND_SYNC, -1, -1);

@@ -39,6 +39,9 @@ PGconn *cv_pg_conn(struct cv_pg *pg);
 const char *cv_pg_describe(struct cv_pg *pg);
 /* True if the connection is usable. */
 int cv_pg_ok(struct cv_pg *pg);
+/* Fills err (may be NULL) with the connection's last error, as if the
+ * statement tagged tag had failed with it: no SQLSTATE, one line. */
+void cv_pg_conn_error(struct cv_pg *pg, struct cv_pg_error *err, int tag);
 
 /* SQLSTATEs the engine acts on by name. */
 #define CV_SQLSTATE_UNIQUE         "23505" /* unique_violation */

@@ -208,22 +208,11 @@ void cv_txn_outbox_add(struct cv_ctx *ctx, const char *topic,
 
 int cv_txn_outbox_flush(struct cv_ctx *ctx)
 {
-    const char *params[CV_OB_COLUMNS];
     int rc;
 
     if (!ctx->outbox_pending)
         return CV_OK;
-    for (int i = 0; i < CV_OB_COLUMNS; i++)
-        params[i] = ctx->outbox[i].buf;
-    /* prepared: an insert from arrays has no plan to go stale */
-    rc = cv_pg_pipe_send(
-        ctx->pg, CV_TAG_ENGINE,
-        "INSERT INTO conveyor.outbox (topic, key, value, event_id, "
-        "event_type, source, event_time, tenant, traceparent) "
-        "SELECT * FROM unnest($1::text[], $2::bytea[], $3::bytea[], "
-        "$4::text[], $5::text[], $6::text[], $7::bigint[], $8::text[], "
-        "$9::text[])",
-        CV_OB_COLUMNS, params, NULL, NULL);
+    rc = cv_store_outbox_insert(ctx->pg, CV_TAG_ENGINE, ctx->outbox);
     for (int i = 0; i < CV_OB_COLUMNS; i++)
         cv_pg_array_clear(&ctx->outbox[i]); /* keep the buffers */
     ctx->outbox_pending = 0;

@@ -24,6 +24,7 @@
 #include "event.h"
 #include "pg.h"
 #include "schema.h"
+#include "store.h"
 #include "topology.h"
 
 /* One event as a handler sees it: fetched from Kafka, or a parked retry
@@ -52,22 +53,6 @@ enum cv_tag {
     CV_TAG_CLAIM = -4,  /* the claim of a parked retry */
     CV_TAG_LOOKUP = -5, /* the inbox look-up of round trip 1 */
     CV_TAG_SPAN0 = -16,
-};
-
-/* Outbox rows of one transaction not sent yet, written with one multi-row
- * insert per CV_ROWS_CHUNK rows and at commit: one Postgres array literal
- * per column. */
-enum {
-    CV_OB_TOPIC,
-    CV_OB_KEY,
-    CV_OB_VALUE,
-    CV_OB_EVENT_ID,
-    CV_OB_EVENT_TYPE,
-    CV_OB_SOURCE,
-    CV_OB_EVENT_TIME,
-    CV_OB_TENANT,
-    CV_OB_TRACEPARENT,
-    CV_OB_COLUMNS
 };
 
 /*
@@ -110,7 +95,7 @@ struct cv_ctx {
     int emit_seq;              /* emits by this event so far */
     int outbox_rows;           /* emits in this transaction */
     int outbox_pending;        /* of which not sent yet */
-    struct cv_pg_array outbox[CV_OB_COLUMNS]; /* their values */
+    struct cv_pg_array outbox[CV_OB_COLUMNS]; /* their columns (store.h) */
     int broken; /* a statement could not be queued: the connection is gone */
     const struct cv_record *emit_rec;       /* the record cv_emit_new() made */
     const struct cv_topo_event *emit_event; /* and its event type */
