@@ -45,6 +45,7 @@
 #include <jansson.h>
 #include <librdkafka/rdkafka.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,7 +66,7 @@
 #define CV_RETRY_POLL_MS 250 /* how often due parked retries are read */
 #define CV_HOLDERS_MAX   3   /* open transactions named after a lock wait */
 
-struct part {
+struct partition {
     char *topic;
     int32_t partition;
     int64_t next; /* stored next_offset: everything below is committed */
@@ -85,10 +86,10 @@ struct part {
 };
 
 /* One event of the batch: a Kafka message, or a parked retry read back
- * from conveyor.retries (msg NULL, the slot owns its buffers). */
-struct slot {
+ * from conveyor.retries (msg NULL: the event owns its buffers). */
+struct batch_event {
     rd_kafka_message_t *msg;
-    struct part *part;
+    struct partition *part;
     const void *key, *value;
     size_t key_len, len;
     int32_t partition;
@@ -101,23 +102,6 @@ struct slot {
     int bad; /* the headers did not parse */
     int dup; /* already in the inbox (found by the dedupe query) */
     char why[256];
-};
-
-enum txn_result {
-    TXN_OK = 0,
-    TXN_EVENT,     /* an event in c->failed_first..last failed: fail_reason */
-    TXN_FENCED,    /* the offset CAS refused the commit */
-    TXN_TRANSIENT, /* connection lost, serialization failure, ... */
-    TXN_HELD,      /* a blocking retry: the event's partition waits */
-    TXN_WAITED,    /* lock_timeout or statement_timeout: Postgres was
-                      blocked or slow; retried like TXN_TRANSIENT */
-};
-
-/* What run_txn() does with its events. */
-enum action {
-    ACT_HANDLE,      /* run the handlers */
-    ACT_DEAD_LETTER, /* one event: dead-letter it */
-    ACT_PARK,        /* one event: park it in conveyor.retries */
 };
 
 struct cv_consumer {
@@ -133,15 +117,15 @@ struct cv_consumer {
     struct cv_decoder *dec;
     atomic_int *stop;
 
-    struct part **parts;
+    struct partition **parts;
     size_t nparts, parts_cap;
-    struct part *last_part;
+    struct partition *last_part;
 
-    struct slot *slots;
-    size_t nslots, slots_cap;
+    struct batch_event *events;
+    size_t nevents, events_cap;
     int revoked; /* a revoke happened during the poll */
 
-    /* event id -> first slot index, for the current transaction */
+    /* event id -> index of its first event, for the current transaction */
     int *idx;
     size_t idx_cap;
 
@@ -161,7 +145,6 @@ struct cv_consumer {
 
     char trouble[256];   /* what keeps it from working, for status */
     char pg_wait[512];   /* for status: batches rolled back after a wait */
-    char wait_what[640]; /* the last such batch, and what it waited on */
     char wait_since[32]; /* RFC 3339: the first of a run of such waits */
     int wait_count;      /* batches rolled back since wait_since */
     int trouble_seq, trouble_acked;
@@ -174,21 +157,14 @@ struct cv_consumer {
     pthread_mutex_t watch_lock;
     int64_t watch_deadline; /* monotonic ms, 0 = no handler running */
     int watch_timeout_ms;
-    const struct slot *watch_slot; /* its event; stays put while it runs */
-
-    int failed_first, failed_last; /* the event(s) to blame, inclusive */
-    int known_bad; /* slot that failed alone and waits for the events
-                      before it to commit, then goes to isolate(); -1 */
-    int known_retriable;
-    char known_reason[600];
-    int fail_retriable;
-    char fail_reason[600];
+    /* its event; stays put while it runs */
+    const struct batch_event *watch_event;
 };
 
 /* ---------------------------------------------------------------- parts */
 
-static struct part *part_find(struct cv_consumer *c, const char *topic,
-                              int32_t partition, int create)
+static struct partition *part_find(struct cv_consumer *c, const char *topic,
+                                   int32_t partition, int create)
 {
     for (size_t i = 0; i < c->nparts; i++)
         if (c->parts[i]->partition == partition &&
@@ -200,7 +176,7 @@ static struct part *part_find(struct cv_consumer *c, const char *topic,
         c->parts_cap = c->parts_cap ? c->parts_cap * 2 : 64;
         c->parts = cv_realloc(c->parts, c->parts_cap * sizeof(*c->parts));
     }
-    struct part *p = cv_calloc(1, sizeof(*p));
+    struct partition *p = cv_calloc(1, sizeof(*p));
     p->retry_offset = -1;
     p->topic = cv_strdup(topic);
     p->partition = partition;
@@ -212,11 +188,11 @@ static struct part *part_find(struct cv_consumer *c, const char *topic,
 
 /* The hot path looks a message's partition up per event: remember the last
  * hit, since a poll returns runs of one partition. */
-static struct part *part_of(struct cv_consumer *c,
-                            const rd_kafka_message_t *msg)
+static struct partition *part_of(struct cv_consumer *c,
+                                 const rd_kafka_message_t *msg)
 {
     const char *topic = rd_kafka_topic_name(msg->rkt);
-    struct part *last = c->last_part; /* parts live as long as c */
+    struct partition *last = c->last_part; /* parts live as long as c */
     if (last && last->partition == msg->partition &&
         strcmp(last->topic, topic) == 0)
         return last;
@@ -239,7 +215,7 @@ static void pg_reset(struct cv_consumer *c)
     pg_connect(c);
 }
 
-static void gap_found(struct cv_consumer *c, struct part *p, int64_t low)
+static void gap_found(struct cv_consumer *c, struct partition *p, int64_t low)
 {
     struct cv_pg_error err;
 
@@ -259,14 +235,14 @@ static void gap_found(struct cv_consumer *c, struct part *p, int64_t low)
 static void offset_loaded(void *opaque, const char *topic, int32_t partition,
                           int64_t next_offset)
 {
-    struct part *p = part_find(opaque, topic, partition, 0);
+    struct partition *p = part_find(opaque, topic, partition, 0);
     if (p)
         p->next = next_offset;
 }
 
 static void head_retry_loaded(void *opaque, const struct cv_store_head_retry *r)
 {
-    struct part *p = part_find(opaque, r->topic, r->partition, 0);
+    struct partition *p = part_find(opaque, r->topic, r->partition, 0);
     if (!p || r->offset < p->next)
         return; /* another consumer's, or behind us */
     p->retry_offset = r->offset;
@@ -293,23 +269,23 @@ static int load_offsets(struct cv_consumer *c, struct cv_pg_error *err)
  * against the log start offset.
  */
 static int prepare_assignment(struct cv_consumer *c,
-                              rd_kafka_topic_partition_list_t *parts)
+                              rd_kafka_topic_partition_list_t *list)
 {
     struct cv_pg_error err;
     char errstr[256];
 
-    for (int i = 0; i < parts->cnt; i++) {
-        struct part *p =
-            part_find(c, parts->elems[i].topic, parts->elems[i].partition, 1);
+    for (int i = 0; i < list->cnt; i++) {
+        struct partition *p =
+            part_find(c, list->elems[i].topic, list->elems[i].partition, 1);
         p->next = -1;
         p->stopped = 0;
         p->held = p->retry_held = 0;
     }
     if (load_offsets(c, &err) != CV_OK)
         goto pg_fail;
-    for (int i = 0; i < parts->cnt; i++) {
-        struct part *p =
-            part_find(c, parts->elems[i].topic, parts->elems[i].partition, 0);
+    for (int i = 0; i < list->cnt; i++) {
+        struct partition *p =
+            part_find(c, list->elems[i].topic, list->elems[i].partition, 0);
         int64_t low = 0, high = 0;
         if (cv_kafka_watermarks(c->rk, p->topic, p->partition, &low, &high,
                                 10000, errstr, sizeof(errstr)) != CV_OK) {
@@ -327,7 +303,7 @@ static int prepare_assignment(struct cv_consumer *c,
         }
         if (p->next < low)
             gap_found(c, p, low);
-        parts->elems[i].offset = p->next;
+        list->elems[i].offset = p->next;
         p->seen = p->next;
     }
     return CV_OK;
@@ -340,46 +316,46 @@ pg_fail:
 
 /* -------------------------------------------------------------- kafka */
 
-static void slot_from_msg(struct slot *s, rd_kafka_message_t *msg,
-                          struct part *p)
+static void event_from_msg(struct batch_event *e, rd_kafka_message_t *msg,
+                           struct partition *p)
 {
-    memset(s, 0, sizeof(*s));
-    s->msg = msg;
-    s->part = p;
-    s->key = msg->key;
-    s->key_len = msg->key_len;
-    s->value = msg->payload;
-    s->len = msg->len;
-    s->partition = msg->partition;
-    s->offset = msg->offset;
-    if (rd_kafka_message_headers(msg, &s->hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR)
-        s->hdrs = NULL;
+    memset(e, 0, sizeof(*e));
+    e->msg = msg;
+    e->part = p;
+    e->key = msg->key;
+    e->key_len = msg->key_len;
+    e->value = msg->payload;
+    e->len = msg->len;
+    e->partition = msg->partition;
+    e->offset = msg->offset;
+    if (rd_kafka_message_headers(msg, &e->hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        e->hdrs = NULL;
     if (p->retry_offset == msg->offset) {
-        s->attempts = p->retry_attempts;
-        snprintf(s->last_error, sizeof(s->last_error), "%s", p->retry_error);
+        e->attempts = p->retry_attempts;
+        snprintf(e->last_error, sizeof(e->last_error), "%s", p->retry_error);
     }
 }
 
-static void slot_free(struct slot *s)
+static void event_free(struct batch_event *e)
 {
-    if (s->msg) {
-        rd_kafka_message_destroy(s->msg);
+    if (e->msg) {
+        rd_kafka_message_destroy(e->msg);
     } else {
-        free((void *)s->key);
-        free((void *)s->value);
-        if (s->hdrs)
-            rd_kafka_headers_destroy(s->hdrs);
+        free((void *)e->key);
+        free((void *)e->value);
+        if (e->hdrs)
+            rd_kafka_headers_destroy(e->hdrs);
     }
-    s->msg = NULL;
-    s->key = s->value = NULL;
-    s->hdrs = NULL;
+    e->msg = NULL;
+    e->key = e->value = NULL;
+    e->hdrs = NULL;
 }
 
-static void drop_slots(struct cv_consumer *c, size_t from)
+static void drop_events(struct cv_consumer *c, size_t from)
 {
-    for (size_t i = from; i < c->nslots; i++)
-        slot_free(&c->slots[i]);
-    c->nslots = from;
+    for (size_t i = from; i < c->nevents; i++)
+        event_free(&c->events[i]);
+    c->nevents = from;
 }
 
 /*
@@ -410,7 +386,7 @@ static void wake_fetchers(struct cv_consumer *c)
         return;
     }
     for (size_t i = 0; i < c->nparts && nwoken < CV_WAKE_MAX; i++) {
-        struct part *p = c->parts[i];
+        struct partition *p = c->parts[i];
         size_t k = 0;
 
         if (!p->assigned || p->stopped)
@@ -518,8 +494,8 @@ static void learn_leaders(struct cv_consumer *c)
         return; /* every partition counts as one leader: still wakes one */
     for (int t = 0; t < md->topic_cnt; t++)
         for (int k = 0; k < md->topics[t].partition_cnt; k++) {
-            struct part *p = part_find(c, md->topics[t].topic,
-                                       md->topics[t].partitions[k].id, 0);
+            struct partition *p = part_find(c, md->topics[t].topic,
+                                            md->topics[t].partitions[k].id, 0);
             if (p)
                 p->leader = md->topics[t].partitions[k].leader;
         }
@@ -540,27 +516,27 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 }
 
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
-                         rd_kafka_topic_partition_list_t *parts, void *opaque)
+                         rd_kafka_topic_partition_list_t *list, void *opaque)
 {
     struct cv_consumer *c = opaque;
 
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         int64_t backoff = 200;
-        while (prepare_assignment(c, parts) != CV_OK) {
+        while (prepare_assignment(c, list) != CV_OK) {
             if (atomic_load(c->stop))
                 return;
             struct timespec ts = {backoff / 1000, (backoff % 1000) * 1000000};
             nanosleep(&ts, NULL);
             backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
         }
-        for (int i = 0; i < parts->cnt; i++)
-            part_find(c, parts->elems[i].topic, parts->elems[i].partition, 0)
+        for (int i = 0; i < list->cnt; i++)
+            part_find(c, list->elems[i].topic, list->elems[i].partition, 0)
                 ->assigned = 1;
-        rd_kafka_assign(rk, parts);
+        rd_kafka_assign(rk, list);
         learn_leaders(c);
-        for (int i = 0; i < parts->cnt; i++) {
-            struct part *p = part_find(c, parts->elems[i].topic,
-                                       parts->elems[i].partition, 0);
+        for (int i = 0; i < list->cnt; i++) {
+            struct partition *p =
+                part_find(c, list->elems[i].topic, list->elems[i].partition, 0);
             if (p->stopped || c->paused) {
                 rd_kafka_topic_partition_list_t *one =
                     rd_kafka_topic_partition_list_new(1);
@@ -572,29 +548,29 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         int_fast64_t zero = 0;
         atomic_compare_exchange_strong(&cv_stats.assigned_ms, &zero,
                                        cv_wall_ms());
-        CV_LOG(CV_LOG_INFO, c->kv, "assigned %d partitions", parts->cnt);
+        CV_LOG(CV_LOG_INFO, c->kv, "assigned %d partitions", list->cnt);
     } else {
-        for (int i = 0; i < parts->cnt; i++) {
-            struct part *p = part_find(c, parts->elems[i].topic,
-                                       parts->elems[i].partition, 0);
+        for (int i = 0; i < list->cnt; i++) {
+            struct partition *p =
+                part_find(c, list->elems[i].topic, list->elems[i].partition, 0);
             if (p)
                 p->assigned = 0;
         }
         c->revoked = 1;
         rd_kafka_assign(rk, NULL);
-        CV_LOG(CV_LOG_INFO, c->kv, "revoked %d partitions", parts->cnt);
+        CV_LOG(CV_LOG_INFO, c->kv, "revoked %d partitions", list->cnt);
     }
 }
 
 /* Re-reads the stored offsets and seeks every assigned partition to them:
- * after a fence or a rolled-back batch, Postgres is the truth. */
+ * after a fence or a rolled-back batch, Postgres is the truth. The caller
+ * holds no events (they would be fetched again). */
 static void reseek(struct cv_consumer *c)
 {
     struct cv_pg_error err;
     rd_kafka_topic_partition_list_t *list;
     rd_kafka_error_t *error;
 
-    drop_slots(c, 0);
     while (!atomic_load(c->stop)) {
         if (!c->pg && pg_connect(c) != CV_OK)
             return;
@@ -606,7 +582,7 @@ static void reseek(struct cv_consumer *c)
     }
     list = rd_kafka_topic_partition_list_new((int)c->nparts);
     for (size_t i = 0; i < c->nparts; i++) {
-        struct part *p = c->parts[i];
+        struct partition *p = c->parts[i];
         if (!p->assigned || p->stopped || p->next < 0)
             continue;
         rd_kafka_topic_partition_list_add(list, p->topic, p->partition)
@@ -627,7 +603,7 @@ static void reseek(struct cv_consumer *c)
 static void consumer_error(struct cv_consumer *c, rd_kafka_message_t *msg)
 {
     if (msg->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET && msg->rkt) {
-        struct part *p = part_of(c, msg);
+        struct partition *p = part_of(c, msg);
         int64_t low = 0, high = 0;
         char errstr[256];
         if (p && !p->stopped &&
@@ -653,7 +629,7 @@ static void pause_assigned(struct cv_consumer *c, int on, int held_only)
         rd_kafka_topic_partition_list_new((int)c->nparts + 1);
 
     for (size_t i = 0; i < c->nparts; i++) {
-        struct part *p = c->parts[i];
+        struct partition *p = c->parts[i];
         if (!p->assigned || p->stopped || (held_only && !p->held))
             continue;
         rd_kafka_topic_partition_list_add(list, p->topic, p->partition);
@@ -693,7 +669,7 @@ static int route_paused(struct cv_consumer *c, const rd_kafka_message_t *msg)
  * (already collected) commit, the partition is paused, and on resume it
  * is sought back to its stored offset, which is this event.
  */
-static void hold(struct cv_consumer *c, struct part *p, int64_t offset)
+static void hold(struct cv_consumer *c, struct partition *p, int64_t offset)
 {
     rd_kafka_topic_partition_list_t *one = rd_kafka_topic_partition_list_new(1);
 
@@ -706,7 +682,7 @@ static void hold(struct cv_consumer *c, struct part *p, int64_t offset)
 }
 
 /* Pauses a partition whose head event waits for its blocking retry. */
-static void retry_hold(struct cv_consumer *c, struct part *p)
+static void retry_hold(struct cv_consumer *c, struct partition *p)
 {
     rd_kafka_topic_partition_list_t *one = rd_kafka_topic_partition_list_new(1);
 
@@ -729,7 +705,7 @@ static void retry_release(struct cv_consumer *c)
     if (c->paused)
         return;
     for (size_t i = 0; i < c->nparts; i++) {
-        struct part *p = c->parts[i];
+        struct partition *p = c->parts[i];
         rd_kafka_topic_partition_list_t *one;
         rd_kafka_error_t *error;
 
@@ -826,7 +802,7 @@ static void collect(struct cv_consumer *c)
     wake_fetchers(c);
 
     for (size_t i = 0; i < c->nparts; i++) {
-        struct part *p = c->parts[i];
+        struct partition *p = c->parts[i];
         p->seen = p->next;
         if (p->retry_held) {
             /* a blocking retry falls due: return in time to release it */
@@ -835,28 +811,28 @@ static void collect(struct cv_consumer *c)
                 idle_until = due;
         }
     }
-    while (c->nslots < max && !atomic_load(c->stop)) {
+    while (c->nevents < max && !atomic_load(c->stop)) {
         int timeout = 100;
-        if (c->nslots) {
+        if (c->nevents) {
             int64_t left = deadline - cv_mono_ms();
             if (left <= 0)
                 break;
             timeout = (int)left;
         }
         /* idle: return now and then, so the kill switch is looked at */
-        if (!c->nslots && cv_mono_ms() >= idle_until)
+        if (!c->nevents && cv_mono_ms() >= idle_until)
             break;
         rd_kafka_message_t *msg = rd_kafka_consumer_poll(c->rk, timeout);
         if (c->revoked) {
             /* keep only what we still own */
             size_t keep = 0;
-            for (size_t i = 0; i < c->nslots; i++) {
-                if (c->slots[i].part->assigned)
-                    c->slots[keep++] = c->slots[i];
+            for (size_t i = 0; i < c->nevents; i++) {
+                if (c->events[i].part->assigned)
+                    c->events[keep++] = c->events[i];
                 else
-                    slot_free(&c->slots[i]);
+                    event_free(&c->events[i]);
             }
-            c->nslots = keep;
+            c->nevents = keep;
             c->revoked = 0;
         }
         if (!msg)
@@ -868,7 +844,7 @@ static void collect(struct cv_consumer *c)
             rd_kafka_message_destroy(msg);
             continue;
         }
-        struct part *p = part_of(c, msg);
+        struct partition *p = part_of(c, msg);
         if (!p || !p->assigned || p->stopped || p->held ||
             msg->offset < p->seen) {
             rd_kafka_message_destroy(msg);
@@ -885,19 +861,52 @@ static void collect(struct cv_consumer *c)
             continue;
         }
         p->seen = msg->offset + 1;
-        if (c->nslots == c->slots_cap) {
-            c->slots_cap = c->slots_cap ? c->slots_cap * 2 : max;
-            c->slots = cv_realloc(c->slots, c->slots_cap * sizeof(*c->slots));
+        if (c->nevents == c->events_cap) {
+            c->events_cap = c->events_cap ? c->events_cap * 2 : max;
+            c->events =
+                cv_realloc(c->events, c->events_cap * sizeof(*c->events));
         }
-        slot_from_msg(&c->slots[c->nslots++], msg, p);
-        if (c->nslots == 1)
+        event_from_msg(&c->events[c->nevents++], msg, p);
+        if (c->nevents == 1)
             deadline = cv_mono_ms() + c->domain->batch_wait_ms;
     }
 }
 
 /* -------------------------------------------------------- transactions */
 
-/* Indexes slots [lo,hi) by event id; returns nothing, fills c->idx. */
+static const struct cv_retry_policy *policy_of(struct cv_consumer *c,
+                                               const struct batch_event *e)
+{
+    const struct cv_topo_route *route =
+        e->bad ? NULL : cv_topology_route(c->domain, e->ce.type);
+    return route ? &route->retry : &c->domain->retry;
+}
+
+/* Tells the watchdog which handler runs now, and until when. */
+static void watch_begin(struct cv_consumer *c, const struct batch_event *e,
+                        const struct cv_retry_policy *pol, struct cv_event *ev)
+{
+
+    ev->deadline_ms = pol->timeout_ms ? cv_mono_ms() + pol->timeout_ms : 0;
+    if (!ev->deadline_ms)
+        return;
+    pthread_mutex_lock(&c->watch_lock);
+    c->watch_deadline = ev->deadline_ms;
+    c->watch_timeout_ms = pol->timeout_ms;
+    c->watch_event = e;
+    pthread_mutex_unlock(&c->watch_lock);
+}
+
+static void watch_end(struct cv_consumer *c, const struct cv_event *ev)
+{
+    if (!ev->deadline_ms)
+        return;
+    pthread_mutex_lock(&c->watch_lock);
+    c->watch_deadline = 0;
+    pthread_mutex_unlock(&c->watch_lock);
+}
+
+/* Indexes events [lo,hi) by event id; fills c->idx. */
 static void index_ids(struct cv_consumer *c, size_t lo, size_t hi)
 {
     size_t need = 16;
@@ -910,12 +919,12 @@ static void index_ids(struct cv_consumer *c, size_t lo, size_t hi)
     for (size_t i = 0; i < c->idx_cap; i++)
         c->idx[i] = -1;
     for (size_t i = lo; i < hi; i++) {
-        struct slot *s = &c->slots[i];
-        if (s->bad)
+        struct batch_event *e = &c->events[i];
+        if (e->bad)
             continue;
-        size_t h = cv_hash_str(s->ce.id) & (c->idx_cap - 1);
+        size_t h = cv_hash_str(e->ce.id) & (c->idx_cap - 1);
         while (c->idx[h] >= 0 &&
-               strcmp(c->slots[c->idx[h]].ce.id, s->ce.id) != 0)
+               strcmp(c->events[c->idx[h]].ce.id, e->ce.id) != 0)
             h = (h + 1) & (c->idx_cap - 1);
         if (c->idx[h] < 0)
             c->idx[h] = (int)i;
@@ -926,7 +935,7 @@ static int first_with_id(struct cv_consumer *c, const char *id)
 {
     size_t h = cv_hash_str(id) & (c->idx_cap - 1);
     while (c->idx[h] >= 0) {
-        if (strcmp(c->slots[c->idx[h]].ce.id, id) == 0)
+        if (strcmp(c->events[c->idx[h]].ce.id, id) == 0)
             return c->idx[h];
         h = (h + 1) & (c->idx_cap - 1);
     }
@@ -940,86 +949,89 @@ static void mark_dup(void *opaque, const char *event_id)
     struct cv_consumer *c = opaque;
     int i = first_with_id(c, event_id);
     if (i >= 0)
-        c->slots[i].dup = 1;
+        c->events[i].dup = 1;
 }
 
-/* The event of slot s as conveyor.retries and dead_letters keep it. */
-static void store_event_of(const struct slot *s, struct cv_store_event *ev)
+/* The event e as conveyor.retries and dead_letters keep it. */
+static void store_event_of(const struct batch_event *e,
+                           struct cv_store_event *se)
 {
-    ev->topic = s->part->topic;
-    ev->partition = s->partition;
-    ev->offset = s->offset;
-    ev->key = s->key;
-    ev->key_len = s->key_len;
-    ev->value = s->value;
-    ev->len = s->len;
-    ev->hdrs = s->hdrs;
-    ev->event_id = s->ce.id;
-    ev->event_type = s->ce.type;
+    se->topic = e->part->topic;
+    se->partition = e->partition;
+    se->offset = e->offset;
+    se->key = e->key;
+    se->key_len = e->key_len;
+    se->value = e->value;
+    se->len = e->len;
+    se->hdrs = e->hdrs;
+    se->event_id = e->ce.id;
+    se->event_type = e->ce.type;
 }
 
-static int send_dead_letter(struct cv_consumer *c, struct slot *s, int tag,
-                            const char *reason, int attempts)
+/* Queues the dead letter of event i, with the pipeline tag of event i. */
+static int dead_letter(struct cv_consumer *c, size_t i, const char *reason,
+                       int attempts)
 {
-    struct cv_store_event ev;
+    const struct batch_event *e = &c->events[i];
+    struct cv_store_event se;
     int rc;
 
-    store_event_of(s, &ev);
-    rc = cv_store_dead_letter(c->pg, tag, c->domain->group_id,
-                              c->domain->dlq_topic, &ev, reason, attempts);
+    store_event_of(e, &se);
+    rc = cv_store_dead_letter(c->pg, (int)i, c->domain->group_id,
+                              c->domain->dlq_topic, &se, reason, attempts);
     CV_LOG(CV_LOG_WARN, c->kv,
-           "dead letter: %s [%d] offset %lld event_id=%s: %s", s->part->topic,
-           (int)s->partition, (long long)s->offset,
-           s->ce.id[0] ? s->ce.id : "-", reason);
+           "dead letter: %s [%d] offset %lld event_id=%s: %s", e->part->topic,
+           (int)e->partition, (long long)e->offset,
+           e->ce.id[0] ? e->ce.id : "-", reason);
     return rc;
 }
 
-/*
- * Records a failed attempt of event s in conveyor.retries: parked (the
- * offset moves past it in this transaction, deferred mode) or waiting at
- * the head of its partition (blocking mode). The row keeps a copy of the
- * event and the attempt count; next_attempt_at is delay_ms from now.
- */
-static int send_retry(struct cv_consumer *c, struct slot *s, int tag,
-                      int parked, int attempts, int64_t delay_ms,
-                      const char *reason)
+/* Queues a failed attempt of event i (conveyor.retries), parked or at
+ * the head of its partition. */
+static int record_retry(struct cv_consumer *c, size_t i, int tag, int parked,
+                        int attempts, int64_t delay_ms, const char *reason)
 {
-    struct cv_store_event ev;
+    struct cv_store_event se;
 
-    store_event_of(s, &ev);
-    return cv_store_retry_upsert(c->pg, tag, c->domain->group_id, &ev, parked,
+    store_event_of(&c->events[i], &se);
+    return cv_store_retry_upsert(c->pg, tag, c->domain->group_id, &se, parked,
                                  attempts, delay_ms, reason);
 }
 
-/* Queues the inbox rows, the offset CAS, NOTIFY and COMMIT for [lo,hi). */
+/*
+ * Queues the end of a transaction of events [lo,hi): the inbox rows (if
+ * any), the retry rows of applied events (their retry is over), the
+ * offset compare-and-set for every partition of the batch, the outbox
+ * rows, NOTIFY for the relay, COMMIT.
+ */
 static int send_commit(struct cv_consumer *c, size_t lo, size_t hi,
                        const struct cv_pg_array *inbox, struct cv_ctx *ctx,
-                       enum action act)
+                       int applied)
 {
     struct cv_pg_array topics = {0}, nparts = {0}, expected = {0}, next = {0};
     char num[24];
     int rc = CV_OK;
 
-    if (inbox->buf)
+    if (inbox && inbox->buf)
         cv_store_inbox_insert(c->pg, CV_TAG_INBOX, c->domain->group_id, inbox);
     for (size_t i = lo; i < hi; i++) {
-        struct slot *s = &c->slots[i];
-        struct part *p = s->part;
-        if (act == ACT_HANDLE && (s->attempts || s->retry_id))
+        struct batch_event *e = &c->events[i];
+        struct partition *p = e->part;
+        if (applied && (e->attempts || e->retry_id))
             /* applied at last (or a duplicate): its retry is over */
             rc |=
                 cv_store_retry_delete(c->pg, CV_TAG_ENGINE, c->domain->group_id,
-                                      p->topic, s->partition, s->offset);
-        if (s->retry_id)
+                                      p->topic, e->partition, e->offset);
+        if (e->retry_id)
             continue; /* parked: its offset moved on when it was parked */
         if (!p->in_batch) {
             p->in_batch = 1;
             p->batch_expected = p->next;
         }
-        p->batch_next = s->offset + 1;
+        p->batch_next = e->offset + 1;
     }
     for (size_t i = 0; i < c->nparts; i++) {
-        struct part *p = c->parts[i];
+        struct partition *p = c->parts[i];
         if (!p->in_batch)
             continue;
         cv_pg_array_add(&topics, p->topic);
@@ -1047,7 +1059,7 @@ static int send_commit(struct cv_consumer *c, size_t lo, size_t hi,
 static void batch_done(struct cv_consumer *c, int ok)
 {
     for (size_t i = 0; i < c->nparts; i++) {
-        struct part *p = c->parts[i];
+        struct partition *p = c->parts[i];
         if (p->in_batch && ok) {
             p->next = p->batch_next;
             if (p->retry_offset >= 0 && p->retry_offset < p->next)
@@ -1075,40 +1087,41 @@ static void describe_tag(struct cv_consumer *c, const struct cv_ctx *ctx,
         snprintf(out, size, "an engine statement");
     else if (first == last)
         snprintf(out, size, "the %.60s handler of event %.60s",
-                 c->slots[first].ce.type, c->slots[first].ce.id);
+                 c->events[first].ce.type, c->events[first].ce.id);
     else
         snprintf(out, size, "a row set of events %d..%d (%.60s)", first, last,
-                 c->slots[first].ce.type);
+                 c->events[first].ce.type);
 }
 
 /*
  * A statement of events [lo,hi) waited past lock_timeout (or
  * statement_timeout). Nothing is any event's fault: the batch was rolled
  * back and is retried as it is, after the consumer has served its group
- * (a rebalance waits for it meanwhile). Says which batch waited on what;
- * report_wait() adds who holds the lock, once the pipeline is over.
+ * (a rebalance waits for it meanwhile). Says in out which batch waited on
+ * what; report_wait() adds who holds the lock, once the pipeline is over.
  */
 static void waited(struct cv_consumer *c, const struct cv_ctx *ctx,
-                   const struct cv_pg_error *err, size_t lo, size_t hi)
+                   const struct cv_pg_error *err, size_t lo, size_t hi,
+                   struct cv_blame *out)
 {
     char stmt[160], parts[160] = "";
     size_t nparts = 0, used = 0;
 
     describe_tag(c, ctx, err->tag, stmt, sizeof(stmt));
     for (size_t i = lo; i < hi; i++) {
-        const struct slot *s = &c->slots[i];
+        const struct batch_event *e = &c->events[i];
         size_t j = lo;
-        while (j < i && c->slots[j].part != s->part)
+        while (j < i && c->events[j].part != e->part)
             j++;
         if (j < i)
             continue; /* partition seen */
         if (nparts++ < 3 && used < sizeof(parts))
             used += (size_t)snprintf(parts + used, sizeof(parts) - used,
                                      "%s%s [%d] from %lld",
-                                     nparts > 1 ? ", " : "", s->part->topic,
-                                     (int)s->partition, (long long)s->offset);
+                                     nparts > 1 ? ", " : "", e->part->topic,
+                                     (int)e->partition, (long long)e->offset);
     }
-    snprintf(c->wait_what, sizeof(c->wait_what),
+    snprintf(out->reason, sizeof(out->reason),
              "batch of %zu events on %zu partitions (%.150s%s) rolled back: "
              "%.120s (SQLSTATE %s%s%.120s) in %.150s",
              hi - lo, nparts, parts, nparts > 3 ? ", ..." : "", err->message,
@@ -1122,7 +1135,7 @@ static void waited(struct cv_consumer *c, const struct cv_ctx *ctx,
  * statement, so name the likely holders, the oldest open transactions that
  * wrote or locked rows, then log it and tell status.
  */
-static void report_wait(struct cv_consumer *c)
+static void report_wait(struct cv_consumer *c, const char *what)
 {
     char holders[300];
 
@@ -1130,11 +1143,11 @@ static void report_wait(struct cv_consumer *c)
     CV_LOG(CV_LOG_WARN, c->kv,
            "%s; oldest open transactions: %s; serving the group, then "
            "retrying the batch",
-           c->wait_what, holders[0] ? holders : "none found");
+           what, holders[0] ? holders : "none found");
     snprintf(c->pg_wait, sizeof(c->pg_wait),
              "postgres: %d batch(es) rolled back after waiting since %s, the "
              "last: %.300s",
-             c->wait_count, c->wait_since, c->wait_what);
+             c->wait_count, c->wait_since, what);
     c->trouble_seq++;
 }
 
@@ -1152,116 +1165,86 @@ static void wait_over(struct cv_consumer *c)
     c->trouble_seq++;
 }
 
-static enum txn_result classify(struct cv_consumer *c, const struct cv_ctx *ctx,
-                                const struct cv_pg_error *err, size_t lo,
-                                size_t hi)
+/* The verdict on a failed transaction of events [lo,hi) (txn.h), and
+ * what the consumer says about it. */
+static enum cv_txn_result classify(struct cv_consumer *c,
+                                   const struct cv_ctx *ctx,
+                                   const struct cv_pg_error *err, size_t lo,
+                                   size_t hi, struct cv_blame *out)
 {
-    struct cv_blame blame;
+    enum cv_txn_result r = cv_txn_classify(ctx, err, out);
 
-    switch (cv_txn_classify(ctx, err, &blame)) {
-    case CV_TXN_WAITED:
-        waited(c, ctx, err, lo, hi);
-        return TXN_WAITED;
-    case CV_TXN_FENCED:
-        if (err->tag == CV_TAG_CAS)
-            CV_LOG(CV_LOG_WARN, c->kv,
-                   "commit refused, %s; re-seeking to the "
-                   "stored offsets",
-                   err->message);
-        else
-            CV_LOG(CV_LOG_WARN, c->kv,
-                   "commit refused, another consumer committed these events "
-                   "first (%s); re-seeking to the stored offsets",
-                   err->message);
-        return TXN_FENCED;
-    case CV_TXN_EVENT:
-        c->failed_first = blame.first;
-        c->failed_last = blame.last;
-        c->fail_retriable = blame.retriable;
-        memcpy(c->fail_reason, blame.reason, sizeof(c->fail_reason));
-        return TXN_EVENT;
-    default:
+    if (r == CV_TXN_WAITED)
+        waited(c, ctx, err, lo, hi, out);
+    else if (r == CV_TXN_FENCED && err->tag == CV_TAG_CAS)
+        CV_LOG(CV_LOG_WARN, c->kv,
+               "commit refused, %s; re-seeking to the stored offsets",
+               err->message);
+    else if (r == CV_TXN_FENCED)
+        CV_LOG(CV_LOG_WARN, c->kv,
+               "commit refused, another consumer committed these events "
+               "first (%s); re-seeking to the stored offsets",
+               err->message);
+    else if (r == CV_TXN_TRANSIENT)
         CV_LOG(CV_LOG_WARN, c->kv, "batch rolled back (SQLSTATE %s): %s",
                err->sqlstate[0] ? err->sqlstate : "none", err->message);
-        return TXN_TRANSIENT;
-    }
+    return r;
 }
 
-static const struct cv_retry_policy *policy_of(struct cv_consumer *c,
-                                               const struct slot *s)
-{
-    const struct cv_topo_route *route =
-        s->bad ? NULL : cv_topology_route(c->domain, s->ce.type);
-    return route ? &route->retry : &c->domain->retry;
-}
+/* Blames event i alone. */
+static enum cv_txn_result blame_one(struct cv_blame *out, size_t i,
+                                    int retriable, const char *fmt, ...)
+    CV_PRINTF(4, 5);
 
-/* Tells the watchdog which handler runs now, and until when. */
-static void watch_begin(struct cv_consumer *c, const struct slot *s,
-                        const struct cv_retry_policy *pol, struct cv_event *ev)
+static enum cv_txn_result blame_one(struct cv_blame *out, size_t i,
+                                    int retriable, const char *fmt, ...)
 {
+    va_list ap;
 
-    ev->deadline_ms = pol->timeout_ms ? cv_mono_ms() + pol->timeout_ms : 0;
-    if (!ev->deadline_ms)
-        return;
-    pthread_mutex_lock(&c->watch_lock);
-    c->watch_deadline = ev->deadline_ms;
-    c->watch_timeout_ms = pol->timeout_ms;
-    c->watch_slot = s;
-    pthread_mutex_unlock(&c->watch_lock);
-}
-
-static void watch_end(struct cv_consumer *c, const struct cv_event *ev)
-{
-    if (!ev->deadline_ms)
-        return;
-    pthread_mutex_lock(&c->watch_lock);
-    c->watch_deadline = 0;
-    pthread_mutex_unlock(&c->watch_lock);
+    out->first = out->last = (int)i;
+    out->retriable = retriable;
+    va_start(ap, fmt);
+    vsnprintf(out->reason, sizeof(out->reason), fmt, ap);
+    va_end(ap);
+    return CV_TXN_EVENT;
 }
 
 /*
- * Applies events [lo,hi) in one transaction (ACT_HANDLE), or, for one
- * event, dead-letters it or parks it for a deferred retry with `reason`,
- * `attempts` and (parking) `delay_ms`. A parked retry's row is locked
- * first (FOR UPDATE SKIP LOCKED): if another consumer of the group has it
- * or it changed, the result is TXN_FENCED.
+ * Round trip 1 of a transaction of events [lo,hi): BEGIN, the claim of
+ * event lo's row if it is a parked retry (another consumer running it, or
+ * done with it, fences this one), and with lookup the inbox look-up that
+ * marks the duplicates.
  */
-static enum txn_result run_txn(struct cv_consumer *c, size_t lo, size_t hi,
-                               enum action act, const char *reason,
-                               int attempts, int64_t delay_ms, size_t *handled)
+static enum cv_txn_result txn_begin(struct cv_consumer *c, size_t lo, size_t hi,
+                                    const struct cv_ctx *ctx, int lookup,
+                                    struct cv_blame *out)
 {
-    struct cv_pg_error err;
-    struct cv_ctx ctx;
     struct cv_store_found found = {.claim_tag = CV_TAG_CLAIM,
                                    .lookup_tag = CV_TAG_LOOKUP,
                                    .claimed = -1,
                                    .found = mark_dup,
                                    .opaque = c};
-    struct cv_pg_array ids = {0}, inbox = {0};
-    enum txn_result r = TXN_OK;
-    int64_t t0;
+    struct cv_pg_array ids = {0};
+    struct cv_pg_error err;
+    enum cv_txn_result r = CV_TXN_OK;
+    int rc;
 
-    *handled = 0;
-    memset(&ctx, 0, sizeof(ctx));
     if (!c->pg && pg_connect(c) != CV_OK)
-        return TXN_TRANSIENT;
+        return CV_TXN_TRANSIENT;
     for (size_t i = lo; i < hi; i++)
-        c->slots[i].dup = 0;
+        c->events[i].dup = 0;
     index_ids(c, lo, hi);
-
-    /* round trip 1: BEGIN and the inbox look-up */
     cv_pg_pipe_begin(c->pg);
-    int rc =
-        cv_pg_pipe_send(c->pg, CV_TAG_ENGINE, "BEGIN", 0, NULL, NULL, NULL);
-    if (c->slots[lo].retry_id) {
+    rc = cv_pg_pipe_send(c->pg, CV_TAG_ENGINE, "BEGIN", 0, NULL, NULL, NULL);
+    if (c->events[lo].retry_id) {
         found.claimed = 0;
-        rc |= cv_store_retry_claim(c->pg, CV_TAG_CLAIM, c->slots[lo].retry_id,
-                                   c->slots[lo].attempts);
+        rc |= cv_store_retry_claim(c->pg, CV_TAG_CLAIM, c->events[lo].retry_id,
+                                   c->events[lo].attempts);
     }
-    if (act == ACT_HANDLE) {
+    if (lookup) {
         for (size_t i = lo; i < hi; i++)
-            if (!c->slots[i].bad)
-                cv_pg_array_add(&ids, c->slots[i].ce.id);
+            if (!c->events[i].bad)
+                cv_pg_array_add(&ids, c->events[i].ce.id);
         if (ids.buf)
             rc |= cv_store_inbox_lookup(c->pg, CV_TAG_LOOKUP,
                                         c->domain->group_id, &ids);
@@ -1273,148 +1256,218 @@ static enum txn_result run_txn(struct cv_consumer *c, size_t lo, size_t hi,
         /* round trip 1 blames no event, whichever statement failed */
         err.tag = CV_TAG_ENGINE;
         err.context[0] = '\0';
-        r = classify(c, &ctx, &err, lo, hi);
-        goto out;
-    }
-    if (found.claimed == 0) {
+        r = classify(c, ctx, &err, lo, hi, out);
+    } else if (found.claimed == 0) {
         /* another consumer runs this parked retry, or already has */
         cv_pg_pipe_send(c->pg, CV_TAG_ENGINE, "ROLLBACK", 0, NULL, NULL, NULL);
         cv_pg_pipe_sync(c->pg, NULL, NULL, &err);
-        r = TXN_FENCED;
-        goto out;
+        r = CV_TXN_FENCED;
     }
+    cv_pg_array_free(&ids);
+    return r;
+}
 
-    /* round trip 2: the handlers, the inbox, the offsets, COMMIT */
+/*
+ * The end of round trip 2: the pending row sets, then send_commit(), and
+ * the sync that tells whether it all committed. rc says whether queueing
+ * the statements before went well.
+ */
+static enum cv_txn_result txn_commit(struct cv_consumer *c, size_t lo,
+                                     size_t hi, struct cv_ctx *ctx,
+                                     const struct cv_pg_array *inbox,
+                                     int applied, int rc, struct cv_blame *out)
+{
+    struct cv_pg_error err;
+
+    if (rc == CV_OK)
+        rc = cv_txn_rows_flush(ctx);
+    if (rc == CV_OK)
+        rc = send_commit(c, lo, hi, inbox, ctx, applied);
+    if (rc != CV_OK || cv_pg_pipe_sync(c->pg, NULL, NULL, &err) != CV_OK) {
+        if (rc != CV_OK)
+            cv_pg_conn_error(c->pg, &err, CV_TAG_ENGINE);
+        batch_done(c, 0);
+        return classify(c, ctx, &err, lo, hi, out);
+    }
+    batch_done(c, 1);
+    wait_over(c);
+    return CV_TXN_OK;
+}
+
+/* After a transaction, whatever came of it: the commit's latency (t0:
+ * when round trip 2 began), pipeline mode off, a wait reported, a broken
+ * connection dropped, ctx emptied. Returns r. */
+static enum cv_txn_result txn_end(struct cv_consumer *c, enum cv_txn_result r,
+                                  struct cv_ctx *ctx, int64_t t0,
+                                  const struct cv_blame *out)
+{
+    if (r == CV_TXN_OK) {
+        int_fast64_t zero = 0;
+        cv_stats_commit_sample(cv_mono_us() - t0);
+        atomic_compare_exchange_strong(&cv_stats.first_commit_ms, &zero,
+                                       cv_wall_ms());
+    }
+    if (c->pg)
+        cv_pg_pipe_end(c->pg);
+    if (r == CV_TXN_WAITED)
+        report_wait(c, out->reason);
+    if (r == CV_TXN_TRANSIENT && c->pg && !cv_pg_ok(c->pg)) {
+        cv_pg_destroy(c->pg);
+        c->pg = NULL;
+    }
+    cv_txn_reset(ctx);
+    return r;
+}
+
+/*
+ * Event i in ctx's transaction: bad input is dead-lettered, a duplicate
+ * skipped, anything else goes to its route's handler. Returns CV_TXN_OK,
+ * with *applied set if the handler ran and succeeded, or what stops the
+ * batch (out says whom to blame). A statement that cannot be queued sets
+ * ctx->broken.
+ */
+static enum cv_txn_result apply_one(struct cv_consumer *c, struct cv_ctx *ctx,
+                                    size_t i, size_t lo, size_t hi,
+                                    int *applied, struct cv_blame *out)
+{
+    struct batch_event *e = &c->events[i];
+    const struct cv_topo_route *route;
+    const struct cv_schema *schema;
+    avro_value_t *value;
+    struct cv_event ev;
+    cv_result_t hr;
+    char why[512];
+
+    *applied = 0;
+    if (e->bad) {
+        ctx->broken |= dead_letter(c, i, e->why, 1) != CV_OK;
+        return CV_TXN_OK;
+    }
+    if (e->dup || first_with_id(c, e->ce.id) != (int)i) {
+        e->dup = 1;
+        return CV_TXN_OK;
+    }
+    route = cv_topology_route(c->domain, e->ce.type);
+    if (!route || !route->fn) {
+        snprintf(why, sizeof(why), "unrouted event type '%s' for domain %s",
+                 e->ce.type, c->domain->name);
+        ctx->broken |= dead_letter(c, i, why, 1) != CV_OK;
+        return CV_TXN_OK;
+    }
+    if (cv_decoder_decode(c->dec, e->value, e->len, &schema, &value, why,
+                          sizeof(why)) != CV_OK) {
+        ctx->broken |= dead_letter(c, i, why, 1) != CV_OK;
+        return CV_TXN_OK;
+    }
+    if (e->attempts >= route->retry.max_attempts)
+        /* its last attempt was cut off by the handler timeout */
+        return blame_one(out, i, 0,
+                         "no attempts left (%d of %d failed; the last: %s)",
+                         e->attempts, route->retry.max_attempts, e->last_error);
+    memset(&ev, 0, sizeof(ev));
+    ev.ce = &e->ce;
+    ev.value = value;
+    ev.topic = e->part->topic;
+    ev.key = e->key;
+    ev.key_len = e->key_len;
+    ev.partition = e->partition;
+    ev.offset = e->offset;
+    ev.attempt = e->attempts + 1;
+    ctx->ev = &ev;
+    ctx->tag = (int)i;
+    ctx->emit_seq = 0;
+    ctx->reason[0] = '\0';
+    watch_begin(c, e, &route->retry, &ev); /* route known: no lookup */
+    hr = route->fn(ctx, &ev);
+    watch_end(c, &ev);
+    ctx->ev = NULL; /* ev is gone */
+    if (ctx->broken)
+        return CV_TXN_OK; /* the caller finds the connection gone */
+    if (ctx->misused)
+        hr = CV_FAILED;
+    if (ctx->pipe_failed && (ctx->pipe_err.tag != (int)i || hr == CV_HANDLED))
+        /* a statement queued before this handler failed (blame it), or
+         * its own, and the handler went on as if not: the rest of the
+         * pipeline is void, so the error decides */
+        return classify(c, ctx, &ctx->pipe_err, lo, hi, out);
+    if (hr != CV_HANDLED)
+        return blame_one(out, i, hr == CV_RETRY, "%s: %s",
+                         hr == CV_RETRY ? "retry" : "failed",
+                         ctx->reason[0] ? ctx->reason : "(no reason given)");
+    *applied = 1;
+    return CV_TXN_OK;
+}
+
+/*
+ * Applies events [lo,hi) in one transaction, in two round trips: BEGIN and
+ * the inbox look-up; then every handler's statements and rows, the dead
+ * letters of bad input, the inbox rows and the offsets, COMMIT. Returns
+ * CV_TXN_OK with *handled (the events whose handlers succeeded), or what
+ * went wrong: for CV_TXN_EVENT, out names the events to blame.
+ */
+static enum cv_txn_result run_batch(struct cv_consumer *c, size_t lo, size_t hi,
+                                    size_t *handled, struct cv_blame *out)
+{
+    struct cv_ctx ctx;
+    struct cv_pg_array inbox = {0};
+    struct cv_pg_error err;
+    enum cv_txn_result r;
+    int64_t t0 = 0;
+
+    *handled = 0;
+    memset(&ctx, 0, sizeof(ctx));
+    r = txn_begin(c, lo, hi, &ctx, 1, out);
+    if (r != CV_TXN_OK)
+        return txn_end(c, r, &ctx, t0, out);
     t0 = cv_mono_us();
     ctx.pg = c->pg;
     ctx.topo = c->topo;
     ctx.cat = c->cat;
     ctx.domain = c->domain->name;
-    for (size_t i = lo; i < hi && r == TXN_OK; i++) {
-        struct slot *s = &c->slots[i];
-        const struct cv_schema *schema;
-        const struct cv_topo_route *route;
-        avro_value_t *value;
-        struct cv_event ev;
-        char why[512];
-
-        if (act == ACT_DEAD_LETTER) {
-            rc |= send_dead_letter(c, s, (int)i, reason, attempts);
-            continue;
+    for (size_t i = lo; i < hi && r == CV_TXN_OK && !ctx.broken; i++) {
+        int applied;
+        r = apply_one(c, &ctx, i, lo, hi, &applied, out);
+        if (applied) {
+            cv_pg_array_add(&inbox, c->events[i].ce.id);
+            (*handled)++;
         }
-        if (act == ACT_PARK) {
-            rc |= send_retry(c, s, (int)i, 1, attempts, delay_ms, reason);
-            continue;
-        }
-        if (s->bad) {
-            rc |= send_dead_letter(c, s, (int)i, s->why, 1);
-            continue;
-        }
-        if (s->dup || first_with_id(c, s->ce.id) != (int)i) {
-            s->dup = 1;
-            continue;
-        }
-        route = cv_topology_route(c->domain, s->ce.type);
-        if (!route || !route->fn) {
-            snprintf(why, sizeof(why), "unrouted event type '%s' for domain %s",
-                     s->ce.type, c->domain->name);
-            rc |= send_dead_letter(c, s, (int)i, why, 1);
-            continue;
-        }
-        if (cv_decoder_decode(c->dec, s->value, s->len, &schema, &value, why,
-                              sizeof(why)) != CV_OK) {
-            rc |= send_dead_letter(c, s, (int)i, why, 1);
-            continue;
-        }
-        if (s->attempts >= route->retry.max_attempts) {
-            /* its last attempt was cut off by the handler timeout */
-            c->failed_first = c->failed_last = (int)i;
-            c->fail_retriable = 0;
-            snprintf(c->fail_reason, sizeof(c->fail_reason),
-                     "no attempts left (%d of %d failed; the last: %s)",
-                     s->attempts, route->retry.max_attempts, s->last_error);
-            r = TXN_EVENT;
-            break;
-        }
-        memset(&ev, 0, sizeof(ev));
-        ev.ce = &s->ce;
-        ev.value = value;
-        ev.topic = s->part->topic;
-        ev.key = s->key;
-        ev.key_len = s->key_len;
-        ev.partition = s->partition;
-        ev.offset = s->offset;
-        ev.attempt = s->attempts + 1;
-        ctx.ev = &ev;
-        ctx.tag = (int)i;
-        ctx.emit_seq = 0;
-        ctx.reason[0] = '\0';
-        watch_begin(c, s, &route->retry, &ev); /* route known: no lookup */
-        cv_result_t hr = route->fn(&ctx, &ev);
-        watch_end(c, &ev);
-        if (ctx.broken) {
-            rc = CV_ERR;
-            break;
-        }
-        if (ctx.misused)
-            hr = CV_FAILED;
-        if (ctx.pipe_failed &&
-            (ctx.pipe_err.tag != (int)i || hr == CV_HANDLED)) {
-            /* a statement queued before this handler failed (blame it),
-             * or its own, and the handler went on as if not: the rest of
-             * the pipeline is void, so the error decides */
-            r = classify(c, &ctx, &ctx.pipe_err, lo, hi);
-            break;
-        }
-        if (hr != CV_HANDLED) {
-            c->failed_first = c->failed_last = (int)i;
-            c->fail_retriable = hr == CV_RETRY;
-            snprintf(c->fail_reason, sizeof(c->fail_reason), "%s: %s",
-                     hr == CV_RETRY ? "retry" : "failed",
-                     ctx.reason[0] ? ctx.reason : "(no reason given)");
-            r = TXN_EVENT;
-            break;
-        }
-        cv_pg_array_add(&inbox, s->ce.id);
-        (*handled)++;
     }
-    if (r != TXN_OK) {
+    if (r != CV_TXN_OK) {
         /* undo what the handlers queued */
         cv_pg_pipe_send(c->pg, CV_TAG_ENGINE, "ROLLBACK", 0, NULL, NULL, NULL);
         cv_pg_pipe_sync(c->pg, NULL, NULL, &err);
         batch_done(c, 0);
-        goto out;
+    } else {
+        r = txn_commit(c, lo, hi, &ctx, &inbox, 1, ctx.broken ? CV_ERR : CV_OK,
+                       out);
     }
-    if (rc == CV_OK)
-        rc = cv_txn_rows_flush(&ctx);
-    if (rc == CV_OK)
-        rc = send_commit(c, lo, hi, &inbox, &ctx, act);
-    if (rc != CV_OK || cv_pg_pipe_sync(c->pg, NULL, NULL, &err) != CV_OK) {
-        if (rc != CV_OK)
-            cv_pg_conn_error(c->pg, &err, CV_TAG_ENGINE);
-        batch_done(c, 0);
-        r = classify(c, &ctx, &err, lo, hi);
-        goto out;
-    }
-    batch_done(c, 1);
-    wait_over(c);
-    cv_stats_commit_sample(cv_mono_us() - t0);
-    int_fast64_t zero = 0;
-    atomic_compare_exchange_strong(&cv_stats.first_commit_ms, &zero,
-                                   cv_wall_ms());
-out:
-    if (c->pg)
-        cv_pg_pipe_end(c->pg);
-    if (r == TXN_WAITED)
-        report_wait(c);
-    if (r == TXN_TRANSIENT && c->pg && !cv_pg_ok(c->pg)) {
-        cv_pg_destroy(c->pg);
-        c->pg = NULL;
-    }
-    cv_pg_array_free(&ids);
     cv_pg_array_free(&inbox);
-    cv_txn_reset(&ctx);
-    return r;
+    return txn_end(c, r, &ctx, t0, out);
+}
+
+/*
+ * Event i alone, in a transaction of its own with one statement for it,
+ * queued by send(c, i, arg): BEGIN, the claim of a parked retry, the
+ * statement, the offset compare-and-set (unless parked), COMMIT. For
+ * dead letters and parked retries, which run no handler.
+ */
+static enum cv_txn_result txn_one(struct cv_consumer *c, size_t i,
+                                  int (*send)(struct cv_consumer *c, size_t i,
+                                              const void *arg),
+                                  const void *arg, struct cv_blame *out)
+{
+    struct cv_ctx ctx;
+    enum cv_txn_result r;
+    int64_t t0 = 0;
+
+    memset(&ctx, 0, sizeof(ctx));
+    r = txn_begin(c, i, i + 1, &ctx, 0, out);
+    if (r == CV_TXN_OK) {
+        t0 = cv_mono_us();
+        ctx.pg = c->pg;
+        r = txn_commit(c, i, i + 1, &ctx, NULL, 0, send(c, i, arg), out);
+    }
+    return txn_end(c, r, &ctx, t0, out);
 }
 
 static void count_committed(struct cv_consumer *c, size_t lo, size_t hi,
@@ -1422,7 +1475,7 @@ static void count_committed(struct cv_consumer *c, size_t lo, size_t hi,
 {
     size_t dups = 0, dead;
     for (size_t i = lo; i < hi; i++)
-        dups += c->slots[i].dup;
+        dups += c->events[i].dup;
     dead = (hi - lo) - handled - dups; /* the rest became dead letters */
     atomic_fetch_add(&cv_stats.processed, handled);
     atomic_fetch_add(&cv_stats.duplicates, dups);
@@ -1430,10 +1483,25 @@ static void count_committed(struct cv_consumer *c, size_t lo, size_t hi,
     atomic_fetch_add(&cv_stats.batches, 1);
 }
 
-static void sleep_ms(int64_t ms)
+/* ------------------------------------------------------- failed events */
+
+/* What a failed attempt records. */
+struct attempt {
+    const char *reason;
+    int attempts;     /* failed so far, this one included */
+    int64_t delay_ms; /* until the next one (parking) */
+};
+
+static int send_dead_letter(struct cv_consumer *c, size_t i, const void *arg)
 {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
-    nanosleep(&ts, NULL);
+    const struct attempt *a = arg;
+    return dead_letter(c, i, a->reason, a->attempts);
+}
+
+static int send_park(struct cv_consumer *c, size_t i, const void *arg)
+{
+    const struct attempt *a = arg;
+    return record_retry(c, i, (int)i, 1, a->attempts, a->delay_ms, a->reason);
 }
 
 /* Uniform in [0,1) for the retry jitter (xorshift64*). */
@@ -1449,171 +1517,178 @@ static double rnd(uint64_t *state)
 
 /* A blocking retry: the attempt is recorded, the event stays at the head
  * of its partition (its offset is not advanced). */
-static enum txn_result record_head_retry(struct cv_consumer *c, struct slot *s,
-                                         int attempts, int64_t delay_ms)
+static enum cv_txn_result record_head_retry(struct cv_consumer *c, size_t i,
+                                            const struct attempt *a)
 {
     struct cv_pg_error err;
     int rc;
 
     if (!c->pg && pg_connect(c) != CV_OK)
-        return TXN_TRANSIENT;
+        return CV_TXN_TRANSIENT;
     cv_pg_pipe_begin(c->pg);
-    rc = send_retry(c, s, CV_TAG_ENGINE, 0, attempts, delay_ms, c->fail_reason);
+    rc = record_retry(c, i, CV_TAG_ENGINE, 0, a->attempts, a->delay_ms,
+                      a->reason);
     if (rc != CV_OK)
         cv_pg_conn_error(c->pg, &err, CV_TAG_ENGINE);
     else
         rc = cv_pg_pipe_sync(c->pg, NULL, NULL, &err);
     cv_pg_pipe_end(c->pg);
     if (rc == CV_OK)
-        return TXN_OK;
+        return CV_TXN_OK;
     CV_LOG(CV_LOG_WARN, c->kv, "recording a retry failed: %s", err.message);
     if (!cv_pg_ok(c->pg)) {
         cv_pg_destroy(c->pg);
         c->pg = NULL;
     }
-    return TXN_TRANSIENT;
+    return CV_TXN_TRANSIENT;
 }
 
 /*
- * Event i failed on its own (c->fail_reason, c->fail_retriable) and its
- * route's retry policy decides: dead-letter it (cv_fail(), or no attempts
- * left), park it for a deferred retry, or keep it at the head of its
- * partition for a blocking one. Returns TXN_OK when it was dead-lettered
- * or parked (committed, the partition flows on), TXN_HELD when its
- * partition now waits, else what went wrong.
+ * Event i failed on its own (why: the reason, and whether another attempt
+ * may succeed) and its route's retry policy decides: dead-letter it
+ * (cv_fail(), or no attempts left), park it for a deferred retry, or keep
+ * it at the head of its partition for a blocking one. Returns CV_TXN_OK
+ * when it was dead-lettered or parked (committed, the partition flows on),
+ * CV_TXN_HELD when its partition now waits, else what went wrong.
  */
-static enum txn_result isolate(struct cv_consumer *c, size_t i)
+static enum cv_txn_result isolate(struct cv_consumer *c, size_t i,
+                                  const struct cv_blame *why)
 {
-    struct slot *s = &c->slots[i];
-    const struct cv_retry_policy *pol = policy_of(c, s);
+    struct batch_event *e = &c->events[i];
+    const struct cv_retry_policy *pol = policy_of(c, e);
     /* no attempts left: this run did not call the handler */
-    int failures =
-        s->attempts >= pol->max_attempts ? s->attempts : s->attempts + 1;
-    size_t handled;
-    enum txn_result r;
+    struct attempt a = {
+        .reason = why->reason,
+        .attempts =
+            e->attempts >= pol->max_attempts ? e->attempts : e->attempts + 1,
+    };
+    struct cv_blame blame;
+    enum cv_txn_result r;
 
-    if (c->fail_retriable && failures < pol->max_attempts) {
-        int64_t delay = cv_retry_delay_ms(pol, failures, rnd(&c->rng));
-        struct part *p = s->part;
+    if (why->retriable && a.attempts < pol->max_attempts) {
+        struct partition *p = e->part;
 
-        if (pol->mode == CV_RETRY_DEFERRED || s->retry_id) {
-            r = run_txn(c, i, i + 1, ACT_PARK, c->fail_reason, failures, delay,
-                        &handled);
-            if (r == TXN_OK)
+        a.delay_ms = cv_retry_delay_ms(pol, a.attempts, rnd(&c->rng));
+        if (pol->mode == CV_RETRY_DEFERRED || e->retry_id) {
+            r = txn_one(c, i, send_park, &a, &blame);
+            if (r == CV_TXN_OK)
                 CV_LOG(CV_LOG_WARN, c->kv,
                        "attempt %d of %d of event %s failed (%s); parked, "
                        "next attempt in %lld ms",
-                       failures, pol->max_attempts, s->ce.id, c->fail_reason,
-                       (long long)delay);
+                       a.attempts, pol->max_attempts, e->ce.id, a.reason,
+                       (long long)a.delay_ms);
             return r;
         }
-        r = record_head_retry(c, s, failures, delay);
-        if (r != TXN_OK)
+        r = record_head_retry(c, i, &a);
+        if (r != CV_TXN_OK)
             return r;
-        p->retry_offset = s->offset;
-        p->retry_attempts = failures;
-        p->retry_due_ms = cv_wall_ms() + delay;
-        snprintf(p->retry_error, sizeof(p->retry_error), "%.255s",
-                 c->fail_reason);
+        p->retry_offset = e->offset;
+        p->retry_attempts = a.attempts;
+        p->retry_due_ms = cv_wall_ms() + a.delay_ms;
+        snprintf(p->retry_error, sizeof(p->retry_error), "%.255s", a.reason);
         CV_LOG(CV_LOG_WARN, c->kv, "attempt %d of %d of event %s failed (%s)",
-               failures, pol->max_attempts, s->ce.id, c->fail_reason);
+               a.attempts, pol->max_attempts, e->ce.id, a.reason);
         retry_hold(c, p);
-        return TXN_HELD;
+        return CV_TXN_HELD;
     }
-    r = run_txn(c, i, i + 1, ACT_DEAD_LETTER, c->fail_reason, failures, 0,
-                &handled);
-    if (r == TXN_OK)
+    r = txn_one(c, i, send_dead_letter, &a, &blame);
+    if (r == CV_TXN_OK)
         count_committed(c, i, i + 1, 0);
     return r;
+}
+
+static void sleep_ms(int64_t ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
+    nanosleep(&ts, NULL);
 }
 
 static void process(struct cv_consumer *c)
 {
     struct cv_bisect range;
-    size_t handled;
+    /* an event that failed alone right after the events before it: it
+     * waits for them to commit, then goes to isolate() (-1: none) */
+    int known_bad = -1;
+    struct cv_blame blame, known;
 
-    for (size_t i = 0; i < c->nslots; i++) {
-        struct slot *s = &c->slots[i];
-        s->bad = cv_ce_parse(s->hdrs, &s->ce, s->why, sizeof(s->why)) != CV_OK;
+    for (size_t i = 0; i < c->nevents; i++) {
+        struct batch_event *e = &c->events[i];
+        e->bad = cv_ce_parse(e->hdrs, &e->ce, e->why, sizeof(e->why)) != CV_OK;
     }
-    cv_bisect_init(&range, c->nslots);
-    c->known_bad = -1;
-    while (range.lo < c->nslots && !(atomic_load(c->stop) > 1)) {
-        size_t lo = range.lo;
-        enum txn_result r;
-        if ((int)lo == c->known_bad) {
+    cv_bisect_init(&range, c->nevents);
+    while (range.lo < c->nevents && !(atomic_load(c->stop) > 1)) {
+        size_t lo = range.lo, handled = 0;
+        enum cv_txn_result r;
+        if ((int)lo == known_bad) {
             /* it failed on its own right after the events that just
              * committed: running it alone again would only repeat that */
-            c->known_bad = -1;
-            c->failed_first = c->failed_last = (int)lo;
-            c->fail_retriable = c->known_retriable;
-            memcpy(c->fail_reason, c->known_reason, sizeof(c->fail_reason));
-            r = TXN_EVENT;
+            known_bad = -1;
+            blame = known;
+            r = CV_TXN_EVENT;
         } else {
-            r = run_txn(c, lo, range.hi, ACT_HANDLE, NULL, 0, 0, &handled);
+            r = run_batch(c, lo, range.hi, &handled, &blame);
         }
-        if (r == TXN_OK) {
+        if (r == CV_TXN_OK) {
             count_committed(c, lo, range.hi, handled);
             cv_bisect_committed(&range);
             continue;
         }
-        if (r == TXN_EVENT) {
-            size_t k = (size_t)c->failed_first;
-            if (c->failed_first == c->failed_last)
+        if (r == CV_TXN_EVENT) {
+            size_t k = (size_t)blame.first;
+            if (blame.first == blame.last)
                 CV_LOG(CV_LOG_WARN, c->kv,
                        "event %s at %s [%d] offset %lld failed (%s); "
                        "isolating it",
-                       c->slots[k].ce.id, c->slots[k].part->topic,
-                       (int)c->slots[k].partition,
-                       (long long)c->slots[k].offset, c->fail_reason);
+                       c->events[k].ce.id, c->events[k].part->topic,
+                       (int)c->events[k].partition,
+                       (long long)c->events[k].offset, blame.reason);
             else
                 CV_LOG(CV_LOG_WARN, c->kv,
                        "a row set of events %d..%d of the batch failed (%s); "
                        "narrowing it down",
-                       c->failed_first, c->failed_last, c->fail_reason);
-            if (!cv_bisect_failed(&range, k, (size_t)c->failed_last)) {
-                if (c->failed_first == c->failed_last) {
-                    c->known_bad = c->failed_first;
-                    c->known_retriable = c->fail_retriable;
-                    memcpy(c->known_reason, c->fail_reason,
-                           sizeof(c->known_reason));
+                       blame.first, blame.last, blame.reason);
+            if (!cv_bisect_failed(&range, k, (size_t)blame.last)) {
+                if (blame.first == blame.last) {
+                    known_bad = blame.first;
+                    known = blame;
                 }
                 continue;
             }
-            r = isolate(c, k);
-            if (r == TXN_OK) {
+            r = isolate(c, k, &blame);
+            if (r == CV_TXN_OK) {
                 cv_bisect_isolated(&range);
                 continue;
             }
-            if (r == TXN_HELD) {
+            if (r == CV_TXN_HELD) {
                 /* the rest of that partition waits with it */
-                struct part *held = c->slots[k].part;
+                struct partition *held = c->events[k].part;
                 size_t keep = k;
-                for (size_t j = k; j < c->nslots; j++) {
-                    if (c->slots[j].part == held)
-                        slot_free(&c->slots[j]);
+                for (size_t j = k; j < c->nevents; j++) {
+                    if (c->events[j].part == held)
+                        event_free(&c->events[j]);
                     else
-                        c->slots[keep++] = c->slots[j];
+                        c->events[keep++] = c->events[j];
                 }
-                c->nslots = keep;
+                c->nevents = keep;
                 cv_bisect_shrunk(&range, k, keep);
                 continue;
             }
         }
         /* fenced, or Postgres trouble: what is stored is the truth */
-        if (r == TXN_FENCED)
+        if (r == CV_TXN_FENCED)
             atomic_fetch_add(&cv_stats.fenced, 1);
         else
             atomic_fetch_add(&cv_stats.retried, 1);
-        if (r == TXN_TRANSIENT)
+        if (r == CV_TXN_TRANSIENT)
             sleep_ms(200);
         /* A revocation that came meanwhile is served by the next poll
-         * (collect()), before anything is applied again: the slots go,
+         * (collect()), before anything is applied again: the events go,
          * and only partitions still assigned are fetched back. */
+        drop_events(c, 0);
         reseek(c);
         return;
     }
-    drop_slots(c, 0);
+    drop_events(c, 0);
 }
 
 /* Runs one due parked retry in its own transaction; non-zero stops the
@@ -1621,51 +1696,52 @@ static void process(struct cv_consumer *c)
 static int run_one_parked(void *opaque, struct cv_store_parked *row)
 {
     struct cv_consumer *c = opaque;
-    struct slot *s;
+    struct batch_event *e;
+    struct cv_blame blame;
     size_t handled;
-    enum txn_result r;
+    enum cv_txn_result r;
 
     if (atomic_load(c->stop))
         return 1;
     if (cv_control_route_paused(c->control, row->event_type))
         return 0; /* its route is switched off: it waits */
-    if (!c->slots_cap) {
-        c->slots_cap = (size_t)c->domain->batch_size;
-        c->slots = cv_realloc(c->slots, c->slots_cap * sizeof(*c->slots));
+    if (!c->events_cap) {
+        c->events_cap = (size_t)c->domain->batch_size;
+        c->events = cv_realloc(c->events, c->events_cap * sizeof(*c->events));
     }
-    s = &c->slots[0];
-    memset(s, 0, sizeof(*s));
-    c->nslots = 1;
-    s->retry_id = row->id;
-    s->partition = row->partition;
-    s->part = part_find(c, row->topic, row->partition, 1);
-    s->offset = row->offset;
-    s->key = row->key; /* the slot owns these now */
-    s->key_len = row->key_len;
-    s->value = row->value;
-    s->len = row->len;
-    s->hdrs = row->hdrs;
+    e = &c->events[0];
+    memset(e, 0, sizeof(*e));
+    c->nevents = 1;
+    e->retry_id = row->id;
+    e->partition = row->partition;
+    e->part = part_find(c, row->topic, row->partition, 1);
+    e->offset = row->offset;
+    e->key = row->key; /* the event owns these now */
+    e->key_len = row->key_len;
+    e->value = row->value;
+    e->len = row->len;
+    e->hdrs = row->hdrs;
     row->key = row->value = NULL;
     row->hdrs = NULL;
-    s->attempts = row->attempts;
-    snprintf(s->last_error, sizeof(s->last_error), "%s", row->last_error);
-    s->bad = cv_ce_parse(s->hdrs, &s->ce, s->why, sizeof(s->why)) != CV_OK;
-    r = run_txn(c, 0, 1, ACT_HANDLE, NULL, 0, 0, &handled);
-    if (r == TXN_OK) {
+    e->attempts = row->attempts;
+    snprintf(e->last_error, sizeof(e->last_error), "%s", row->last_error);
+    e->bad = cv_ce_parse(e->hdrs, &e->ce, e->why, sizeof(e->why)) != CV_OK;
+    r = run_batch(c, 0, 1, &handled, &blame);
+    if (r == CV_TXN_OK) {
         count_committed(c, 0, 1, handled);
-        CV_LOG(CV_LOG_INFO, c->kv, "event %s applied at attempt %d", s->ce.id,
-               s->attempts + 1);
-    } else if (r == TXN_EVENT) {
-        r = isolate(c, 0);
+        CV_LOG(CV_LOG_INFO, c->kv, "event %s applied at attempt %d", e->ce.id,
+               e->attempts + 1);
+    } else if (r == CV_TXN_EVENT) {
+        r = isolate(c, 0, &blame);
     }
-    drop_slots(c, 0);
-    return r == TXN_TRANSIENT || r == TXN_WAITED;
+    drop_events(c, 0);
+    return r == CV_TXN_TRANSIENT || r == CV_TXN_WAITED;
 }
 
 /*
  * Between batches: re-runs the group's parked retries that are due, one
  * transaction each. Any consumer of the group may run any of them; the
- * row lock taken in run_txn() makes sure only one does.
+ * row lock taken in txn_begin() makes sure only one does.
  */
 static void run_parked(struct cv_consumer *c)
 {
@@ -1696,7 +1772,7 @@ static void *copy_of(const void *p, size_t n)
 
 int cv_consumer_watchdog(struct cv_consumer *c)
 {
-    struct slot s;
+    struct batch_event e;
     const struct cv_retry_policy *pol;
     struct cv_store_event ev;
     char reason[128], errstr[256];
@@ -1711,17 +1787,17 @@ int cv_consumer_watchdog(struct cv_consumer *c)
         return 0;
     }
     /* the handler cannot return past watch_end() while we hold the lock,
-     * so the slot and its buffers are still its own: copy them */
-    s = *c->watch_slot;
-    s.msg = NULL;
-    s.key = copy_of(s.key, s.key_len);
-    s.value = copy_of(s.value, s.len);
-    s.hdrs = s.hdrs ? rd_kafka_headers_copy(s.hdrs) : NULL;
+     * so the event and its buffers are still its own: copy them */
+    e = *c->watch_event;
+    e.msg = NULL;
+    e.key = copy_of(e.key, e.key_len);
+    e.value = copy_of(e.value, e.len);
+    e.hdrs = e.hdrs ? rd_kafka_headers_copy(e.hdrs) : NULL;
     timeout = c->watch_timeout_ms;
     pthread_mutex_unlock(&c->watch_lock);
 
-    pol = policy_of(c, &s);
-    failures = s.attempts + 1;
+    pol = policy_of(c, &e);
+    failures = e.attempts + 1;
     wait = cv_retry_delay_ms(pol, failures, 0.5); /* c->rng is the
                                                      consumer thread's */
     snprintf(reason, sizeof(reason),
@@ -1730,7 +1806,7 @@ int cv_consumer_watchdog(struct cv_consumer *c)
            "handler of event %s (%s [%d] offset %lld, attempt %d of %d) "
            "still running after %d ms: cutting it off, the process exits "
            "with status %d",
-           s.ce.id, s.part->topic, (int)s.partition, (long long)s.offset,
+           e.ce.id, e.part->topic, (int)e.partition, (long long)e.offset,
            failures, pol->max_attempts, timeout, CV_EXIT_HANDLER_TIMEOUT);
     pg = cv_pg_connect(c->cfg->pg_conninfo, "conveyor/watchdog",
                        c->cfg->pg_connect_timeout_s, errstr, sizeof(errstr));
@@ -1739,10 +1815,10 @@ int cv_consumer_watchdog(struct cv_consumer *c)
     } else {
         /* the same row a failed attempt writes: a parked retry stays
          * parked, an event at its partition's head waits there */
-        store_event_of(&s, &ev);
+        store_event_of(&e, &ev);
         cv_pg_pipe_begin(pg);
         rc = cv_store_retry_upsert(pg, CV_TAG_ENGINE, c->domain->group_id, &ev,
-                                   s.retry_id != 0, failures, wait, reason);
+                                   e.retry_id != 0, failures, wait, reason);
         if (rc != CV_OK)
             cv_pg_conn_error(pg, &err, CV_TAG_ENGINE);
         else
@@ -1755,10 +1831,10 @@ int cv_consumer_watchdog(struct cv_consumer *c)
             CV_LOG(CV_LOG_WARN, c->kv,
                    "attempt %d of event %s recorded; it runs again in "
                    "%lld ms after a restart",
-                   failures, s.ce.id, (long long)wait);
+                   failures, e.ce.id, (long long)wait);
         cv_pg_destroy(pg);
     }
-    slot_free(&s);
+    event_free(&e);
     fflush(NULL);
     _exit(CV_EXIT_HANDLER_TIMEOUT);
 }
@@ -1855,8 +1931,8 @@ int cv_consumer_run(struct cv_consumer *c, atomic_int *stop)
         t0 = cv_mono_us();
         collect(c);
         t1 = cv_mono_us();
-        if (c->nslots) {
-            size_t n = c->nslots;
+        if (c->nevents) {
+            size_t n = c->nevents;
             process(c);
             CV_LOG(CV_LOG_DEBUG, c->kv,
                    "batch of %zu: collect %lld us, "
@@ -1864,7 +1940,7 @@ int cv_consumer_run(struct cv_consumer *c, atomic_int *stop)
                    n, (long long)(t1 - t0), (long long)(cv_mono_us() - t1));
         }
     }
-    drop_slots(c, 0);
+    drop_events(c, 0);
     if (c->pg)
         cv_control_forget(c->control, c->pg);
     if (c->waker_started) {
@@ -1884,7 +1960,7 @@ void cv_consumer_destroy(struct cv_consumer *c)
 {
     if (!c)
         return;
-    drop_slots(c, 0);
+    drop_events(c, 0);
     if (c->queue)
         rd_kafka_queue_destroy(c->queue);
     if (c->rk)
@@ -1897,7 +1973,7 @@ void cv_consumer_destroy(struct cv_consumer *c)
         free(c->parts[i]);
     }
     free(c->parts);
-    free(c->slots);
+    free(c->events);
     free(c->idx);
     pthread_mutex_destroy(&c->watch_lock);
     pthread_mutex_destroy(&c->wake_lock);

@@ -189,9 +189,9 @@ enum cv_txn_result {
 
 /* Whom a failed transaction blames (CV_TXN_EVENT), and why. */
 struct cv_blame {
-    int first, last; /* the events, inclusive; -1 when no event's fault */
-    int retriable;   /* another attempt may succeed */
-    char reason[600];
+    int first, last;  /* the events, inclusive; -1 when no event's fault */
+    int retriable;    /* another attempt may succeed */
+    char reason[640]; /* or, for CV_TXN_WAITED, what waited on what */
 };
 
 /*
