@@ -16,6 +16,7 @@
  */
 #include "pg.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -184,7 +185,7 @@ int cv_pg_retriable(const char *sqlstate)
 }
 
 /* Finds or adds the cache slot for sql. */
-static struct stmt *stmt_slot(struct cv_pg *pg, const char *sql)
+static struct stmt *stmt_find(struct cv_pg *pg, const char *sql)
 {
     uint64_t h = 0;
     for (size_t i = 0; i < pg->nstmts; i++)
@@ -225,7 +226,7 @@ static PGresult *checked(struct cv_pg *pg, PGresult *res,
 PGresult *cv_pg_exec(struct cv_pg *pg, const char *sql, int nparams,
                      const char *const *params, struct cv_pg_error *err)
 {
-    struct stmt *s = stmt_slot(pg, sql);
+    struct stmt *s = stmt_find(pg, sql);
     PGresult *res;
 
     if (s->state != STMT_READY) {
@@ -285,11 +286,41 @@ int cv_pg_pipe_begin(struct cv_pg *pg)
     return PQenterPipelineMode(pg->conn) ? CV_OK : CV_ERR;
 }
 
+cv_pg_fault_fn cv_pg_fault_hook;
+
+/* Queues the statement the fault hook asks for in place of the next one,
+ * if it does: returns 1 (queued), -1 (could not be), or 0 (no fault). */
+static int fault(struct cv_pg *pg, int tag)
+{
+    static atomic_uint_fast64_t nth;
+    const char *state = cv_pg_fault_hook(atomic_fetch_add(&nth, 1) + 1);
+    char sql[128];
+
+    if (!state || strlen(state) != 5 ||
+        strspn(state, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ") != 5)
+        return 0;
+    /* a literal, not a parameter: RAISE takes no parameter in a DO block,
+     * and the text was checked above */
+    snprintf(sql, sizeof(sql),
+             "DO $$BEGIN RAISE EXCEPTION 'injected fault' USING ERRCODE = "
+             "'%s'; END$$",
+             state);
+    if (!PQsendQueryParams(pg->conn, sql, 0, NULL, NULL, NULL, NULL, 0))
+        return -1;
+    pend_push(pg, PEND_EXEC, tag, -1);
+    return 1;
+}
+
 int cv_pg_pipe_send(struct cv_pg *pg, int tag, const char *sql, int nparams,
                     const char *const *values, const int *lengths,
                     const int *formats)
 {
-    struct stmt *s = stmt_slot(pg, sql);
+    struct stmt *s;
+    int f = cv_pg_fault_hook ? fault(pg, tag) : 0;
+
+    if (f)
+        return f > 0 ? CV_OK : CV_ERR;
+    s = stmt_find(pg, sql);
     if (s->state == STMT_NONE) {
         if (!PQsendPrepare(pg->conn, s->name, sql, 0, NULL))
             return CV_ERR;
@@ -306,6 +337,10 @@ int cv_pg_pipe_send(struct cv_pg *pg, int tag, const char *sql, int nparams,
 int cv_pg_pipe_send_planned(struct cv_pg *pg, int tag, const char *sql,
                             int nparams, const char *const *values)
 {
+    int f = cv_pg_fault_hook ? fault(pg, tag) : 0;
+
+    if (f)
+        return f > 0 ? CV_OK : CV_ERR;
     if (!PQsendQueryParams(pg->conn, sql, nparams, NULL, values, NULL, NULL, 0))
         return CV_ERR;
     pend_push(pg, PEND_EXEC, tag, -1);

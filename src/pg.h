@@ -125,6 +125,20 @@ int cv_pg_pipe_read(struct cv_pg *pg, cv_pg_rows_cb on_rows, void *opaque,
 int cv_pg_pipe_end(struct cv_pg *pg);
 
 /*
+ * Fault injection for tests, SQLite style: when set, the hook is asked
+ * before each statement is queued in a pipeline, with the number of such
+ * statements the process has queued so far, this one included (1, 2, ...).
+ * If it returns a SQLSTATE (five characters, digits and capitals), that
+ * statement is replaced by one that fails on the server with it, under the
+ * same tag, so a test can fail each statement of the commit path in turn
+ * without taking Postgres down. NULL (the default) costs one comparison;
+ * only the test binary sets it (tests/testkit/faults.c), before any thread
+ * starts.
+ */
+typedef const char *(*cv_pg_fault_fn)(uint64_t nth);
+extern cv_pg_fault_fn cv_pg_fault_hook;
+
+/*
  * A Postgres array literal being built ("{" ... "}"): one column of a
  * set-based statement. Zero-initialise it; buf is NULL until the first
  * element, which passes as SQL NULL. cv_pg_array_clear() empties it for
