@@ -41,12 +41,14 @@ static cv_result_t record_run(struct cv_ctx *ctx, const struct cv_event *ev)
 }
 
 static const struct cv_handler_def handlers[] = {
-    {"record_run", record_run, "record a scheduled job's run"},
-    {NULL, NULL, NULL},
+    {.name = "record_run",
+     .fn = record_run,
+     .description = "record a scheduled job's run"},
+    {0},
 };
 
 const struct cv_domain_def cv_domain_jobs = {
-    "jobs",
-    "the lead marketplace's scheduled jobs (records each run)",
-    handlers,
+    .name = "jobs",
+    .description = "the lead marketplace's scheduled jobs (records each run)",
+    .handlers = handlers,
 };

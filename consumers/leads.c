@@ -156,15 +156,19 @@ static cv_result_t upload_completed(struct cv_ctx *ctx,
 }
 
 static const struct cv_handler_def handlers[] = {
-    {"lead_submitted", lead_submitted,
-     "store a lead, queue it for verification, count partner volume"},
-    {"upload_completed", upload_completed,
-     "queueNewLeadsForVerification: queue an upload's unqueued leads"},
-    {NULL, NULL, NULL},
+    {.name = "lead_submitted",
+     .fn = lead_submitted,
+     .description =
+         "store a lead, queue it for verification, count partner volume"},
+    {.name = "upload_completed",
+     .fn = upload_completed,
+     .description =
+         "queueNewLeadsForVerification: queue an upload's unqueued leads"},
+    {0},
 };
 
 const struct cv_domain_def cv_domain_leads = {
-    "leads",
-    "leads and partner uploads of the lead marketplace",
-    handlers,
+    .name = "leads",
+    .description = "leads and partner uploads of the lead marketplace",
+    .handlers = handlers,
 };

@@ -36,13 +36,14 @@ static cv_result_t verification_requested(struct cv_ctx *ctx,
 }
 
 static const struct cv_handler_def handlers[] = {
-    {"verification_requested", verification_requested,
-     "take in a verification request"},
-    {NULL, NULL, NULL},
+    {.name = "verification_requested",
+     .fn = verification_requested,
+     .description = "take in a verification request"},
+    {0},
 };
 
 const struct cv_domain_def cv_domain_verification = {
-    "verification",
-    "email verification of the lead marketplace",
-    handlers,
+    .name = "verification",
+    .description = "email verification of the lead marketplace",
+    .handlers = handlers,
 };

@@ -12,6 +12,7 @@
 
 #include "log.h"
 #include "pg.h"
+#include "registry.h"
 
 /*
  * A schemas directory or topology file that is not there: the message names

@@ -277,19 +277,18 @@ static int show(struct cv_app *app, struct cv_pg *pg, const char *id)
 /* "{1,2,3}" from argv ids; CV_ERR on a bad id. */
 static char *id_array(int argc, char **argv, int first)
 {
-    size_t len = 0, cap = 0;
-    char *buf = NULL;
+    struct cv_pg_array ids = {0};
     int n;
 
     for (int i = first; i < argc; i++) {
         if (cv_cli_parse_int(argv[i], 1, 2147483647, &n) != CV_OK) {
             fprintf(stderr, "conveyor dlq: '%s' is not an id\n", argv[i]);
-            free(buf);
+            cv_pg_array_free(&ids);
             return NULL;
         }
-        cv_pg_array_add(&buf, &len, &cap, argv[i]);
+        cv_pg_array_add(&ids, argv[i]);
     }
-    return buf ? buf : cv_strdup("{}");
+    return ids.buf ? ids.buf : cv_strdup("{}");
 }
 
 /*

@@ -174,8 +174,8 @@ static int64_t offset_for_time(rd_kafka_t *rk, struct range *r, int64_t ts)
 /* Appends the event ids (ce_id headers) of [from, to) to an array
  * literal and counts their event types (ce_type) into t; returns how many
  * messages were read, -1 on a read failure. */
-static int64_t collect_ids(rd_kafka_t *rk, const struct range *r, char **ids,
-                           size_t *len, size_t *cap, struct tally *t)
+static int64_t collect_ids(rd_kafka_t *rk, const struct range *r,
+                           struct cv_pg_array *ids, struct tally *t)
 {
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
     int64_t next = r->from, idle = 0;
@@ -204,7 +204,7 @@ static int64_t collect_ids(rd_kafka_t *rk, const struct range *r, char **ids,
                 char id[256];
                 memcpy(id, val, size);
                 id[size] = '\0';
-                cv_pg_array_add(ids, len, cap, id);
+                cv_pg_array_add(ids, id);
             }
             if (has &&
                 rd_kafka_header_get_last(hdrs, "ce_type", &val, &size) == 0)
@@ -271,9 +271,7 @@ int cv_cmd_replay(struct cv_app *app, int argc, char **argv)
     struct cv_pg_error err;
     rd_kafka_t *rk = NULL;
     PGresult *res = NULL;
-    char *ids = NULL, *ts = NULL, *ps = NULL, *ex = NULL, *fs = NULL;
-    size_t il = 0, ic = 0, tl = 0, tc = 0, pl = 0, pc = 0, el = 0, ec = 0,
-           fl = 0, fc = 0;
+    struct cv_pg_array ids = {0}, ts = {0}, ps = {0}, ex = {0}, fs = {0};
 
     optind = 1;
     while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -433,7 +431,7 @@ int cv_cmd_replay(struct cv_app *app, int argc, char **argv)
         {
             /* read in a dry run too: the plan shows what will run */
             struct tally t = {0};
-            int64_t got = collect_ids(rk, r, &ids, &il, &ic, &t);
+            int64_t got = collect_ids(rk, r, &ids, &t);
 
             print_tally(d, &t);
             for (size_t k = 0; k < t.n; k++)
@@ -463,13 +461,13 @@ int cv_cmd_replay(struct cv_app *app, int argc, char **argv)
     }
     for (size_t i = 0; i < nr; i++) {
         char num[24];
-        cv_pg_array_add(&ts, &tl, &tc, rs[i].topic);
+        cv_pg_array_add(&ts, rs[i].topic);
         snprintf(num, sizeof(num), "%d", (int)rs[i].partition);
-        cv_pg_array_add(&ps, &pl, &pc, num);
+        cv_pg_array_add(&ps, num);
         snprintf(num, sizeof(num), "%lld", (long long)rs[i].stored);
-        cv_pg_array_add(&ex, &el, &ec, num);
+        cv_pg_array_add(&ex, num);
         snprintf(num, sizeof(num), "%lld", (long long)rs[i].from);
-        cv_pg_array_add(&fs, &fl, &fc, num);
+        cv_pg_array_add(&fs, num);
     }
     {
         char *args = cv_asprintf(
@@ -487,11 +485,11 @@ int cv_cmd_replay(struct cv_app *app, int argc, char **argv)
             cv_error("replay: %s", err.message);
             goto out;
         }
-        res = cv_pg_exec_planned(pg, REWIND_SQL, 9,
-                                 (const char *[]){group, ts, ps, ex, fs,
-                                                  ids ? ids : "{}", actor, args,
-                                                  reason},
-                                 &err);
+        res = cv_pg_exec_planned(
+            pg, REWIND_SQL, 9,
+            (const char *[]){group, ts.buf, ps.buf, ex.buf, fs.buf,
+                             ids.buf ? ids.buf : "{}", actor, args, reason},
+            &err);
         free(args);
     }
     if (!res) {
@@ -517,11 +515,11 @@ out:
     PQclear(res);
     free(rs);
     free(all.tc);
-    free(ids);
-    free(ts);
-    free(ps);
-    free(ex);
-    free(fs);
+    cv_pg_array_free(&ids);
+    cv_pg_array_free(&ts);
+    cv_pg_array_free(&ps);
+    cv_pg_array_free(&ex);
+    cv_pg_array_free(&fs);
     if (rk) {
         rd_kafka_consumer_close(rk);
         rd_kafka_destroy(rk);

@@ -11,9 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CV_OK   0
-#define CV_ERR  -1
-#define CV_NULL 1 /* a field exists but holds null */
+#include "cv.h"
 
 /* Exit codes of the conveyor binary. */
 #define CV_EXIT_OK              0
@@ -22,12 +20,6 @@
 #define CV_EXIT_HANDLER_TIMEOUT 3 /* a handler ran past its timeout */
 
 #define CV_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-
-#if defined(__GNUC__)
-#define CV_PRINTF(f, a) __attribute__((format(printf, f, a)))
-#else
-#define CV_PRINTF(f, a)
-#endif
 
 void *cv_malloc(size_t size);
 void *cv_calloc(size_t n, size_t size);

@@ -48,37 +48,4 @@ void cv_consumer_destroy(struct cv_consumer *c);
  */
 int cv_consumer_watchdog(struct cv_consumer *c);
 
-/*
- * How the consumer gets a batch of n events past the ones that fail (no
- * savepoints, I-2): it runs [lo, hi) in one transaction and reports what
- * happened; the range says what to run next. Pure bookkeeping, exposed for
- * the unit tests; the consumer thread owns its range.
- *
- * A failure names the events to blame, first..last (inclusive,
- * lo <= first <= last < hi): one event (first == last, its own statement or
- * its handler failed) or the events whose rows a failed set statement
- * carried (cv_sql_rows). The next range is then the events before first
- * (they commit), else the first half of first..last; a range that commits
- * leaves the rest of the failed range (bound) to run next. When event lo
- * fails alone, cv_consume_range_failed() returns 1: the consumer retries
- * and dead-letters it on its own and reports cv_consume_range_isolated().
- * This is a binary search: one bad event among n costs about 2 log2(n)
- * transactions; events that fail only together get split and all commit.
- */
-struct cv_consume_range {
-    size_t lo, hi; /* the range to run next; done when lo == n */
-    size_t bound;  /* end of the last range that failed (else n) */
-    size_t n;
-};
-
-void cv_consume_range_init(struct cv_consume_range *r, size_t n);
-/* [lo, hi) committed. */
-void cv_consume_range_committed(struct cv_consume_range *r);
-/* [lo, hi) failed because of first..last. Returns 1 if event lo alone is
- * to blame (isolate it), else 0 with the next range set. */
-int cv_consume_range_failed(struct cv_consume_range *r, size_t first,
-                            size_t last);
-/* Event lo was dealt with on its own (committed or dead-lettered). */
-void cv_consume_range_isolated(struct cv_consume_range *r);
-
 #endif

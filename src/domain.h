@@ -29,11 +29,7 @@ struct cv_handler_def {
 struct cv_domain_def {
     const char *name;
     const char *description;
-    const struct cv_handler_def *handlers; /* terminated by {NULL} */
+    const struct cv_handler_def *handlers; /* terminated by {0} */
 };
-
-/* The registry the build generates from the files in consumers/,
- * NULL-terminated. */
-extern const struct cv_domain_def *const cv_domains[];
 
 #endif

@@ -1,24 +1,22 @@
 /*
- * handler.c - the handler API (handler.h) on top of the engine.
+ * handler.c - the handler API (handler.h): the front doors a domain uses.
  *
- * Accessors read the event the consumer loop decoded; SQL goes into the
- * batch's pipeline tagged with the event's index, so a failing statement
- * names its event; emits become outbox rows in the same transaction.
- *
- * Row sets (cv_sql_rows) are buffered as one array literal per column and
- * sent as one unprepared statement per set when a statement needs them
- * (cv_ctx_rows_flush). Such a statement is tagged with its span, the
- * events whose rows it carries: the engine narrows a failing span down to
- * one event by re-running parts of the batch (consume.c).
+ * Accessors read the event the consumer decoded. SQL, row sets and emitted
+ * events are checked for misuse here and then handed to the batch
+ * transaction (txn.c), which buffers and tags them; a misuse is recorded in
+ * ctx and fails the event when its handler returns. Nothing here knows how
+ * a batch is run or committed.
  */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "handler.h"
+
 #include "codec.h"
-#include "ctx.h"
 #include "log.h"
+#include "txn.h"
 
 const char *cv_event_id(const struct cv_event *ev)
 {
@@ -108,187 +106,67 @@ int cv_event_bool(const struct cv_event *ev, const char *field, int *value)
     return cv_value_get_bool(ev->value, field, value);
 }
 
-int cv_sql_exec(struct cv_ctx *ctx, const char *sql, int nparams,
-                const char *const *params)
-{
-    if (cv_ctx_rows_flush(ctx) != CV_OK ||
-        cv_pg_pipe_send(ctx->pg, ctx->tag, sql, nparams, params, NULL, NULL) !=
-            CV_OK) {
-        ctx->broken = 1;
-        return CV_ERR;
-    }
-    return CV_OK;
-}
-
 /* A handler used the API wrongly: the event fails with the reason. */
-static int misuse(struct cv_ctx *ctx, const char *what)
+static void misuse(struct cv_ctx *ctx, const char *what)
 {
     if (!ctx->misused) {
         ctx->misused = 1;
-        snprintf(ctx->reason, sizeof(ctx->reason), "handler API misuse: %s",
+        snprintf(ctx->reason, sizeof(ctx->reason), "handler API misuse: %.400s",
                  what);
     }
-    cv_event_log(ctx, ctx->ev, CV_LOG_ERROR, "handler API misuse: %s", what);
-    return CV_ERR;
+    cv_event_log(ctx, CV_LOG_ERROR, "handler API misuse: %s", what);
 }
 
-/* The row set of sql in this transaction, made on first use. */
-static struct cv_rowset *rowset_of(struct cv_ctx *ctx, const char *sql,
-                                   int ncols)
+void cv_sql_exec(struct cv_ctx *ctx, const char *sql, int nparams,
+                 const char *const *params)
 {
-    struct cv_rowset *set;
-
-    for (size_t i = 0; i < ctx->nsets; i++)
-        if (ctx->sets[i].sql_ptr == sql)
-            return &ctx->sets[i];
-    for (size_t i = 0; i < ctx->nsets; i++)
-        if (strcmp(ctx->sets[i].sql, sql) == 0)
-            return &ctx->sets[i];
-    if (ctx->nsets == ctx->sets_cap) {
-        ctx->sets_cap = ctx->sets_cap ? ctx->sets_cap * 2 : 8;
-        ctx->sets = cv_realloc(ctx->sets, ctx->sets_cap * sizeof(*ctx->sets));
-    }
-    set = &ctx->sets[ctx->nsets++];
-    memset(set, 0, sizeof(*set));
-    set->sql_ptr = sql;
-    set->sql = cv_strdup(sql);
-    set->ncols = ncols;
-    set->col = cv_calloc((size_t)ncols, sizeof(*set->col));
-    set->len = cv_calloc((size_t)ncols, sizeof(*set->len));
-    set->cap = cv_calloc((size_t)ncols, sizeof(*set->cap));
-    return set;
-}
-
-int cv_sql_rows(struct cv_ctx *ctx, const char *set_sql, int ncols,
-                const char *const *values)
-{
-    struct cv_rowset *set;
-
-    if (ncols < 1 || ncols > CV_SQL_ROWS_MAX_COLS)
-        return misuse(ctx, "cv_sql_rows: ncols out of range");
-    set = rowset_of(ctx, set_sql, ncols);
-    if (set->ncols != ncols)
-        return misuse(ctx, "cv_sql_rows: ncols differs from the set's "
-                           "earlier rows");
-    if (set->nrows == 0) {
-        set->first = ctx->tag;
-        set->seq = ctx->rows_seq;
-    }
-    set->last = ctx->tag;
-    ctx->rows_seq++;
-    for (int k = 0; k < ncols; k++)
-        cv_pg_array_add_nullable(&set->col[k], &set->len[k], &set->cap[k],
-                                 values[k]);
-    /* Send a big batch's sets in chunks, each on its way at once: Postgres
-     * writes one chunk while the handlers fill the next. The first chunk
-     * is smaller, so that Postgres starts early. */
-    if (++set->nrows >= (ctx->nspans ? CV_ROWS_CHUNK : CV_ROWS_CHUNK / 4) &&
-        (cv_ctx_rows_flush(ctx) != CV_OK || cv_pg_pipe_push(ctx->pg) != CV_OK))
-        ctx->broken = 1;
-    return CV_OK;
-}
-
-/* Sends one pending set and empties it. */
-static int rows_send(struct cv_ctx *ctx, struct cv_rowset *set)
-{
-    int tag, rc;
-
-    if (ctx->nspans == ctx->spans_cap) {
-        ctx->spans_cap = ctx->spans_cap ? ctx->spans_cap * 2 : 8;
-        ctx->spans =
-            cv_realloc(ctx->spans, ctx->spans_cap * sizeof(*ctx->spans));
-    }
-    ctx->spans[ctx->nspans].first = set->first;
-    ctx->spans[ctx->nspans].last = set->last;
-    tag = CV_TAG_SPAN0 - (int)ctx->nspans++;
-    rc = cv_pg_pipe_send_planned(ctx->pg, tag, set->sql, set->ncols,
-                                 (const char *const *)set->col);
-    for (int k = 0; k < set->ncols; k++)
-        set->len[k] = 0; /* keep the buffers for the next rows */
-    set->nrows = 0;
-    return rc;
-}
-
-int cv_ctx_rows_flush(struct cv_ctx *ctx)
-{
-    int rc = CV_OK;
-
-    /* a handful of sets: pick the oldest pending one each time */
-    for (;;) {
-        struct cv_rowset *next = NULL;
-        for (size_t i = 0; i < ctx->nsets; i++)
-            if (ctx->sets[i].nrows && (!next || ctx->sets[i].seq < next->seq))
-                next = &ctx->sets[i];
-        if (!next)
-            return rc;
-        rc |= rows_send(ctx, next);
-    }
-}
-
-int cv_ctx_tag_events(const struct cv_ctx *ctx, int tag, int *first, int *last)
-{
-    if (tag >= 0) {
-        *first = *last = tag;
-        return 1;
-    }
-    if (tag <= CV_TAG_SPAN0 && (size_t)(CV_TAG_SPAN0 - tag) < ctx->nspans) {
-        *first = ctx->spans[CV_TAG_SPAN0 - tag].first;
-        *last = ctx->spans[CV_TAG_SPAN0 - tag].last;
-        return 1;
-    }
-    return 0;
-}
-
-struct first_value {
-    int tag;
-    char *value;
-};
-
-static void take_first_value(void *opaque, int tag, PGresult *res)
-{
-    struct first_value *fv = opaque;
-    if (tag != fv->tag || fv->value || PQntuples(res) < 1 ||
-        PQnfields(res) < 1 || PQgetisnull(res, 0, 0))
+    if (!sql || nparams < 0 || (nparams > 0 && !params)) {
+        misuse(ctx, "cv_sql_exec: no SQL, or parameters missing");
         return;
-    fv->value = cv_strdup(PQgetvalue(res, 0, 0));
+    }
+    cv_txn_exec(ctx, sql, nparams, params);
+}
+
+_Static_assert(CV_SQL_ROWS_MAX_COLS == CV_TXN_MAX_COLS,
+               "handler.h and txn.h disagree on the columns of a row set");
+
+void cv_sql_rows(struct cv_ctx *ctx, const char *set_sql, int ncols,
+                 const char *const *values)
+{
+    if (!set_sql || !values || ncols < 1 || ncols > CV_SQL_ROWS_MAX_COLS)
+        misuse(ctx, "cv_sql_rows: no SQL or values, or ncols out of range");
+    else if (cv_txn_rows_add(ctx, set_sql, ncols, values) != CV_OK)
+        misuse(ctx, "cv_sql_rows: ncols differs from the set's earlier rows");
 }
 
 int cv_sql_query_value(struct cv_ctx *ctx, const char *sql, int nparams,
                        const char *const *params, char **value)
 {
-    struct first_value fv = {ctx->tag, NULL};
-    struct cv_pg_error err;
-
-    *value = NULL;
-    if (cv_sql_exec(ctx, sql, nparams, params) != CV_OK)
-        return CV_ERR;
-    if (cv_pg_pipe_read(ctx->pg, take_first_value, &fv, &err) != CV_OK) {
-        /* An earlier statement's error (another event's, or a row set's)
-         * is not this handler's to judge: the engine blames its tag. */
-        if (!ctx->pipe_failed) {
-            ctx->pipe_failed = 1;
-            ctx->pipe_err = err;
-        }
-        free(fv.value);
+    if (!value || !sql || nparams < 0 || (nparams > 0 && !params)) {
+        misuse(ctx, "cv_sql_query_value: no SQL or value, or parameters "
+                    "missing");
+        if (value)
+            *value = NULL;
         return CV_ERR;
     }
-    *value = fv.value;
-    return CV_OK;
+    return cv_txn_query_value(ctx, sql, nparams, params, value);
 }
 
 struct cv_record *cv_emit_new(struct cv_ctx *ctx, const char *event_type)
 {
-    const struct cv_topo_event *te = cv_topology_event(ctx->topo, event_type);
-    const struct cv_schema *schema;
-    if (!te) {
-        cv_event_log(ctx, ctx->ev, CV_LOG_ERROR,
-                     "emit: event type %s is not declared in the topology",
-                     event_type);
+    const struct cv_topo_event *te =
+        event_type ? cv_topology_event(ctx->topo, event_type) : NULL;
+    const struct cv_schema *schema =
+        te ? cv_catalogue_by_name(ctx->cat, te->schema) : NULL;
+    char what[300];
+
+    if (!schema) {
+        snprintf(what, sizeof(what),
+                 "emit: event type %.200s is not declared in the topology",
+                 event_type ? event_type : "(null)");
+        misuse(ctx, what);
         return NULL;
     }
-    schema = cv_catalogue_by_name(ctx->cat, te->schema);
-    if (!schema)
-        return NULL;
     ctx->emit_rec = cv_record_new(schema);
     ctx->emit_event = te;
     return (struct cv_record *)ctx->emit_rec;
@@ -303,108 +181,41 @@ static const struct cv_topo_event *event_of(const struct cv_ctx *ctx,
 
 int cv_emit_send(struct cv_ctx *ctx, struct cv_record *rec, const char *key)
 {
-    char errstr[512], id[CV_CE_ID_MAX + 16], when[24], source[300];
+    char errstr[512], id[CV_CE_ID_MAX + 16];
     const struct cv_topo_event *te;
-    struct cv_outbox_rows *ob = &ctx->outbox;
     char *buf = NULL;
     size_t len = 0;
     int rc = CV_ERR;
 
-    if (!rec)
+    if (!rec) {
+        /* cv_emit_new() failed, and said so */
+        if (!ctx->misused)
+            misuse(ctx, "cv_emit_send: no record");
         return CV_ERR;
+    }
     te = event_of(ctx, rec);
-    if (!te ||
-        cv_record_encode(rec, &buf, &len, errstr, sizeof(errstr)) != CV_OK) {
-        cv_event_log(ctx, ctx->ev, CV_LOG_ERROR, "emit failed: %s",
-                     te ? errstr
-                        : "send each record made by cv_emit_new() before the "
-                          "next cv_emit_new()");
+    if (!te) {
+        misuse(ctx, "emit failed: send each record made by cv_emit_new() "
+                    "before the next cv_emit_new()");
+        goto out;
+    }
+    if (cv_record_encode(rec, &buf, &len, errstr, sizeof(errstr)) != CV_OK) {
+        char what[600];
+        snprintf(what, sizeof(what), "emit failed: %.400s", errstr);
+        misuse(ctx, what);
         goto out;
     }
     /* Deterministic id: a re-run handler emits the same ids (I-4). */
     snprintf(id, sizeof(id), "%s.%d", ctx->ev->ce->id, ++ctx->emit_seq);
-    snprintf(when, sizeof(when), "%lld", (long long)cv_wall_ms());
-    snprintf(source, sizeof(source), "conveyor/%s", ctx->domain);
     /* buffered: the engine writes all of a batch's rows in one insert */
-#define COL(i) &ob->col[i], &ob->len[i], &ob->cap[i]
-    cv_pg_array_add(COL(CV_OB_TOPIC), te->topic);
-    if (key)
-        cv_pg_array_add_bytea(COL(CV_OB_KEY), key, strlen(key));
-    else
-        cv_pg_array_add_nullable(COL(CV_OB_KEY), NULL);
-    cv_pg_array_add_bytea(COL(CV_OB_VALUE), buf, len);
-    cv_pg_array_add(COL(CV_OB_EVENT_ID), id);
-    cv_pg_array_add(COL(CV_OB_EVENT_TYPE), te->type);
-    cv_pg_array_add(COL(CV_OB_SOURCE), source);
-    cv_pg_array_add(COL(CV_OB_EVENT_TIME), when);
-    cv_pg_array_add_nullable(
-        COL(CV_OB_TENANT), ctx->ev->ce->tenant[0] ? ctx->ev->ce->tenant : NULL);
-    cv_pg_array_add_nullable(
-        COL(CV_OB_TRACEPARENT),
-        ctx->ev->ce->traceparent[0] ? ctx->ev->ce->traceparent : NULL);
-#undef COL
-    ctx->outbox_rows++;
+    cv_txn_outbox_add(ctx, te->topic, te->type, id, key, buf, len);
     rc = CV_OK;
-    /* like row sets: a big batch's outbox goes out in chunks */
-    if (++ctx->outbox_pending >= CV_ROWS_CHUNK &&
-        (cv_ctx_outbox_flush(ctx) != CV_OK ||
-         cv_pg_pipe_push(ctx->pg) != CV_OK))
-        ctx->broken = 1;
 out:
     free(buf);
     if (rec == ctx->emit_rec)
         ctx->emit_rec = NULL;
     cv_record_destroy(rec);
     return rc;
-}
-
-int cv_ctx_outbox_flush(struct cv_ctx *ctx)
-{
-    int rc;
-
-    if (!ctx->outbox_pending)
-        return CV_OK;
-    /* prepared: an insert from arrays has no plan to go stale */
-    rc = cv_pg_pipe_send(
-        ctx->pg, CV_TAG_ENGINE,
-        "INSERT INTO conveyor.outbox (topic, key, value, event_id, "
-        "event_type, source, event_time, tenant, traceparent) "
-        "SELECT * FROM unnest($1::text[], $2::bytea[], $3::bytea[], "
-        "$4::text[], $5::text[], $6::text[], $7::bigint[], $8::text[], "
-        "$9::text[])",
-        CV_OB_COLUMNS, (const char *const *)ctx->outbox.col, NULL, NULL);
-    for (int i = 0; i < CV_OB_COLUMNS; i++)
-        ctx->outbox.len[i] = 0; /* keep the buffers for the next rows */
-    ctx->outbox_pending = 0;
-    return rc;
-}
-
-void cv_ctx_reset(struct cv_ctx *ctx)
-{
-    for (int i = 0; i < CV_OB_COLUMNS; i++) {
-        free(ctx->outbox.col[i]);
-        ctx->outbox.col[i] = NULL;
-        ctx->outbox.len[i] = ctx->outbox.cap[i] = 0;
-    }
-    ctx->outbox_rows = ctx->outbox_pending = 0;
-    for (size_t i = 0; i < ctx->nsets; i++) {
-        struct cv_rowset *set = &ctx->sets[i];
-        for (int k = 0; k < set->ncols; k++)
-            free(set->col[k]);
-        free(set->col);
-        free(set->len);
-        free(set->cap);
-        free(set->sql);
-    }
-    free(ctx->sets);
-    ctx->sets = NULL;
-    ctx->nsets = ctx->sets_cap = 0;
-    ctx->rows_seq = 0;
-    free(ctx->spans);
-    ctx->spans = NULL;
-    ctx->nspans = ctx->spans_cap = 0;
-    ctx->pipe_failed = 0;
-    ctx->misused = 0;
 }
 
 cv_result_t cv_retry(struct cv_ctx *ctx, const char *fmt, ...)
@@ -425,9 +236,9 @@ cv_result_t cv_fail(struct cv_ctx *ctx, const char *fmt, ...)
     return CV_FAILED;
 }
 
-void cv_event_log(struct cv_ctx *ctx, const struct cv_event *ev, int level,
-                  const char *fmt, ...)
+void cv_event_log(struct cv_ctx *ctx, int level, const char *fmt, ...)
 {
+    const struct cv_event *ev = ctx->ev;
     char msg[1024], kv[512];
     va_list ap;
     if (level > cv_log_level)

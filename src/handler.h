@@ -1,10 +1,21 @@
 /*
  * handler.h - the API a domain consumer sees. Nothing else.
  *
- * A domain is one file in consumers/ that defines one struct cv_domain_def
- * named cv_domain_<file name>; the build generates the registry, so adding a
- * domain touches no engine file. The engine never includes consumers/, and
- * consumers never see librdkafka, libpq or avro-c handles.
+ * A domain is one file in consumers/ that includes this header (and the C
+ * library's) and nothing else, and defines one struct cv_domain_def named
+ * cv_domain_<file name> with designated initialisers:
+ *
+ *   static const struct cv_handler_def handlers[] = {
+ *       {.name = "lead_submitted", .fn = lead_submitted,
+ *        .description = "store a lead, queue it for verification"},
+ *       {0},
+ *   };
+ *   const struct cv_domain_def cv_domain_leads = {
+ *       .name = "leads", .description = "...", .handlers = handlers};
+ *
+ * The build generates the registry, so adding a domain touches no engine
+ * file. The engine never includes consumers/, and consumers never see
+ * librdkafka, libpq or avro-c handles.
  *
  * A handler runs inside the batch's Postgres transaction. Everything it does
  * through cv_sql_rows(), cv_sql_exec() and cv_emit_*() commits together with
@@ -34,6 +45,13 @@
  * Side effects outside Postgres carry an idempotency key derived from
  * cv_event_id() (DESIGN.md I-6).
  *
+ * Writes (cv_sql_exec, cv_sql_rows, cv_emit_*) return nothing a handler
+ * must check: a misuse (a bad argument, an event type the topology does not
+ * declare, a record that does not encode) is logged, recorded in ctx, and
+ * fails the event once the handler returns, as cv_fail() would; a
+ * statement that cannot even be queued (the connection is gone) rolls the
+ * batch back, and the batch runs again.
+ *
  * Everything a handler receives is borrowed for the duration of the call.
  * Handlers are called from the consumer thread that owns the batch.
  */
@@ -43,7 +61,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "common.h"
+#include "cv.h"
 #include "domain.h"
 #include "record.h"
 
@@ -92,18 +110,21 @@ int cv_event_bool(const struct cv_event *ev, const char *field, int *value);
  * ---- SQL on the batch transaction ----
  * Parameters are text (NULL for SQL NULL); SQL is always parameterised.
  * cv_sql_exec() queues the statement (pipeline mode): its errors surface when
- * the batch commits and make the engine isolate this event. Returns CV_OK or
- * CV_ERR if it could not even be queued. The SQL text should be a literal:
- * the engine prepares each distinct text once per connection. Writing one
- * row per event? cv_sql_rows() below writes them all in one statement.
+ * the batch commits and make the engine isolate this event. The SQL text
+ * should be a literal: the engine prepares each distinct text once per
+ * connection. Writing one row per event? cv_sql_rows() below writes them
+ * all in one statement.
  */
-int cv_sql_exec(struct cv_ctx *ctx, const char *sql, int nparams,
-                const char *const *params);
+void cv_sql_exec(struct cv_ctx *ctx, const char *sql, int nparams,
+                 const char *const *params);
 
 /*
  * Runs a query now and returns its first row's first column as a fresh
  * string in *value (NULL for SQL NULL or no rows; caller frees). Costs a
  * round trip: use it only when the handler's logic needs the answer.
+ * Returns CV_OK, or CV_ERR when the query (or a statement queued before it)
+ * failed: return cv_retry() or cv_fail() then. A handler that returns
+ * CV_HANDLED all the same fails its event with the statement's error.
  */
 int cv_sql_query_value(struct cv_ctx *ctx, const char *sql, int nparams,
                        const char *const *params, char **value);
@@ -155,18 +176,21 @@ int cv_sql_query_value(struct cv_ctx *ctx, const char *sql, int nparams,
  *
  * set_sql should be a literal; it is planned on every run (not prepared:
  * the best plan depends on how many rows there are). ncols is 1 to
- * CV_SQL_ROWS_MAX_COLS and the same for every row of a set. Returns CV_OK,
- * or CV_ERR for a misuse (bad ncols), which also fails the event.
+ * CV_SQL_ROWS_MAX_COLS and the same for every row of a set; another ncols
+ * is a misuse.
  */
 #define CV_SQL_ROWS_MAX_COLS 64
-int cv_sql_rows(struct cv_ctx *ctx, const char *set_sql, int ncols,
-                const char *const *values);
+void cv_sql_rows(struct cv_ctx *ctx, const char *set_sql, int ncols,
+                 const char *const *values);
 
 /*
  * ---- emit events through the transactional outbox (DESIGN.md I-5) ----
- * cv_emit_new() starts a record of the event type's schema (NULL if the type
- * is not declared in the topology). Set fields by name, then cv_emit_send()
- * encodes it and queues the outbox row; it takes ownership of the record.
+ * cv_emit_new() starts a record of the event type's schema (NULL, and a
+ * misuse, if the type is not declared in the topology). Set fields by name
+ * (record.h: a setter returns CV_ERR for a field the schema lacks), then
+ * cv_emit_send() encodes it and queues the outbox row; it takes ownership
+ * of the record. A record that does not encode (a required field unset) is
+ * a misuse: cv_emit_send() returns CV_ERR and the event fails.
  * The emitted event's ce_id is derived from this event's id and the emit
  * ordinal, so a re-run handler emits the same ids and I-4 absorbs repeats.
  * Send (or cv_record_destroy()) each record before the next cv_emit_new().
@@ -178,8 +202,10 @@ int cv_emit_send(struct cv_ctx *ctx, struct cv_record *rec, const char *key);
 cv_result_t cv_retry(struct cv_ctx *ctx, const char *fmt, ...) CV_PRINTF(2, 3);
 cv_result_t cv_fail(struct cv_ctx *ctx, const char *fmt, ...) CV_PRINTF(2, 3);
 
-/* ---- logging with the event's domain, topic, partition, offset ---- */
-void cv_event_log(struct cv_ctx *ctx, const struct cv_event *ev, int level,
-                  const char *fmt, ...) CV_PRINTF(4, 5);
+/* ---- logging with the event's domain, topic, partition, offset ----
+ * level is CV_LOG_ERROR, _WARN, _INFO or _DEBUG; the line is formatted only
+ * if the configured level lets it through. */
+void cv_event_log(struct cv_ctx *ctx, int level, const char *fmt, ...)
+    CV_PRINTF(3, 4);
 
 #endif

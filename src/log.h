@@ -10,13 +10,6 @@
 
 #include "common.h"
 
-enum cv_log_level {
-    CV_LOG_ERROR = 0,
-    CV_LOG_WARN = 1,
-    CV_LOG_INFO = 2,
-    CV_LOG_DEBUG = 3,
-};
-
 enum cv_log_format {
     CV_LOG_LOGFMT = 0,
     CV_LOG_JSON = 1,

@@ -173,8 +173,7 @@ static int relay_round(struct cv_relay *r)
     const char *params[1] = {limit};
     PGresult *res;
     int n, done = 0;
-    char *ids = NULL;
-    size_t il = 0, ic = 0;
+    struct cv_pg_array ids = {0};
 
     snprintf(limit, sizeof(limit), "%d", r->cfg->outbox_batch_size);
     res = PQexecParams(cv_pg_conn(r->pg),
@@ -258,7 +257,7 @@ static int relay_round(struct cv_relay *r)
         }
         snprintf(id, sizeof(id), "%lld",
                  (long long)be64(PQgetvalue(res, i, 0)));
-        cv_pg_array_add(&ids, &il, &ic, id);
+        cv_pg_array_add(&ids, id);
         done++;
     }
     PQclear(res);
@@ -269,17 +268,17 @@ static int relay_round(struct cv_relay *r)
                   r->pg,
                   "UPDATE conveyor.outbox o SET published_at = now() "
                   "FROM unnest($1::bigint[]) AS u(id) WHERE o.id = u.id",
-                  1, (const char *[]){ids}, &err))) {
+                  1, (const char *[]){ids.buf}, &err))) {
             CV_LOG(CV_LOG_WARN, RELAY_KV, "marking rows published: %s",
                    err.message);
-            free(ids);
+            cv_pg_array_free(&ids);
             return -1;
         }
         PQclear(marked);
         atomic_fetch_add(&cv_stats.published, (uint_fast64_t)done);
         CV_LOG(CV_LOG_DEBUG, RELAY_KV, "published %d outbox rows", done);
     }
-    free(ids);
+    cv_pg_array_free(&ids);
     return done < n ? -1 : done;
 }
 

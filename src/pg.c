@@ -16,6 +16,7 @@
  */
 #include "pg.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,7 +51,7 @@ struct cv_pg {
     int failed; /* the pipeline saw an error since the last sync */
 };
 
-static void set_conn_error(struct cv_pg *pg, struct cv_pg_error *err, int tag)
+void cv_pg_conn_error(struct cv_pg *pg, struct cv_pg_error *err, int tag)
 {
     if (!err)
         return;
@@ -162,6 +163,11 @@ int cv_pg_waited_too_long(const char *sqlstate)
                         strcmp(sqlstate, CV_SQLSTATE_QUERY_CANCELED) == 0);
 }
 
+int cv_pg_connection_error(const char *sqlstate)
+{
+    return !sqlstate || !*sqlstate || strncmp(sqlstate, "08", 2) == 0;
+}
+
 int cv_pg_retriable(const char *sqlstate)
 {
     if (!sqlstate || !*sqlstate)
@@ -179,7 +185,7 @@ int cv_pg_retriable(const char *sqlstate)
 }
 
 /* Finds or adds the cache slot for sql. */
-static struct stmt *stmt_slot(struct cv_pg *pg, const char *sql)
+static struct stmt *stmt_find(struct cv_pg *pg, const char *sql)
 {
     uint64_t h = 0;
     for (size_t i = 0; i < pg->nstmts; i++)
@@ -212,7 +218,7 @@ static PGresult *checked(struct cv_pg *pg, PGresult *res,
     if (res && PQresultErrorField(res, PG_DIAG_SQLSTATE))
         set_result_error(res, err, -1);
     else
-        set_conn_error(pg, err, -1);
+        cv_pg_conn_error(pg, err, -1);
     PQclear(res);
     return NULL;
 }
@@ -220,7 +226,7 @@ static PGresult *checked(struct cv_pg *pg, PGresult *res,
 PGresult *cv_pg_exec(struct cv_pg *pg, const char *sql, int nparams,
                      const char *const *params, struct cv_pg_error *err)
 {
-    struct stmt *s = stmt_slot(pg, sql);
+    struct stmt *s = stmt_find(pg, sql);
     PGresult *res;
 
     if (s->state != STMT_READY) {
@@ -229,7 +235,7 @@ PGresult *cv_pg_exec(struct cv_pg *pg, const char *sql, int nparams,
             if (res)
                 set_result_error(res, err, -1);
             else
-                set_conn_error(pg, err, -1);
+                cv_pg_conn_error(pg, err, -1);
             PQclear(res);
             return NULL;
         }
@@ -280,11 +286,41 @@ int cv_pg_pipe_begin(struct cv_pg *pg)
     return PQenterPipelineMode(pg->conn) ? CV_OK : CV_ERR;
 }
 
+cv_pg_fault_fn cv_pg_fault_hook;
+
+/* Queues the statement the fault hook asks for in place of the next one,
+ * if it does: returns 1 (queued), -1 (could not be), or 0 (no fault). */
+static int fault(struct cv_pg *pg, int tag)
+{
+    static atomic_uint_fast64_t nth;
+    const char *state = cv_pg_fault_hook(atomic_fetch_add(&nth, 1) + 1);
+    char sql[128];
+
+    if (!state || strlen(state) != 5 ||
+        strspn(state, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ") != 5)
+        return 0;
+    /* a literal, not a parameter: RAISE takes no parameter in a DO block,
+     * and the text was checked above */
+    snprintf(sql, sizeof(sql),
+             "DO $$BEGIN RAISE EXCEPTION 'injected fault' USING ERRCODE = "
+             "'%s'; END$$",
+             state);
+    if (!PQsendQueryParams(pg->conn, sql, 0, NULL, NULL, NULL, NULL, 0))
+        return -1;
+    pend_push(pg, PEND_EXEC, tag, -1);
+    return 1;
+}
+
 int cv_pg_pipe_send(struct cv_pg *pg, int tag, const char *sql, int nparams,
                     const char *const *values, const int *lengths,
                     const int *formats)
 {
-    struct stmt *s = stmt_slot(pg, sql);
+    struct stmt *s;
+    int f = cv_pg_fault_hook ? fault(pg, tag) : 0;
+
+    if (f)
+        return f > 0 ? CV_OK : CV_ERR;
+    s = stmt_find(pg, sql);
     if (s->state == STMT_NONE) {
         if (!PQsendPrepare(pg->conn, s->name, sql, 0, NULL))
             return CV_ERR;
@@ -301,6 +337,10 @@ int cv_pg_pipe_send(struct cv_pg *pg, int tag, const char *sql, int nparams,
 int cv_pg_pipe_send_planned(struct cv_pg *pg, int tag, const char *sql,
                             int nparams, const char *const *values)
 {
+    int f = cv_pg_fault_hook ? fault(pg, tag) : 0;
+
+    if (f)
+        return f > 0 ? CV_OK : CV_ERR;
     if (!PQsendQueryParams(pg->conn, sql, nparams, NULL, values, NULL, NULL, 0))
         return CV_ERR;
     pend_push(pg, PEND_EXEC, tag, -1);
@@ -326,7 +366,7 @@ static int read_results(struct cv_pg *pg, size_t upto, cv_pg_rows_cb on_rows,
         ExecStatusType st;
 
         if (!res) {
-            set_conn_error(pg, first, p->tag);
+            cv_pg_conn_error(pg, first, p->tag);
             pg->failed = 1;
             return CV_ERR;
         }
@@ -334,7 +374,7 @@ static int read_results(struct cv_pg *pg, size_t upto, cv_pg_rows_cb on_rows,
         if (p->kind == PEND_SYNC) {
             if (st != PGRES_PIPELINE_SYNC) {
                 PQclear(res);
-                set_conn_error(pg, first, -1);
+                cv_pg_conn_error(pg, first, -1);
                 pg->failed = 1;
                 return CV_ERR;
             }
@@ -367,7 +407,7 @@ int cv_pg_pipe_read(struct cv_pg *pg, cv_pg_rows_cb on_rows, void *opaque,
                     struct cv_pg_error *err)
 {
     if (!PQsendFlushRequest(pg->conn) || PQflush(pg->conn) != 0) {
-        set_conn_error(pg, err, -1);
+        cv_pg_conn_error(pg, err, -1);
         pg->failed = 1;
         return CV_ERR;
     }
@@ -389,7 +429,7 @@ int cv_pg_pipe_sync(struct cv_pg *pg, cv_pg_rows_cb on_rows, void *opaque,
     err->message[0] = '\0';
     err->context[0] = '\0';
     if (!PQpipelineSync(pg->conn)) {
-        set_conn_error(pg, err, -1);
+        cv_pg_conn_error(pg, err, -1);
         return CV_ERR;
     }
     pend_push(pg, PEND_SYNC, -1, -1);
@@ -423,15 +463,15 @@ int cv_pg_pipe_end(struct cv_pg *pg)
     return PQexitPipelineMode(pg->conn) ? CV_OK : CV_ERR;
 }
 
-void cv_pg_array_add(char **buf, size_t *len, size_t *cap, const char *s)
+void cv_pg_array_add(struct cv_pg_array *a, const char *s)
 {
-    size_t need = *len + 2 * strlen(s) + 8;
-    if (need > *cap) {
-        *cap = need * 2;
-        *buf = cv_realloc(*buf, *cap);
+    size_t need = a->len + 2 * strlen(s) + 8;
+    if (need > a->cap) {
+        a->cap = need * 2;
+        a->buf = cv_realloc(a->buf, a->cap);
     }
-    char *p = *buf + *len;
-    if (*len == 0)
+    char *p = a->buf + a->len;
+    if (a->len == 0)
         *p++ = '{';
     else
         p[-1] = ','; /* replace the closing brace */
@@ -444,41 +484,39 @@ void cv_pg_array_add(char **buf, size_t *len, size_t *cap, const char *s)
     *p++ = '"';
     *p++ = '}';
     *p = '\0';
-    *len = (size_t)(p - *buf);
+    a->len = (size_t)(p - a->buf);
 }
 
-void cv_pg_array_add_nullable(char **buf, size_t *len, size_t *cap,
-                              const char *s)
+void cv_pg_array_add_nullable(struct cv_pg_array *a, const char *s)
 {
     if (s) {
-        cv_pg_array_add(buf, len, cap, s);
+        cv_pg_array_add(a, s);
         return;
     }
-    if (*len + 8 > *cap) {
-        *cap = (*len + 8) * 2;
-        *buf = cv_realloc(*buf, *cap);
+    if (a->len + 8 > a->cap) {
+        a->cap = (a->len + 8) * 2;
+        a->buf = cv_realloc(a->buf, a->cap);
     }
-    char *p = *buf + *len;
-    if (*len == 0)
+    char *p = a->buf + a->len;
+    if (a->len == 0)
         *p++ = '{';
     else
         p[-1] = ',';
     memcpy(p, "NULL}", 6);
-    *len = (size_t)(p - *buf) + 5;
+    a->len = (size_t)(p - a->buf) + 5;
 }
 
-void cv_pg_array_add_bytea(char **buf, size_t *len, size_t *cap, const void *s,
-                           size_t n)
+void cv_pg_array_add_bytea(struct cv_pg_array *a, const void *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
     const unsigned char *b = s;
     /* "\\x" + 2 hex digits a byte, quoted, as an array element */
-    if (*len + 2 * n + 16 > *cap) {
-        *cap = (*len + 2 * n + 16) * 2;
-        *buf = cv_realloc(*buf, *cap);
+    if (a->len + 2 * n + 16 > a->cap) {
+        a->cap = (a->len + 2 * n + 16) * 2;
+        a->buf = cv_realloc(a->buf, a->cap);
     }
-    char *p = *buf + *len;
-    if (*len == 0)
+    char *p = a->buf + a->len;
+    if (a->len == 0)
         *p++ = '{';
     else
         p[-1] = ',';
@@ -491,5 +529,17 @@ void cv_pg_array_add_bytea(char **buf, size_t *len, size_t *cap, const void *s,
     *p++ = '"';
     *p++ = '}';
     *p = '\0';
-    *len = (size_t)(p - *buf);
+    a->len = (size_t)(p - a->buf);
+}
+
+void cv_pg_array_clear(struct cv_pg_array *a)
+{
+    a->len = 0;
+}
+
+void cv_pg_array_free(struct cv_pg_array *a)
+{
+    free(a->buf);
+    a->buf = NULL;
+    a->len = a->cap = 0;
 }

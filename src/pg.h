@@ -39,6 +39,9 @@ PGconn *cv_pg_conn(struct cv_pg *pg);
 const char *cv_pg_describe(struct cv_pg *pg);
 /* True if the connection is usable. */
 int cv_pg_ok(struct cv_pg *pg);
+/* Fills err (may be NULL) with the connection's last error, as if the
+ * statement tagged tag had failed with it: no SQLSTATE, one line. */
+void cv_pg_conn_error(struct cv_pg *pg, struct cv_pg_error *err, int tag);
 
 /* SQLSTATEs the engine acts on by name. */
 #define CV_SQLSTATE_UNIQUE         "23505" /* unique_violation */
@@ -48,6 +51,10 @@ int cv_pg_ok(struct cv_pg *pg);
 
 /* 1 if the SQLSTATE (or "" = connection lost) is worth retrying. */
 int cv_pg_retriable(const char *sqlstate);
+
+/* 1 if the error is the connection's (class 08, or "" = lost), not the
+ * statement's: no statement, and so no event, is to blame. */
+int cv_pg_connection_error(const char *sqlstate);
 
 /*
  * 1 if the statement waited too long, for a lock (lock_timeout) or as a
@@ -117,14 +124,38 @@ int cv_pg_pipe_read(struct cv_pg *pg, cv_pg_rows_cb on_rows, void *opaque,
 /* Leaves pipeline mode (after a sync). */
 int cv_pg_pipe_end(struct cv_pg *pg);
 
-/* Appends s to a Postgres array literal being built in *buf ("{" ... "}"),
- * quoting as needed. */
-void cv_pg_array_add(char **buf, size_t *len, size_t *cap, const char *s);
-/* Appends NULL (s == NULL) or s; the bytea variant writes n bytes of s in
- * bytea hex form. */
-void cv_pg_array_add_nullable(char **buf, size_t *len, size_t *cap,
-                              const char *s);
-void cv_pg_array_add_bytea(char **buf, size_t *len, size_t *cap, const void *s,
-                           size_t n);
+/*
+ * Fault injection for tests, SQLite style: when set, the hook is asked
+ * before each statement is queued in a pipeline, with the number of such
+ * statements the process has queued so far, this one included (1, 2, ...).
+ * If it returns a SQLSTATE (five characters, digits and capitals), that
+ * statement is replaced by one that fails on the server with it, under the
+ * same tag, so a test can fail each statement of the commit path in turn
+ * without taking Postgres down. NULL (the default) costs one comparison;
+ * only the test binary sets it (tests/testkit/faults.c), before any thread
+ * starts.
+ */
+typedef const char *(*cv_pg_fault_fn)(uint64_t nth);
+extern cv_pg_fault_fn cv_pg_fault_hook;
+
+/*
+ * A Postgres array literal being built ("{" ... "}"): one column of a
+ * set-based statement. Zero-initialise it; buf is NULL until the first
+ * element, which passes as SQL NULL. cv_pg_array_clear() empties it for
+ * the next rows and keeps the buffer; cv_pg_array_free() releases it.
+ */
+struct cv_pg_array {
+    char *buf;
+    size_t len, cap;
+};
+
+/* Appends s, quoting as needed. */
+void cv_pg_array_add(struct cv_pg_array *a, const char *s);
+/* Appends NULL (s == NULL) or s. */
+void cv_pg_array_add_nullable(struct cv_pg_array *a, const char *s);
+/* Appends n bytes of s in bytea hex form. */
+void cv_pg_array_add_bytea(struct cv_pg_array *a, const void *s, size_t n);
+void cv_pg_array_clear(struct cv_pg_array *a);
+void cv_pg_array_free(struct cv_pg_array *a);
 
 #endif

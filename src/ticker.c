@@ -46,13 +46,7 @@ struct cv_ticker {
     int *paused;           /* per schedule: a pause switch is set */
 };
 
-/* A Postgres array literal being built. */
-struct arr {
-    char *buf;
-    size_t len, cap;
-};
-
-static const char *arr_text(const struct arr *a)
+static const char *arr_text(const struct cv_pg_array *a)
 {
     return a->len ? a->buf : "{}";
 }
@@ -137,16 +131,16 @@ static void disconnect(struct cv_ticker *t, const char *why)
  */
 static int load_cursors(struct cv_ticker *t, struct cv_pg_error *err)
 {
-    struct arr names = {0}, crons = {0}, zones = {0};
+    struct cv_pg_array names = {0}, crons = {0}, zones = {0};
     char now[32];
     PGresult *res;
     int rc = CV_ERR;
 
     for (size_t i = 0; i < t->topo->nschedules; i++) {
         const struct cv_topo_schedule *s = &t->topo->schedules[i];
-        cv_pg_array_add(&names.buf, &names.len, &names.cap, s->name);
-        cv_pg_array_add(&crons.buf, &crons.len, &crons.cap, s->cron_expr);
-        cv_pg_array_add(&zones.buf, &zones.len, &zones.cap, s->zone);
+        cv_pg_array_add(&names, s->name);
+        cv_pg_array_add(&crons, s->cron_expr);
+        cv_pg_array_add(&zones, s->zone);
     }
     snprintf(now, sizeof(now), "%lld", (long long)cv_clock_now_ms(&t->clock));
     res = cv_pg_exec_planned(
@@ -181,9 +175,9 @@ static int load_cursors(struct cv_ticker *t, struct cv_pg_error *err)
         PQclear(res);
         rc = CV_OK;
     }
-    free(names.buf);
-    free(crons.buf);
-    free(zones.buf);
+    cv_pg_array_free(&names);
+    cv_pg_array_free(&crons);
+    cv_pg_array_free(&zones);
     return rc;
 }
 
@@ -311,7 +305,7 @@ static int load_pauses(struct cv_ticker *t)
 
 /* The columns of one tick's fires. */
 struct tick {
-    struct arr sched, fire, kind, reason, id, topic, key, value, type;
+    struct cv_pg_array sched, fire, kind, reason, id, topic, key, value, type;
     size_t n;
     size_t *nfires; /* per schedule: fires in this tick */
     int64_t *last;  /* per schedule: the cursor after this tick */
@@ -319,10 +313,11 @@ struct tick {
 
 static void tick_free(struct tick *k)
 {
-    struct arr *cols[] = {&k->sched, &k->fire, &k->kind,  &k->reason, &k->id,
-                          &k->topic, &k->key,  &k->value, &k->type};
+    struct cv_pg_array *cols[] = {&k->sched,  &k->fire,  &k->kind,
+                                  &k->reason, &k->id,    &k->topic,
+                                  &k->key,    &k->value, &k->type};
     for (size_t i = 0; i < CV_ARRAY_SIZE(cols); i++)
-        free(cols[i]->buf);
+        cv_pg_array_free(cols[i]);
     free(k->nfires);
     free(k->last);
 }
@@ -346,18 +341,15 @@ static int tick_add(struct cv_ticker *t, struct tick *k,
     }
     cv_schedule_event_id(s->name, f->fire_ms, id, sizeof(id));
     snprintf(num, sizeof(num), "%lld", (long long)f->fire_ms);
-    cv_pg_array_add(&k->sched.buf, &k->sched.len, &k->sched.cap, s->name);
-    cv_pg_array_add(&k->fire.buf, &k->fire.len, &k->fire.cap, num);
-    cv_pg_array_add(&k->kind.buf, &k->kind.len, &k->kind.cap,
-                    cv_run_kind_name(f->kind));
-    cv_pg_array_add_nullable(&k->reason.buf, &k->reason.len, &k->reason.cap,
-                             f->reason);
-    cv_pg_array_add(&k->id.buf, &k->id.len, &k->id.cap, id);
-    cv_pg_array_add(&k->topic.buf, &k->topic.len, &k->topic.cap, ev->topic);
-    cv_pg_array_add(&k->key.buf, &k->key.len, &k->key.cap, s->key);
-    cv_pg_array_add_bytea(&k->value.buf, &k->value.len, &k->value.cap,
-                          value ? value : "", len);
-    cv_pg_array_add(&k->type.buf, &k->type.len, &k->type.cap, ev->type);
+    cv_pg_array_add(&k->sched, s->name);
+    cv_pg_array_add(&k->fire, num);
+    cv_pg_array_add(&k->kind, cv_run_kind_name(f->kind));
+    cv_pg_array_add_nullable(&k->reason, f->reason);
+    cv_pg_array_add(&k->id, id);
+    cv_pg_array_add(&k->topic, ev->topic);
+    cv_pg_array_add(&k->key, s->key);
+    cv_pg_array_add_bytea(&k->value, value ? value : "", len);
+    cv_pg_array_add(&k->type, ev->type);
     free(value);
     k->n++;
     return CV_OK;
@@ -597,7 +589,7 @@ int cv_ticker_trigger(struct cv_pg *pg, const struct cv_topology *topo,
     const struct cv_topo_event *ev = cv_topology_event(topo, s->event_type);
     const struct cv_schema *sch =
         ev ? cv_catalogue_by_name(cat, ev->schema) : NULL;
-    struct arr value = {0};
+    struct cv_pg_array value = {0};
     struct cv_pg_error err;
     char uuid[37], num[24], who[128];
     char *buf = NULL;
@@ -615,7 +607,7 @@ int cv_ticker_trigger(struct cv_pg *pg, const struct cv_topology *topo,
     snprintf(num, sizeof(num), "%lld", (long long)now_ms);
     snprintf(who, sizeof(who), "conveyor trigger (pid %d)", (int)getpid());
     /* one element: the bytea hex literal without the array braces */
-    cv_pg_array_add_bytea(&value.buf, &value.len, &value.cap, buf, len);
+    cv_pg_array_add_bytea(&value, buf, len);
     free(buf);
     res = cv_pg_exec_planned(
         pg,
@@ -638,7 +630,7 @@ int cv_ticker_trigger(struct cv_pg *pg, const struct cv_topology *topo,
         (const char *[]){s->name, num, reason, event_id, actor, who, ev->topic,
                          s->key, value.buf, ev->type},
         &err);
-    free(value.buf);
+    cv_pg_array_free(&value);
     if (!res)
         return cv_err(errstr, errstr_size, "trigger %s: %s", s->name,
                       err.message);

@@ -93,12 +93,14 @@ static cv_result_t act(struct cv_ctx *ctx, const struct cv_event *ev)
 }
 
 static const struct cv_handler_def handlers[] = {
-    {"act", act, "do what the event's command says (tests only)"},
-    {NULL, NULL, NULL},
+    {.name = "act",
+     .fn = act,
+     .description = "do what the event's command says (tests only)"},
+    {0},
 };
 
 const struct cv_domain_def cv_domain_testkit = {
-    "testkit",
-    "fault injection for the integration tests",
-    handlers,
+    .name = "testkit",
+    .description = "fault injection for the integration tests",
+    .handlers = handlers,
 };
