@@ -55,8 +55,9 @@ int cv_cmd_send(struct cv_app *app, int argc, char **argv)
     const struct cv_schema *schema;
     struct cv_pg_error err;
     char errstr[1024], uuid[37], now[24];
-    char *value = NULL, *hex = NULL;
-    size_t value_len = 0, hl = 0, hc = 0;
+    char *value = NULL;
+    struct cv_pg_array hex = {0};
+    size_t value_len = 0;
     json_t *root = NULL;
     struct cv_pg *pg = NULL;
     PGresult *res;
@@ -132,7 +133,7 @@ int cv_cmd_send(struct cv_app *app, int argc, char **argv)
         cv_uuid4(uuid);
         id = uuid;
     }
-    cv_pg_array_add_bytea(&hex, &hl, &hc, value, value_len);
+    cv_pg_array_add_bytea(&hex, value, value_len);
     snprintf(now, sizeof(now), "%lld", (long long)cv_wall_ms());
     pg = cv_app_pg(app, "conveyor/send");
     if (!pg) {
@@ -150,7 +151,7 @@ int cv_cmd_send(struct cv_app *app, int argc, char **argv)
         " VALUES ($7, 'send', $5, jsonb_build_object('event_id', $4::text,"
         " 'key', $2::text, 'data', $8::jsonb), $9)",
         9,
-        (const char *[]){te->topic, key, hex, id, te->type, now, actor, data,
+        (const char *[]){te->topic, key, hex.buf, id, te->type, now, actor, data,
                          reason},
         &err);
     if (!res) {
@@ -166,7 +167,7 @@ int cv_cmd_send(struct cv_app *app, int argc, char **argv)
 out:
     json_decref(root);
     free(value);
-    free(hex);
+    cv_pg_array_free(&hex);
     cv_pg_destroy(pg);
     return rc;
 }

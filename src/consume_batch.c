@@ -517,6 +517,7 @@ static enum cv_txn_result apply_one(struct cv_consumer *c, struct cv_ctx *ctx,
     ctx->ev = &ev;
     ctx->tag = (int)i;
     ctx->emit_seq = 0;
+    ctx->effect_seq = 0;
     ctx->reason[0] = '\0';
     consumer_watch_begin(c, e, &route->retry, &ev); /* route known: no lookup */
     hr = route->fn(ctx, &ev);

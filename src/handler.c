@@ -7,6 +7,7 @@
  * ctx and fails the event when its handler returns. Nothing here knows how
  * a batch is run or committed.
  */
+#include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -150,6 +151,90 @@ int cv_sql_query_value(struct cv_ctx *ctx, const char *sql, int nparams,
         return CV_ERR;
     }
     return cv_txn_query_value(ctx, sql, nparams, params, value);
+}
+
+/* 1 if text is NULL or JSON. */
+static int json_ok(const char *text)
+{
+    json_t *v;
+    if (!text)
+        return 1;
+    v = json_loads(text, JSON_DECODE_ANY, NULL);
+    json_decref(v);
+    return v != NULL;
+}
+
+void cv_effect_request(struct cv_ctx *ctx, const struct cv_effect *e)
+{
+    static const char *const sql =
+        "INSERT INTO conveyor.effects (target, method, path, query, body,"
+        " idempotency_key, outcome_type, outcome_key, context, domain,"
+        " source_event_id)"
+        " SELECT * FROM unnest($1::text[], $2::text[], $3::text[],"
+        " $4::text[], $5::jsonb[], $6::text[], $7::text[], $8::text[],"
+        " $9::jsonb[], $10::text[], $11::text[])"
+        " ON CONFLICT (target, idempotency_key) DO NOTHING";
+    char key[CV_CE_ID_MAX + 16], what[300];
+    const char *outcome_key;
+    size_t key_len;
+
+    if (!e || !e->target || !e->path || !e->outcome_type) {
+        misuse(ctx, "cv_effect_request: target, path and outcome_type are "
+                    "required");
+        return;
+    }
+    if (!cv_topology_target(ctx->topo, e->target)) {
+        snprintf(what, sizeof(what),
+                 "cv_effect_request: no target '%.200s' in the topology",
+                 e->target);
+        misuse(ctx, what);
+        return;
+    }
+    if (!cv_topology_event(ctx->topo, e->outcome_type)) {
+        snprintf(what, sizeof(what),
+                 "cv_effect_request: outcome type %.200s is not declared",
+                 e->outcome_type);
+        misuse(ctx, what);
+        return;
+    }
+    if (!json_ok(e->body) || !json_ok(e->context)) {
+        misuse(ctx, "cv_effect_request: body or context is not JSON");
+        return;
+    }
+    /* Deterministic: a re-run handler requests under the same keys. */
+    snprintf(key, sizeof(key), "%s.e%d", ctx->ev->ce->id, ++ctx->effect_seq);
+    outcome_key = e->outcome_key;
+    if (!outcome_key) {
+        outcome_key = cv_event_key(ctx->ev, &key_len);
+        if (outcome_key && strlen(outcome_key) != key_len)
+            outcome_key = NULL; /* a binary key: none */
+    }
+    {
+        const char *v[] = {
+            e->target,       e->method ? e->method : "POST",
+            e->path,         e->query,
+            e->body,         e->idempotency_key ? e->idempotency_key : key,
+            e->outcome_type, outcome_key,
+            e->context,      ctx->domain,
+            ctx->ev->ce->id};
+        if (cv_txn_rows_add(ctx, sql, 11, v) != CV_OK)
+            misuse(ctx, "cv_effect_request: could not add the request");
+    }
+}
+
+const char *cv_setting(struct cv_ctx *ctx, const char *name)
+{
+    const char *v = name ? cv_topology_setting(ctx->topo, name) : NULL;
+    char what[300];
+
+    if (v)
+        return v;
+    snprintf(what, sizeof(what),
+             "cv_setting: no setting '%.200s' in the "
+             "topology",
+             name ? name : "(null)");
+    misuse(ctx, what);
+    return "";
 }
 
 struct cv_record *cv_emit_new(struct cv_ctx *ctx, const char *event_type)

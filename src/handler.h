@@ -198,6 +198,51 @@ void cv_sql_rows(struct cv_ctx *ctx, const char *set_sql, int ncols,
 struct cv_record *cv_emit_new(struct cv_ctx *ctx, const char *event_type);
 int cv_emit_send(struct cv_ctx *ctx, struct cv_record *rec, const char *key);
 
+/*
+ * ---- calls to other services: effects (DESIGN.md I-6) ----
+ * A handler never calls out itself: it may be rolled back and re-run, and
+ * must not hold its transaction open on the network. cv_effect_request()
+ * adds a request to the batch transaction (a row of conveyor.effects): it
+ * exists exactly when the batch commits. The effect runner then sends it
+ * to the target (declared in the topology: base URL, secret, limits,
+ * retries) and brings the outcome back as an event of outcome_type
+ * (schema conveyor.EffectOutcome: ok, status, error, headers, body, the
+ * context given here), which this domain routes to a handler like any
+ * other event and applies exactly once.
+ *
+ * Requests are keyed by (target, idempotency_key): a handler run again (a
+ * replay, a retried dead letter) requests nothing twice. The key defaults
+ * to "<event id>.e<n>" for the handler's n-th request, and is sent in the
+ * target's idempotency header: at least once to the service, exactly once
+ * in your tables. A target without idempotency keys may see a repeat when
+ * a runner dies mid-call (its docs must say what that costs).
+ *
+ * Domain SQL may insert into conveyor.effects itself, set-based (the
+ * columns below, ON CONFLICT (target, idempotency_key) DO NOTHING).
+ * A misuse (unknown target, an outcome type that is not declared, a body
+ * or context that is not JSON) fails the event.
+ */
+struct cv_effect {
+    const char *target;          /* a target of the topology */
+    const char *method;          /* NULL: "POST" */
+    const char *path;            /* "/v1/transfers" */
+    const char *query;           /* URL-encoded, without '?', or NULL */
+    const char *body;            /* JSON text, or NULL */
+    const char *idempotency_key; /* NULL: "<event id>.e<n>" */
+    const char *outcome_type;    /* a declared event type */
+    const char *outcome_key;     /* its Kafka key; NULL: this event's key */
+    const char *context;         /* JSON text echoed in the outcome, or NULL */
+};
+void cv_effect_request(struct cv_ctx *ctx, const struct cv_effect *effect);
+
+/*
+ * ---- settings of the topology (settings = ( ... )) ----
+ * A named value: its environment variable's when that is set, else the
+ * topology's. A name the topology lacks is a misuse (the event fails);
+ * "" is returned then, so the handler can go on to return.
+ */
+const char *cv_setting(struct cv_ctx *ctx, const char *name);
+
 /* ---- results with a reason (the reason is copied) ---- */
 cv_result_t cv_retry(struct cv_ctx *ctx, const char *fmt, ...) CV_PRINTF(2, 3);
 cv_result_t cv_fail(struct cv_ctx *ctx, const char *fmt, ...) CV_PRINTF(2, 3);

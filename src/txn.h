@@ -93,6 +93,7 @@ struct cv_ctx {
     const struct cv_event *ev; /* the event being handled */
     int tag;                   /* pipeline tag of its statements */
     int emit_seq;              /* emits by this event so far */
+    int effect_seq;            /* effect requests by this event so far */
     int outbox_rows;           /* emits in this transaction */
     int outbox_pending;        /* of which not sent yet */
     struct cv_pg_array outbox[CV_OB_COLUMNS]; /* their columns (store.h) */

@@ -22,6 +22,7 @@
 
 #include "schema.h"
 #include "test.h"
+#include "target.h"
 #include "topology.h"
 
 static char tmpdir[64];
@@ -87,6 +88,21 @@ static const struct cv_handler_def leads_handlers[] = {
 };
 static const struct cv_handler_def verification_handlers[] = {
     {"verification_requested", h_verify, NULL},
+    {"process_queue", h_job, NULL},
+    {"verification_result", h_job, NULL},
+    {"reverify_stale", h_job, NULL},
+    {"update_rates", h_job, NULL},
+    {NULL, NULL, NULL},
+};
+static const struct cv_handler_def payouts_handlers[] = {
+    {"weekly_payouts", h_job, NULL},
+    {"manual_payout", h_job, NULL},
+    {"commission_release", h_job, NULL},
+    {"transfer_result", h_job, NULL},
+    {"reconcile", h_job, NULL},
+    {"transfers_listed", h_job, NULL},
+    {"payout_retry", h_job, NULL},
+    {"transfers_checked", h_job, NULL},
     {NULL, NULL, NULL},
 };
 static const struct cv_handler_def jobs_handlers[] = {
@@ -101,8 +117,10 @@ static const struct cv_domain_def leads_def = {"leads", "test leads",
                                                leads_handlers};
 static const struct cv_domain_def verification_def = {
     "verification", "test verification", verification_handlers};
+static const struct cv_domain_def payouts_def = {"payouts", "test payouts",
+                                                 payouts_handlers};
 static const struct cv_domain_def *const defs[] = {
-    &shop_def, &leads_def, &verification_def, &jobs_def, NULL};
+    &shop_def, &leads_def, &verification_def, &jobs_def, &payouts_def, NULL};
 
 static const char *fixture(const char *name)
 {
@@ -159,12 +177,13 @@ static void test_repo_topology(void)
         fprintf(stderr, "  %s\n", errstr);
     CHECK(cv_topology_check(&t, cat, defs, stderr) == 0);
     CHECK_STR(t.path, path);
-    CHECK(t.ntopics == 4);
-    CHECK(t.nevents == 15);
-    CHECK(t.ndomains == 3);
+    CHECK(t.ntopics == 5);
+    CHECK(t.nevents == 21);
+    CHECK(t.ndomains == 4);
     for (size_t i = 0; i < 3; i++)
         CHECK(t.topics[i].partitions == 8);
-    CHECK_STR(t.topics[3].name, "marketplace.jobs");
+    CHECK_STR(t.topics[3].name, "marketplace.payouts");
+    CHECK_STR(t.topics[4].name, "marketplace.jobs");
     CHECK(cv_topology_topic(&t, "marketplace.uploads") == &t.topics[1]);
     CHECK(cv_topology_topic(&t, "marketplace.nope") == NULL);
 
@@ -182,7 +201,7 @@ static void test_repo_topology(void)
     CHECK(t.nschedules == 12);
     for (size_t i = 0; i < t.nschedules; i++) {
         CHECK(t.schedules[i].cron != NULL && t.schedules[i].tz != NULL);
-        CHECK_STR(t.events[3 + i].key_field, "schedule");
+        CHECK_STR(t.events[9 + i].key_field, "schedule");
     }
     CHECK_STR(cv_topology_schedule(&t, "weeklyPartnerPayouts")->cron_expr,
               "0 2 * * MON");
@@ -238,13 +257,39 @@ static void test_repo_topology(void)
     }
     /* a job's runs stay in order: every route inherits blocking */
     d = cv_topology_domain(&t, "jobs");
-    CHECK(d != NULL && d->nroutes == 12);
+    CHECK(d != NULL && d->nroutes == 6);
     if (d) {
         CHECK(d->retry.mode == CV_RETRY_BLOCKING && d->retry.line > 0);
         for (size_t i = 0; i < d->nroutes; i++)
             CHECK(d->routes[i].retry.mode == CV_RETRY_BLOCKING &&
                   d->routes[i].retry.line == d->retry.line);
     }
+    /* the payouts domain and the services it calls */
+    d = cv_topology_domain(&t, "payouts");
+    CHECK(d != NULL && d->nroutes == 8);
+    CHECK(t.ntargets == 2 && t.nsettings == 7);
+    {
+        const struct cv_target *st = cv_topology_target(&t, "stripe");
+        const struct cv_target *mv = cv_topology_target(&t, "millionverifier");
+        CHECK(st && st->auth == CV_AUTH_BEARER && st->body == CV_BODY_FORM);
+        CHECK(st && st->concurrency == 1 && st->max_age_ms == 86400000);
+        CHECK(st && st->noutcome_headers == 2 &&
+              strcmp(st->outcome_headers[1], "Idempotent-Replayed") == 0);
+        CHECK_STR(st ? st->idempotency_header : NULL, "Idempotency-Key");
+        CHECK(mv && mv->auth == CV_AUTH_QUERY && mv->concurrency == 3);
+        CHECK(mv && mv->retry.max_attempts == 1);
+        CHECK_STR(mv ? mv->auth_param : NULL, "api");
+        CHECK_STR(mv ? mv->error_value : NULL, "error");
+        CHECK(cv_topology_target(&t, "nope") == NULL);
+    }
+    unsetenv("PAYOUT_MIN_AMOUNT");
+    CHECK_STR(cv_topology_setting(&t, "payout_min_amount"), "25.00");
+    setenv("PAYOUT_MIN_AMOUNT", "40.00", 1);
+    CHECK_STR(cv_topology_setting(&t, "payout_min_amount"), "40.00");
+    setenv("PAYOUT_MIN_AMOUNT", "", 1);
+    CHECK_STR(cv_topology_setting(&t, "payout_min_amount"), "25.00");
+    unsetenv("PAYOUT_MIN_AMOUNT");
+    CHECK(cv_topology_setting(&t, "nope") == NULL);
     /* leads sets no retry group: the defaults */
     d = cv_topology_domain(&t, "leads");
     CHECK(d && d->nroutes && d->routes[0].retry.line == 0 &&
@@ -412,7 +457,7 @@ static void test_check_routes(void)
         "at line 20)",
         "22: domain 'orders': route for 'shop.order.paid': handler "
         "'warehouse.paid': no compiled-in domain 'warehouse' (have: shop, "
-        "leads, verification, jobs)",
+        "leads, verification, jobs, payouts)",
         "23: domain 'orders': event 'shop.order.placed' is routed twice "
         "(first at line 19)",
         "23: domain 'orders': route for 'shop.order.placed': handler 'shop.' "
@@ -575,7 +620,7 @@ static void test_reference_documents_every_key(void)
                     toupper((unsigned char)group[0]), group + 1, dot + 1);
         CHECK(ok);
     }
-    CHECK(n == 45);
+    CHECK(n == 73);
     /* the table, as people read it */
     CHECK_CONTAINS(desc, "domain.batch_size (integer 1..100000, default 500)");
     CHECK_CONTAINS(desc, "retry.mode (blocking|deferred, default blocking)");
@@ -613,7 +658,41 @@ static void test_load_errors(void)
     /* top level */
     expect_load_error(TOPICS EVENTS "domains = ( );\ncrons = ( );\n",
                       "4: topology: unknown key 'crons' (expected "
-                      "topics, events, domains, schedules)");
+                      "topics, events, domains, schedules, targets, "
+                      "settings)");
+    /* targets: the rules across keys */
+#define TARGET(body)                                                           \
+    TOPICS EVENTS "domains = ( );\ntargets = ( {\n" body " } );\n"
+    expect_load_error(TARGET("name = \"s\"; base_url = \"ftp://x\";"),
+                      "4: target 's': base_url must start with http:// or "
+                      "https://");
+    expect_load_error(
+        TARGET("name = \"s\"; base_url = \"https://x\"; auth = \"bearer\";"),
+        "4: target 's': an auth other than \"none\" needs secret_env (the "
+        "variable that holds the secret)");
+    expect_load_error(TARGET("name = \"s\"; base_url = \"https://x\";\n"
+                             "auth = \"query\"; secret_env = \"K\";"),
+                      "4: target 's': auth = \"query\" needs auth_param (the "
+                      "parameter's name)");
+    expect_load_error(TARGET("name = \"s\"; base_url = \"https://x\";\n"
+                             "error_field = \"result\";"),
+                      "4: target 's': error_field and error_value go together");
+    expect_load_error(TARGET("name = \"s\"; base_url = \"https://x\";\n"
+                             "concurrency = 0;"),
+                      "6: target 's': key 'concurrency': expected integer "
+                      "1..1000, got 0");
+    expect_load_error(TARGET("name = \"s\"; base_url = \"https://x\";\n"
+                             "auth = \"oauth\";"),
+                      "6: target 's': key 'auth': expected "
+                      "none|bearer|basic|query, got 'oauth'");
+    expect_load_error(TARGET("name = \"s\"; base_url = \"https://x\";\n"
+                             "outcome_headers = [ 1 ];"),
+                      "6: target 's': key 'outcome_headers': expected "
+                      "non-empty strings, got an integer");
+    expect_load_error(TOPICS EVENTS
+                      "domains = ( );\nsettings = ( { name = \"x\"; } );\n",
+                      "4: setting 'x': missing 'value'");
+#undef TARGET
     /* schedules */
 #define SCHED(body)                                                            \
     TOPICS EVENTS "domains = ( );\nschedules = ( {\n" body " } );\n"
