@@ -199,24 +199,6 @@ static int list(struct cv_pg *pg, const struct filters *f)
     return CV_EXIT_OK;
 }
 
-/* The value as JSON if the catalogue decodes it, else NULL. */
-static char *decode_value(struct cv_app *app, const unsigned char *v, size_t n)
-{
-    struct cv_decoder *dec;
-    const struct cv_schema *schema;
-    avro_value_t *value;
-    char errstr[256], *json = NULL;
-
-    if (cv_app_load_topology(app) != CV_OK || !app->cat)
-        return NULL;
-    dec = cv_decoder_new(app->cat);
-    if (cv_decoder_decode(dec, v, n, &schema, &value, errstr, sizeof(errstr)) ==
-        CV_OK)
-        json = cv_value_to_json(value);
-    cv_decoder_destroy(dec);
-    return json;
-}
-
 static int show(struct cv_app *app, struct cv_pg *pg, const char *id)
 {
     /* the label and the column of each line, in the order printed */
@@ -259,22 +241,16 @@ static int show(struct cv_app *app, struct cv_pg *pg, const char *id)
     } else {
         size_t hexlen = (size_t)PQgetlength(res, 0, 17), len = hexlen / 2;
         const char *hex = PQgetvalue(res, 0, 17);
-        unsigned char *bytes = cv_malloc(len + 1);
-        char *json;
+        char *json = NULL;
 
-        for (size_t i = 0; i < len; i++) {
-            unsigned int b;
-            sscanf(hex + 2 * i, "%2x", &b);
-            bytes[i] = (unsigned char)b;
-        }
-        json = decode_value(app, bytes, len);
+        if (cv_app_load_topology(app) == CV_OK && app->cat)
+            json = cv_ops_dlq_value_json(app->cat, hex, hexlen);
         if (json)
             printf("%-13s %s\n", "value", json);
         else
             printf("%-13s (%zu bytes, not decodable) %.*s%s\n", "value", len,
                    512, hex, hexlen > 512 ? "..." : "");
         free(json);
-        free(bytes);
     }
     PQclear(res);
     return CV_EXIT_OK;

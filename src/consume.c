@@ -58,6 +58,9 @@
 #include "log.h"
 #include "pg.h"
 #include "stats.h"
+#include "health.h"  /* metrics */
+#include "metrics.h" /* metrics */
+#include "observe.h" /* metrics */
 
 #define CV_WAKE_MAX      16  /* leaders wake_fetchers() asks at most */
 #define CV_RETRY_POLL_MS 250 /* how often due parked retries are read */
@@ -267,6 +270,7 @@ static int pg_connect(struct cv_consumer *c)
         CV_LOG(CV_LOG_WARN, c->kv,
                "Postgres unavailable, retrying in %lldms: %s",
                (long long)backoff, errstr);
+        cv_health_beat(c, "consumer", c->name, 5000); /* metrics */
         struct timespec ts = {backoff / 1000, (backoff % 1000) * 1000000};
         nanosleep(&ts, NULL);
         backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
@@ -619,6 +623,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         while (prepare_assignment(c, parts) != CV_OK) {
             if (atomic_load(c->stop))
                 return;
+            cv_health_beat(c, "consumer", c->name, 5000); /* metrics */
             struct timespec ts = {backoff / 1000, (backoff % 1000) * 1000000};
             nanosleep(&ts, NULL);
             backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
@@ -1052,6 +1057,8 @@ static int send_dead_letter(struct cv_consumer *c, struct slot *s, int tag,
     char part[16], off[24], att[16];
     char *hdrs = cv_headers_to_json(s->hdrs);
     const char *values[12];
+    cv_metrics_event(c->domain->name, s->bad ? NULL : s->ce.type,
+                     CV_METRICS_DEAD_LETTERED); /* metrics */
     int lengths[12] = {0}, formats[12] = {0};
     int rc;
 
@@ -1440,6 +1447,7 @@ static enum txn_result run_txn(struct cv_consumer *c, size_t lo, size_t hi,
     int64_t t0;
 
     *handled = 0;
+    cv_metrics_txn_begin(); /* metrics */
     memset(&ctx, 0, sizeof(ctx));
     if (!c->pg && pg_connect(c) != CV_OK)
         return TXN_TRANSIENT;
@@ -1526,6 +1534,8 @@ static enum txn_result run_txn(struct cv_consumer *c, size_t lo, size_t hi,
         }
         if (s->dup || first_with_id(c, s->ce.id) != (int)i) {
             s->dup = 1;
+            cv_metrics_event(c->domain->name, s->ce.type,
+                             CV_METRICS_DEDUPLICATED); /* metrics */
             continue;
         }
         route = cv_topology_route(c->domain, s->ce.type);
@@ -1588,6 +1598,8 @@ static enum txn_result run_txn(struct cv_consumer *c, size_t lo, size_t hi,
         }
         cv_pg_array_add(&inbox, &bl, &bc, s->ce.id);
         (*handled)++;
+        cv_metrics_event(c->domain->name, s->ce.type,
+                         CV_METRICS_PROCESSED); /* metrics */
     }
     if (r != TXN_OK) {
         /* undo what the handlers queued */
@@ -1598,6 +1610,7 @@ static enum txn_result run_txn(struct cv_consumer *c, size_t lo, size_t hi,
     }
     if (rc == CV_OK)
         rc = cv_ctx_rows_flush(&ctx);
+    cv_metrics_txn_applied(); /* metrics */
     if (rc == CV_OK)
         rc = send_commit(c, lo, hi, inbox, &ctx, act);
     if (rc != CV_OK || cv_pg_pipe_sync(c->pg, NULL, NULL, &err) != CV_OK) {
@@ -1613,6 +1626,7 @@ static enum txn_result run_txn(struct cv_consumer *c, size_t lo, size_t hi,
         goto out;
     }
     batch_done(c, 1);
+    cv_metrics_txn_commit(c->domain->name); /* metrics */
     wait_over(c);
     cv_stats_commit_sample(cv_mono_us() - t0);
     int_fast64_t zero = 0;
@@ -1754,6 +1768,8 @@ static enum txn_result isolate(struct cv_consumer *c, size_t i)
             r = run_txn(c, i, i + 1, ACT_PARK, c->fail_reason, failures, delay,
                         &handled);
             if (r == TXN_OK)
+                cv_metrics_retried(c->domain->name, s->ce.type); /* metrics */
+            if (r == TXN_OK)
                 CV_LOG(CV_LOG_WARN, c->kv,
                        "attempt %d of %d of event %s failed (%s); parked, "
                        "next attempt in %lld ms",
@@ -1764,6 +1780,7 @@ static enum txn_result isolate(struct cv_consumer *c, size_t i)
         r = record_head_retry(c, s, failures, delay);
         if (r != TXN_OK)
             return r;
+        cv_metrics_retried(c->domain->name, s->ce.type); /* metrics */
         p->retry_offset = s->offset;
         p->retry_attempts = failures;
         p->retry_due_ms = cv_wall_ms() + delay;
@@ -2120,9 +2137,11 @@ int cv_consumer_run(struct cv_consumer *c, atomic_int *stop)
     if (pthread_create(&c->waker, NULL, waker_main, c) == 0)
         c->waker_started = 1;
     CV_LOG(CV_LOG_INFO, c->kv, "consumer started");
+    cv_observe_consumer_add(c->rk, c->domain->group_id); /* metrics */
     ack(c, 0);
     while (!atomic_load(stop)) {
         int64_t t0, t1;
+        cv_health_beat(c, "consumer", c->name, 0); /* metrics */
         if (c->pg)
             apply_controls(c);
         if (!c->pg)
@@ -2153,6 +2172,7 @@ int cv_consumer_run(struct cv_consumer *c, atomic_int *stop)
         c->waker_started = 0;
     }
     CV_LOG(CV_LOG_INFO, c->kv, "leaving the group");
+    cv_observe_consumer_remove(c->rk); /* metrics */
     rd_kafka_consumer_close(c->rk);
     return CV_OK;
 }

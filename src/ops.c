@@ -6,8 +6,12 @@
  */
 #include "ops.h"
 
+#include <stdlib.h>
+
 #include <stdio.h>
 #include <string.h>
+
+#include "codec.h"
 
 /* ---- status */
 
@@ -315,6 +319,29 @@ PGresult *cv_ops_dlq_change(struct cv_pg *pg, int retry,
     if (res && PQntuples(res))
         (void)cv_pg_command(pg, "NOTIFY conveyor_outbox", 0, NULL, &nerr);
     return res;
+}
+
+char *cv_ops_dlq_value_json(const struct cv_catalogue *cat, const char *hex,
+                            size_t hexlen)
+{
+    size_t len = hexlen / 2;
+    unsigned char *bytes = cv_malloc(len + 1);
+    struct cv_decoder *dec = cv_decoder_new(cat);
+    const struct cv_schema *schema;
+    avro_value_t *value;
+    char errstr[256], *json = NULL;
+
+    for (size_t i = 0; i < len; i++) {
+        unsigned int b = 0;
+        sscanf(hex + 2 * i, "%2x", &b);
+        bytes[i] = (unsigned char)b;
+    }
+    if (cv_decoder_decode(dec, bytes, len, &schema, &value, errstr,
+                          sizeof(errstr)) == CV_OK)
+        json = cv_value_to_json(value);
+    cv_decoder_destroy(dec);
+    free(bytes);
+    return json;
 }
 
 /* ---- schedules */

@@ -85,6 +85,12 @@ PGresult *cv_ops_dlq_change(struct cv_pg *pg, int retry,
                             const char *actor, const char *reason,
                             struct cv_pg_error *err);
 
+/* The value of a dead letter (value_hex of cv_ops_dlq_show) as JSON text
+ * if the catalogue decodes it (the caller frees it), else NULL. */
+struct cv_catalogue;
+char *cv_ops_dlq_value_json(const struct cv_catalogue *cat, const char *hex,
+                            size_t hexlen);
+
 /* ---- schedules */
 
 /* schedule, last_fire_ms (NULL: never), scheduled, catch_up, skipped,

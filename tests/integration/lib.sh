@@ -8,6 +8,9 @@ export CONVEYOR_TOPOLOGY=${CONVEYOR_TOPOLOGY:-$CONVEYOR_SOURCE_DIR/tests/integra
 export CONVEYOR_SCHEMAS=$CONVEYOR_SOURCE_DIR/schemas
 export CONVEYOR_CONFIG=$CONVEYOR_SOURCE_DIR/config/conveyor.cfg
 export DATABASE_URL=""
+# Every conveyor process of a test gets its own HTTP port (any free one):
+# several run at once, and other tests' processes may hold 8080.
+export CONVEYOR_HTTP_LISTEN=${CONVEYOR_HTTP_LISTEN:-127.0.0.1:0}
 PIDS=()
 
 log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }

@@ -1,0 +1,783 @@
+/*
+ * observe.c - the observer thread: lag, backlog, switches, schedules,
+ * readiness, and the offset mirror to Kafka (see observe.h).
+ *
+ * A round builds a fresh snapshot without holding the lock, then swaps it
+ * in; readers (scrapes, probes, the API) format the snapshot under the
+ * lock. Postgres and the broker are asked once per round whatever the
+ * number of readers. A failing Postgres or broker marks the snapshot
+ * (postgres_up, kafka_up) and the round goes on with what it has.
+ */
+#include "observe.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "buf.h"
+#include "clock.h"
+#include "kafka.h"
+#include "log.h"
+#include "migrate.h"
+#include "ops.h"
+#include "paths.h"
+#include "pg.h"
+#include "schedule.h"
+#include "stats.h"
+#include "ticker.h"
+
+#define OBSERVE_KV   "component=observer"
+#define MEMBERS_MAX  256
+#define HEAD_WAIT_MS 1000
+#define WATERMARK_MS 2000
+
+/* ---- the registered consumers (global: consume.c knows no observer) */
+
+struct member {
+    rd_kafka_t *rk;
+    char group[128];
+};
+
+static pthread_mutex_t members_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct member members[MEMBERS_MAX];
+static int nmembers;
+
+void cv_observe_consumer_add(rd_kafka_t *rk, const char *group)
+{
+    pthread_mutex_lock(&members_lock);
+    if (nmembers < MEMBERS_MAX) {
+        members[nmembers].rk = rk;
+        snprintf(members[nmembers].group, sizeof(members[nmembers].group), "%s",
+                 group);
+        nmembers++;
+    }
+    pthread_mutex_unlock(&members_lock);
+}
+
+void cv_observe_consumer_remove(rd_kafka_t *rk)
+{
+    pthread_mutex_lock(&members_lock);
+    for (int i = 0; i < nmembers; i++)
+        if (members[i].rk == rk) {
+            members[i] = members[--nmembers];
+            break;
+        }
+    pthread_mutex_unlock(&members_lock);
+}
+
+/* ---- the snapshot */
+
+struct sched {
+    int64_t last_success_ms; /* 0: never */
+    int64_t next_ms;         /* 0: none within five years */
+    int paused;
+};
+
+struct snapshot {
+    int64_t collected_ms; /* wall clock; 0 = never */
+    int pg_up, kafka_up;
+    char pg_error[600];
+    int migrations_applied, migrations_known;
+    int64_t outbox_backlog, outbox_oldest_s;
+    int64_t *dead_open, *retries; /* per domain of the topology */
+    char (*switch_scope)[16];
+    char (*switch_target)[256];
+    size_t nswitches;
+    struct sched *scheds; /* per schedule of the topology */
+    struct cv_observed_part *parts;
+    size_t nparts;
+};
+
+/* What a round remembers from the last: the head timestamps read, and the
+ * offsets mirrored, per partition. */
+struct memo {
+    char group[128], topic[256];
+    int32_t partition;
+    int64_t head_offset, head_ts; /* ts of the event at head_offset */
+    int64_t mirrored;             /* -1: not yet */
+};
+
+struct cv_observer {
+    const struct cv_config *cfg;
+    const struct cv_topology *topo;
+    const struct cv_ticker *ticker;
+    int consumers;
+    struct cv_clock clock;
+    pthread_t thread;
+    int started;
+    atomic_int stop;
+    struct cv_pg *pg;
+    rd_kafka_t *reader; /* watermarks and head timestamps */
+    struct memo *memo;
+    size_t nmemo, memo_cap;
+    pthread_mutex_t lock;
+    struct snapshot *snap; /* under lock */
+};
+
+static void snapshot_free(struct snapshot *s)
+{
+    if (!s)
+        return;
+    free(s->dead_open);
+    free(s->retries);
+    free(s->switch_scope);
+    free(s->switch_target);
+    free(s->scheds);
+    free(s->parts);
+    free(s);
+}
+
+static struct memo *memo_get(struct cv_observer *o,
+                             const struct cv_observed_part *p)
+{
+    for (size_t i = 0; i < o->nmemo; i++)
+        if (o->memo[i].partition == p->partition &&
+            strcmp(o->memo[i].topic, p->topic) == 0 &&
+            strcmp(o->memo[i].group, p->group) == 0)
+            return &o->memo[i];
+    if (o->nmemo == o->memo_cap) {
+        o->memo_cap = o->memo_cap ? 2 * o->memo_cap : 64;
+        o->memo = cv_realloc(o->memo, o->memo_cap * sizeof(*o->memo));
+    }
+    memset(&o->memo[o->nmemo], 0, sizeof(*o->memo));
+    snprintf(o->memo[o->nmemo].group, sizeof(o->memo->group), "%s", p->group);
+    snprintf(o->memo[o->nmemo].topic, sizeof(o->memo->topic), "%s", p->topic);
+    o->memo[o->nmemo].partition = p->partition;
+    o->memo[o->nmemo].head_offset = -1;
+    o->memo[o->nmemo].mirrored = -1;
+    return &o->memo[o->nmemo++];
+}
+
+static int domain_index(const struct cv_topology *t, const char *group)
+{
+    for (size_t i = 0; i < t->ndomains; i++)
+        if (strcmp(t->domains[i].group_id, group) == 0)
+            return (int)i;
+    return -1;
+}
+
+/* ---- one round */
+
+static void pg_lost(struct cv_observer *o, struct snapshot *s, const char *m)
+{
+    s->pg_up = 0;
+    snprintf(s->pg_error, sizeof(s->pg_error), "%s", m);
+    cv_pg_destroy(o->pg);
+    o->pg = NULL;
+}
+
+/* Everything Postgres knows; CV_ERR (pg_up = 0) if it did not answer. */
+static int read_postgres(struct cv_observer *o, struct snapshot *s)
+{
+    const struct cv_topology *t = o->topo;
+    struct cv_pg_error err;
+    char errstr[512];
+    PGresult *res;
+
+    if (!o->pg) {
+        o->pg =
+            cv_pg_connect(o->cfg->pg_conninfo, "conveyor/observer",
+                          o->cfg->pg_connect_timeout_s, errstr, sizeof(errstr));
+        if (!o->pg) {
+            pg_lost(o, s, errstr);
+            return CV_ERR;
+        }
+    }
+    {
+        char *names = NULL;
+        size_t len = 0, cap = 0;
+        s->migrations_known = 0;
+        for (const struct cv_migration *m = cv_migrations; m->name; m++) {
+            cv_pg_array_add(&names, &len, &cap, m->name);
+            s->migrations_known++;
+        }
+        res = cv_pg_exec(o->pg,
+                         "SELECT count(*)::int FROM conveyor.schema_migrations "
+                         "WHERE version = ANY($1::text[])",
+                         1, (const char *[]){names ? names : "{}"}, &err);
+        free(names);
+        if (!res && err.sqlstate[0] && strcmp(err.sqlstate, "42P01") == 0) {
+            s->migrations_applied = 0; /* never migrated */
+        } else if (!res) {
+            pg_lost(o, s, err.message);
+            return CV_ERR;
+        } else {
+            s->migrations_applied = atoi(PQgetvalue(res, 0, 0));
+            PQclear(res);
+        }
+    }
+    s->pg_up = 1;
+    if (s->migrations_applied < s->migrations_known)
+        return CV_OK; /* the tables below may not exist yet */
+
+    if (!(res = cv_ops_offsets(o->pg, NULL, &err)))
+        goto fail;
+    s->parts = cv_calloc((size_t)PQntuples(res) + 1, sizeof(*s->parts));
+    for (int r = 0; r < PQntuples(res); r++) {
+        struct cv_observed_part *p = &s->parts[s->nparts];
+        if (domain_index(t, PQgetvalue(res, r, 0)) < 0)
+            continue; /* a group of an older topology */
+        snprintf(p->group, sizeof(p->group), "%s", PQgetvalue(res, r, 0));
+        snprintf(p->topic, sizeof(p->topic), "%s", PQgetvalue(res, r, 1));
+        p->partition = atoi(PQgetvalue(res, r, 2));
+        p->stored = strtoll(PQgetvalue(res, r, 3), NULL, 10);
+        p->low = p->high = p->lag = -1;
+        p->lag_s = -1;
+        s->nparts++;
+    }
+    PQclear(res);
+
+    if (!(res = cv_ops_outbox(o->pg, &err)))
+        goto fail;
+    s->outbox_backlog = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    s->outbox_oldest_s = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+    PQclear(res);
+
+    res = cv_pg_exec(o->pg,
+                     "SELECT group_id, count(*) FILTER (WHERE src = 'd'), "
+                     "count(*) FILTER (WHERE src = 'r') FROM ("
+                     " SELECT group_id, 'd' AS src FROM conveyor.dead_letters"
+                     "  WHERE status = 'open'"
+                     " UNION ALL SELECT group_id, 'r' FROM conveyor.retries"
+                     ") x GROUP BY 1",
+                     0, NULL, &err);
+    if (!res)
+        goto fail;
+    for (int r = 0; r < PQntuples(res); r++) {
+        int d = domain_index(t, PQgetvalue(res, r, 0));
+        if (d >= 0) {
+            s->dead_open[d] = strtoll(PQgetvalue(res, r, 1), NULL, 10);
+            s->retries[d] = strtoll(PQgetvalue(res, r, 2), NULL, 10);
+        }
+    }
+    PQclear(res);
+
+    if (!(res = cv_ops_switches(o->pg, NULL, NULL, &err)))
+        goto fail;
+    s->switch_scope = cv_calloc((size_t)PQntuples(res) + 1, 16);
+    s->switch_target = cv_calloc((size_t)PQntuples(res) + 1, 256);
+    for (int r = 0; r < PQntuples(res); r++) {
+        const char *scope = PQgetvalue(res, r, 0);
+        const char *target = PQgetvalue(res, r, 1);
+        snprintf(s->switch_scope[s->nswitches], 16, "%s", scope);
+        snprintf(s->switch_target[s->nswitches], 256, "%s", target);
+        s->nswitches++;
+        for (size_t i = 0; i < t->nschedules; i++)
+            if (strcmp(scope, "all") == 0 ||
+                (strcmp(scope, "schedule") == 0 &&
+                 strcmp(target, t->schedules[i].name) == 0))
+                s->scheds[i].paused = 1;
+    }
+    PQclear(res);
+
+    if (!(res = cv_ops_schedule_history(o->pg, &err)))
+        goto fail;
+    for (size_t i = 0; i < t->nschedules; i++) {
+        const struct cv_topo_schedule *sc = &t->schedules[i];
+        int64_t cursor = cv_clock_now_ms(&o->clock), next;
+
+        for (int r = 0; r < PQntuples(res); r++)
+            if (strcmp(PQgetvalue(res, r, 0), sc->name) == 0) {
+                if (!PQgetisnull(res, r, 1))
+                    s->scheds[i].last_success_ms =
+                        strtoll(PQgetvalue(res, r, 1), NULL, 10);
+                if (!PQgetisnull(res, r, 6))
+                    cursor = strtoll(PQgetvalue(res, r, 6), NULL, 10);
+            }
+        if (sc->cron && cv_schedule_next(sc, cursor, &next) == CV_OK)
+            s->scheds[i].next_ms = next;
+    }
+    PQclear(res);
+    return CV_OK;
+fail:
+    pg_lost(o, s, err.message);
+    return CV_ERR;
+}
+
+/* High watermarks, and the timestamp of the event at each stored offset
+ * that has events after it. */
+static void read_kafka(struct cv_observer *o, struct snapshot *s)
+{
+    rd_kafka_topic_partition_list_t *list = NULL;
+    int64_t now = cv_wall_ms(), until;
+    char errstr[512];
+    int wanted = 0;
+
+    if (!o->reader) {
+        static const char *const overrides[] = {"max.partition.fetch.bytes",
+                                                "65536",
+                                                "fetch.wait.max.ms",
+                                                "100",
+                                                "queued.max.messages.kbytes",
+                                                "4096",
+                                                NULL};
+        o->reader = cv_kafka_consumer_new(o->cfg, "conveyor.observer",
+                                          overrides, errstr, sizeof(errstr));
+        if (!o->reader) {
+            CV_LOG(CV_LOG_WARN, OBSERVE_KV, "%s", errstr);
+            return;
+        }
+    }
+    s->kafka_up = s->nparts ? 1 : s->kafka_up;
+    for (size_t i = 0; i < s->nparts; i++) {
+        struct cv_observed_part *p = &s->parts[i];
+        if (cv_kafka_watermarks(o->reader, p->topic, p->partition, &p->low,
+                                &p->high, WATERMARK_MS, errstr,
+                                sizeof(errstr)) != CV_OK) {
+            /* one timeout is enough to know: do not wait for each */
+            s->kafka_up = 0;
+            p->low = p->high = -1;
+            break;
+        }
+        p->lag = p->high > p->stored ? p->high - p->stored : 0;
+        if (p->lag == 0)
+            p->lag_s = 0;
+    }
+    if (!s->kafka_up)
+        return;
+    list = rd_kafka_topic_partition_list_new((int)s->nparts + 1);
+    for (size_t i = 0; i < s->nparts; i++) {
+        struct cv_observed_part *p = &s->parts[i];
+        struct memo *m;
+        if (p->lag <= 0)
+            continue;
+        m = memo_get(o, p);
+        if (m->head_offset == p->stored) {
+            p->lag_s = (double)(now - m->head_ts) / 1000.0;
+            continue;
+        }
+        /* one read per topic-partition, whichever group lags there */
+        if (!rd_kafka_topic_partition_list_find(list, p->topic, p->partition)) {
+            rd_kafka_topic_partition_list_add(list, p->topic, p->partition)
+                ->offset = p->stored;
+            wanted++;
+        }
+    }
+    if (!wanted)
+        goto out;
+    rd_kafka_assign(o->reader, list);
+    until = cv_mono_ms() + HEAD_WAIT_MS;
+    while (wanted > 0 && cv_mono_ms() < until && !atomic_load(&o->stop)) {
+        rd_kafka_message_t *msg = rd_kafka_consumer_poll(o->reader, 100);
+        rd_kafka_topic_partition_t *want;
+        const char *topic;
+
+        if (!msg)
+            continue;
+        topic = msg->rkt ? rd_kafka_topic_name(msg->rkt) : NULL;
+        want = topic && !msg->err ? rd_kafka_topic_partition_list_find(
+                                        list, topic, msg->partition)
+                                  : NULL;
+        if (want && want->offset >= 0 && msg->offset >= want->offset) {
+            int64_t ts = rd_kafka_message_timestamp(msg, NULL);
+            for (size_t i = 0; i < s->nparts; i++) {
+                struct cv_observed_part *p = &s->parts[i];
+                struct memo *m;
+                if (p->partition != msg->partition ||
+                    strcmp(p->topic, topic) != 0 || p->stored != want->offset)
+                    continue;
+                m = memo_get(o, p);
+                m->head_offset = p->stored;
+                m->head_ts = ts;
+                if (p->lag > 0 && ts > 0)
+                    p->lag_s = (double)(now - ts) / 1000.0;
+            }
+            want->offset = -1; /* done */
+            wanted--;
+        }
+        rd_kafka_message_destroy(msg);
+    }
+    rd_kafka_assign(o->reader, NULL);
+out:
+    rd_kafka_topic_partition_list_destroy(list);
+}
+
+/* Commits the stored offsets that moved to Kafka through a member of each
+ * group (async; the result is not waited for nor read back). */
+static void mirror(struct cv_observer *o, const struct snapshot *s)
+{
+    pthread_mutex_lock(&members_lock);
+    for (int k = 0; k < nmembers; k++) {
+        rd_kafka_topic_partition_list_t *list = NULL;
+        int first = 1;
+
+        for (int j = 0; j < k; j++)
+            first &= strcmp(members[j].group, members[k].group) != 0;
+        if (!first)
+            continue; /* one member commits for its group */
+        for (size_t i = 0; i < s->nparts; i++) {
+            const struct cv_observed_part *p = &s->parts[i];
+            struct memo *m;
+            if (strcmp(p->group, members[k].group) != 0)
+                continue;
+            m = memo_get(o, p);
+            if (m->mirrored == p->stored)
+                continue;
+            if (!list)
+                list = rd_kafka_topic_partition_list_new(16);
+            rd_kafka_topic_partition_list_add(list, p->topic, p->partition)
+                ->offset = p->stored;
+            m->mirrored = p->stored;
+        }
+        if (list) {
+            rd_kafka_resp_err_t err = rd_kafka_commit(members[k].rk, list, 1);
+            if (err)
+                CV_LOG(CV_LOG_DEBUG, OBSERVE_KV, "mirroring offsets of %s: %s",
+                       members[k].group, rd_kafka_err2str(err));
+            rd_kafka_topic_partition_list_destroy(list);
+        }
+    }
+    pthread_mutex_unlock(&members_lock);
+}
+
+static void round_once(struct cv_observer *o)
+{
+    struct snapshot *s = cv_calloc(1, sizeof(*s)), *old;
+
+    s->dead_open = cv_calloc(o->topo->ndomains + 1, sizeof(*s->dead_open));
+    s->retries = cv_calloc(o->topo->ndomains + 1, sizeof(*s->retries));
+    s->scheds = cv_calloc(o->topo->nschedules + 1, sizeof(*s->scheds));
+    pthread_mutex_lock(&o->lock);
+    s->kafka_up = o->snap ? o->snap->kafka_up : 0;
+    pthread_mutex_unlock(&o->lock);
+    if (read_postgres(o, s) == CV_OK) {
+        read_kafka(o, s);
+        mirror(o, s);
+    }
+    s->collected_ms = cv_wall_ms();
+    pthread_mutex_lock(&o->lock);
+    old = o->snap;
+    o->snap = s;
+    pthread_mutex_unlock(&o->lock);
+    snapshot_free(old);
+}
+
+static void *observer_main(void *arg)
+{
+    struct cv_observer *o = arg;
+
+    while (!atomic_load(&o->stop)) {
+        int64_t next = cv_mono_ms() + CV_OBSERVE_INTERVAL_MS;
+        round_once(o);
+        while (!atomic_load(&o->stop) && cv_mono_ms() < next) {
+            struct timespec ts = {0, 50 * 1000000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    return NULL;
+}
+
+struct cv_observer *cv_observer_start(const struct cv_config *cfg,
+                                      const struct cv_topology *topo,
+                                      const struct cv_ticker *ticker,
+                                      int consumers)
+{
+    struct cv_observer *o = cv_calloc(1, sizeof(*o));
+    char errstr[256];
+
+    o->cfg = cfg;
+    o->topo = topo;
+    o->ticker = ticker;
+    o->consumers = consumers;
+    if (cv_clock_parse(cfg->ticker_clock, &o->clock, errstr, sizeof(errstr)) !=
+        CV_OK)
+        cv_clock_parse("system", &o->clock, errstr, sizeof(errstr));
+    pthread_mutex_init(&o->lock, NULL);
+    if (pthread_create(&o->thread, NULL, observer_main, o) == 0)
+        o->started = 1;
+    return o;
+}
+
+void cv_observer_stop(struct cv_observer *o)
+{
+    if (!o)
+        return;
+    atomic_store(&o->stop, 1);
+    if (o->started)
+        pthread_join(o->thread, NULL);
+    if (o->reader) {
+        rd_kafka_consumer_close(o->reader);
+        rd_kafka_destroy(o->reader);
+    }
+    cv_pg_destroy(o->pg);
+    snapshot_free(o->snap);
+    free(o->memo);
+    pthread_mutex_destroy(&o->lock);
+    free(o);
+}
+
+size_t cv_observer_parts(struct cv_observer *o, struct cv_observed_part *out,
+                         size_t max, int64_t *collected_ms)
+{
+    size_t n = 0;
+
+    pthread_mutex_lock(&o->lock);
+    *collected_ms = o->snap ? o->snap->collected_ms : 0;
+    if (o->snap) {
+        n = o->snap->nparts;
+        memcpy(out, o->snap->parts, (n < max ? n : max) * sizeof(*out));
+    }
+    pthread_mutex_unlock(&o->lock);
+    return n;
+}
+
+/* ---- exposition and readiness */
+
+static void header(struct cv_buf *b, const char *name, const char *type,
+                   const char *help)
+{
+    cv_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* Does this process consume group (a consumer of it has registered)? */
+static int consumes(const char *group)
+{
+    int yes = 0;
+
+    pthread_mutex_lock(&members_lock);
+    for (int i = 0; i < nmembers && !yes; i++)
+        yes = strcmp(members[i].group, group) == 0;
+    pthread_mutex_unlock(&members_lock);
+    return yes;
+}
+
+static void render_lag(struct cv_buf *b, const struct snapshot *s)
+{
+    char v[40];
+    char *mine = cv_calloc(s->nparts + 1, 1);
+
+    for (size_t i = 0; i < s->nparts; i++)
+        mine[i] = (char)consumes(s->parts[i].group);
+    header(b, "conveyor_consumer_lag_events", "gauge",
+           "Events on the partition after the offset stored in Postgres "
+           "(high watermark minus stored offset), for the groups this "
+           "process consumes.");
+    for (size_t i = 0; i < s->nparts; i++) {
+        const struct cv_observed_part *p = &s->parts[i];
+        if (!mine[i] || p->lag < 0)
+            continue;
+        cv_buf_puts(b, "conveyor_consumer_lag_events{group=\"");
+        cv_buf_label(b, p->group);
+        cv_buf_puts(b, "\",topic=\"");
+        cv_buf_label(b, p->topic);
+        cv_buf_printf(b, "\",partition=\"%d\"} %lld\n", (int)p->partition,
+                      (long long)p->lag);
+    }
+    header(b, "conveyor_consumer_lag_seconds", "gauge",
+           "Age of the oldest event not yet processed (the one at the "
+           "stored offset), by its Kafka timestamp; 0 when caught up.");
+    for (size_t i = 0; i < s->nparts; i++) {
+        const struct cv_observed_part *p = &s->parts[i];
+        if (!mine[i] || p->lag_s < 0)
+            continue;
+        cv_buf_puts(b, "conveyor_consumer_lag_seconds{group=\"");
+        cv_buf_label(b, p->group);
+        cv_buf_puts(b, "\",topic=\"");
+        cv_buf_label(b, p->topic);
+        snprintf(v, sizeof(v), "%.3f", p->lag_s < 0 ? 0 : p->lag_s);
+        cv_buf_printf(b, "\",partition=\"%d\"} %s\n", (int)p->partition, v);
+    }
+    free(mine);
+}
+
+static void render_schedules(struct cv_observer *o, struct cv_buf *b,
+                             const struct snapshot *s)
+{
+    const struct cv_topology *t = o->topo;
+    static const char *const outcomes[] = {"on_time", "late", "caught_up",
+                                           "skipped"};
+
+    header(b, "conveyor_schedule_last_success_timestamp_seconds", "gauge",
+           "When the schedule last fired (its latest fire time recorded in "
+           "conveyor.schedule_runs, not skipped).");
+    for (size_t i = 0; i < t->nschedules; i++)
+        if (s->scheds[i].last_success_ms) {
+            cv_buf_puts(b, "conveyor_schedule_last_success_timestamp_seconds"
+                           "{schedule=\"");
+            cv_buf_label(b, t->schedules[i].name);
+            cv_buf_printf(b, "\"} %.3f\n",
+                          (double)s->scheds[i].last_success_ms / 1000.0);
+        }
+    header(b, "conveyor_schedule_next_run_timestamp_seconds", "gauge",
+           "The schedule's next fire time after the latest one recorded "
+           "(in the past: overdue).");
+    for (size_t i = 0; i < t->nschedules; i++)
+        if (s->scheds[i].next_ms) {
+            cv_buf_puts(b, "conveyor_schedule_next_run_timestamp_seconds"
+                           "{schedule=\"");
+            cv_buf_label(b, t->schedules[i].name);
+            cv_buf_printf(b, "\"} %.3f\n",
+                          (double)s->scheds[i].next_ms / 1000.0);
+        }
+    header(b, "conveyor_schedule_paused", "gauge",
+           "1 if a switch (conveyor pause --schedule or --all) holds the "
+           "schedule.");
+    header(b, "conveyor_schedule_enabled", "gauge",
+           "1 if the topology enables the schedule.");
+    for (size_t i = 0; i < t->nschedules; i++) {
+        cv_buf_puts(b, "conveyor_schedule_paused{schedule=\"");
+        cv_buf_label(b, t->schedules[i].name);
+        cv_buf_printf(b, "\"} %d\n", s->scheds[i].paused);
+        cv_buf_puts(b, "conveyor_schedule_enabled{schedule=\"");
+        cv_buf_label(b, t->schedules[i].name);
+        cv_buf_printf(b, "\"} %d\n", t->schedules[i].enabled);
+    }
+    if (!o->ticker)
+        return;
+    header(b, "conveyor_schedule_fires_total", "counter",
+           "Fire times this process's ticker handled while leading: on_time "
+           "(late ones included), late (over two ticks late), caught_up "
+           "(after downtime), skipped.");
+    for (size_t i = 0; i < t->nschedules; i++) {
+        const struct cv_schedule_stats *st = cv_ticker_stats(o->ticker, i);
+        uint64_t v[4] = {atomic_load(&st->fired), atomic_load(&st->late),
+                         atomic_load(&st->caught_up),
+                         atomic_load(&st->skipped)};
+        for (int k = 0; k < 4; k++) {
+            cv_buf_puts(b, "conveyor_schedule_fires_total{schedule=\"");
+            cv_buf_label(b, t->schedules[i].name);
+            cv_buf_printf(b, "\",outcome=\"%s\"} %llu\n", outcomes[k],
+                          (unsigned long long)v[k]);
+        }
+    }
+    header(b, "conveyor_schedule_max_delay_seconds", "gauge",
+           "The worst delay of an on-time fire published by this process.");
+    for (size_t i = 0; i < t->nschedules; i++) {
+        const struct cv_schedule_stats *st = cv_ticker_stats(o->ticker, i);
+        cv_buf_puts(b, "conveyor_schedule_max_delay_seconds{schedule=\"");
+        cv_buf_label(b, t->schedules[i].name);
+        cv_buf_printf(b, "\"} %.3f\n",
+                      (double)atomic_load(&st->max_late_ms) / 1000.0);
+    }
+}
+
+static void counter(struct cv_buf *b, const char *name, const char *help,
+                    uint64_t v)
+{
+    header(b, name, "counter", help);
+    cv_buf_printf(b, "%s %llu\n", name, (unsigned long long)v);
+}
+
+void cv_observer_render(struct cv_observer *o, struct cv_buf *b)
+{
+    const struct cv_topology *t = o->topo;
+    struct snapshot empty = {0};
+    const struct snapshot *s;
+
+    counter(b, "conveyor_commits_fenced_total",
+            "Batch commits refused by the offset compare-and-set (a zombie "
+            "consumer, or a replay moved the offset).",
+            atomic_load(&cv_stats.fenced));
+    counter(b, "conveyor_batches_committed_total",
+            "Batch transactions committed.", atomic_load(&cv_stats.batches));
+    counter(b, "conveyor_batches_rolled_back_total",
+            "Batches rolled back for Postgres trouble and run again.",
+            atomic_load(&cv_stats.retried));
+    counter(b, "conveyor_outbox_published_total",
+            "Outbox rows this process's relay published.",
+            atomic_load(&cv_stats.published));
+    header(b, "conveyor_build_info", "gauge", "Always 1; the version.");
+    cv_buf_printf(b, "conveyor_build_info{version=\"%s\"} 1\n", cv_version());
+
+    pthread_mutex_lock(&o->lock);
+    s = o->snap ? o->snap : &empty;
+    header(b, "conveyor_postgres_up", "gauge",
+           "1 if Postgres answered the last round (every 2 s).");
+    cv_buf_printf(b, "conveyor_postgres_up %d\n", s->pg_up);
+    header(b, "conveyor_kafka_up", "gauge",
+           "1 if the broker answered the last round's watermark requests.");
+    cv_buf_printf(b, "conveyor_kafka_up %d\n", s->kafka_up);
+    header(b, "conveyor_migrations_pending", "gauge",
+           "Migrations compiled into this binary and not applied.");
+    cv_buf_printf(b, "conveyor_migrations_pending %d\n",
+                  s->pg_up ? s->migrations_known - s->migrations_applied : 0);
+    if (s->pg_up && s->dead_open) {
+        render_lag(b, s);
+        header(b, "conveyor_outbox_backlog_events", "gauge",
+               "Outbox rows not yet published.");
+        cv_buf_printf(b, "conveyor_outbox_backlog_events %lld\n",
+                      (long long)s->outbox_backlog);
+        header(b, "conveyor_outbox_oldest_age_seconds", "gauge",
+               "Age of the oldest unpublished outbox row.");
+        cv_buf_printf(b, "conveyor_outbox_oldest_age_seconds %lld\n",
+                      (long long)s->outbox_oldest_s);
+        header(b, "conveyor_dead_letters_open", "gauge",
+               "Dead letters waiting for an operator (retry or discard).");
+        for (size_t i = 0; i < t->ndomains; i++) {
+            cv_buf_puts(b, "conveyor_dead_letters_open{group=\"");
+            cv_buf_label(b, t->domains[i].group_id);
+            cv_buf_printf(b, "\"} %lld\n", (long long)s->dead_open[i]);
+        }
+        header(b, "conveyor_retries_waiting", "gauge",
+               "Events waiting for their next attempt (conveyor.retries).");
+        for (size_t i = 0; i < t->ndomains; i++) {
+            cv_buf_puts(b, "conveyor_retries_waiting{group=\"");
+            cv_buf_label(b, t->domains[i].group_id);
+            cv_buf_printf(b, "\"} %lld\n", (long long)s->retries[i]);
+        }
+        header(b, "conveyor_kill_switch_active", "gauge",
+               "1 for each switch set with conveyor pause (scope all, "
+               "domain, route or schedule).");
+        for (size_t i = 0; i < s->nswitches; i++) {
+            cv_buf_printf(b, "conveyor_kill_switch_active{scope=\"%s\",name=\"",
+                          s->switch_scope[i]);
+            cv_buf_label(b, s->switch_target[i]);
+            cv_buf_puts(b, "\"} 1\n");
+        }
+        if (s->scheds)
+            render_schedules(o, b, s);
+    }
+    pthread_mutex_unlock(&o->lock);
+}
+
+int cv_observer_ready(struct cv_observer *o, struct cv_buf *b)
+{
+    int joined = 0, registered = 0, ready;
+    char why[700];
+
+    pthread_mutex_lock(&members_lock);
+    registered = nmembers;
+    for (int i = 0; i < nmembers; i++) {
+        char *id = rd_kafka_memberid(members[i].rk);
+        joined += id && *id;
+        if (id)
+            rd_kafka_mem_free(members[i].rk, id);
+    }
+    pthread_mutex_unlock(&members_lock);
+
+    pthread_mutex_lock(&o->lock);
+    if (!o->snap)
+        snprintf(why, sizeof(why), "not checked yet");
+    else if (!o->snap->pg_up)
+        snprintf(why, sizeof(why), "Postgres unreachable: %s",
+                 o->snap->pg_error);
+    else if (o->snap->migrations_applied < o->snap->migrations_known)
+        snprintf(why, sizeof(why),
+                 "%d of %d migrations applied (run conveyor migrate)",
+                 o->snap->migrations_applied, o->snap->migrations_known);
+    else if (registered < o->consumers || joined < o->consumers)
+        snprintf(why, sizeof(why),
+                 "%d of %d consumers have joined their groups", joined,
+                 o->consumers);
+    else
+        why[0] = '\0';
+    ready = why[0] == '\0';
+    cv_buf_printf(b, "{\"status\": \"%s\", \"reason\": \"",
+                  ready ? "ready" : "unready");
+    if (ready)
+        cv_buf_printf(b,
+                      "Postgres reachable, migrations applied, %d of %d "
+                      "consumers in their groups (with partitions or as "
+                      "standbys)",
+                      joined, o->consumers);
+    else
+        cv_buf_label(b, why);
+    cv_buf_printf(b, "\", \"postgres_up\": %s, \"checked_ms_ago\": %lld}\n",
+                  o->snap && o->snap->pg_up ? "true" : "false",
+                  o->snap ? (long long)(cv_wall_ms() - o->snap->collected_ms)
+                          : -1LL);
+    pthread_mutex_unlock(&o->lock);
+    return ready;
+}
