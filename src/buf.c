@@ -59,6 +59,21 @@ void cv_buf_label(struct cv_buf *b, const char *s)
     }
 }
 
+void cv_buf_json(struct cv_buf *b, const char *s)
+{
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '\\' || ch == '"')
+            cv_buf_printf(b, "\\%c", ch);
+        else if (ch == '\n')
+            cv_buf_puts(b, "\\n");
+        else if (ch < 0x20)
+            cv_buf_printf(b, "\\u%04x", ch);
+        else
+            cv_buf_add(b, s, 1);
+    }
+}
+
 char *cv_buf_take(struct cv_buf *b)
 {
     char *s = b->data ? b->data : cv_strdup("");

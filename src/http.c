@@ -92,7 +92,7 @@ static enum MHD_Result send_error(struct MHD_Connection *conn, int status,
     struct cv_buf b = {0};
 
     cv_buf_puts(&b, "{\"error\": \"");
-    cv_buf_label(&b, msg);
+    cv_buf_json(&b, msg);
     cv_buf_puts(&b, "\"}\n");
     return send_buf(conn, status, "application/json", &b);
 }

@@ -773,7 +773,7 @@ int cv_observer_ready(struct cv_observer *o, struct cv_buf *b)
                       "standbys)",
                       joined, o->consumers);
     else
-        cv_buf_label(b, why);
+        cv_buf_json(b, why);
     cv_buf_printf(b, "\", \"postgres_up\": %s, \"checked_ms_ago\": %lld}\n",
                   o->snap && o->snap->pg_up ? "true" : "false",
                   o->snap ? (long long)(cv_wall_ms() - o->snap->collected_ms)

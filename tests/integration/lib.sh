@@ -228,3 +228,46 @@ ncalls() { awk -v id="$1" '$1 == id' "$CONVEYOR_TESTKIT_LOG" | wc -l; }
 # run again when a later event of its batch fails (handlers re-run), a
 # failed one never is
 nfailed() { awk -v id="$1" '$1 == id && $4 == "retry"' "$CONVEYOR_TESTKIT_LOG" | wc -l; }
+
+# ---- the HTTP endpoint
+
+# http_port FILE: waits for a --http-port-file and sets $HTTP (base URL).
+http_port() {
+    for _ in $(seq 150); do [ -s "$1" ] && break; sleep 0.1; done
+    [ -s "$1" ] || fail "no HTTP port in $1"
+    HTTP=http://127.0.0.1:$(cat "$1")
+}
+
+# http_code URL [curl options...]: the status code of a request.
+http_code() {
+    local url=$1
+    shift
+    curl -s -o "$T/http.body" -w '%{http_code}' --max-time 10 "$@" "$url" || true
+}
+
+# wait_http URL CODE SECONDS [grep pattern for the body]
+wait_http() {
+    local got=""
+    for _ in $(seq $(($3 * 5))); do
+        got=$(http_code "$1")
+        if [ "$got" = "$2" ] && { [ -z "${4:-}" ] || grep -q "$4" "$T/http.body"; }; then
+            return 0
+        fi
+        sleep 0.2
+    done
+    fail "waited $3 s for $1 to answer $2${4:+ with /$4/}; got $got: $(head -c 300 "$T/http.body")"
+}
+
+# scrape: /metrics into $T/metrics.txt
+scrape() { curl -sf --max-time 10 "$HTTP/metrics" >"$T/metrics.txt" || fail "scraping $HTTP/metrics"; }
+# msum NAME [LABEL-FRAGMENT]: the sum of a metric's samples (whose labels
+# contain the fragment) in the last scrape
+msum() {
+    awk -v n="$1" -v l="${2:-}" 'index($0, n "{") == 1 || $1 == n {
+        if (l == "" || index($0, l)) s += $NF } END { printf "%.0f\n", s }' "$T/metrics.txt"
+}
+# mmax NAME [LABEL-FRAGMENT]: the largest sample
+mmax() {
+    awk -v n="$1" -v l="${2:-}" 'BEGIN { m = 0 } index($0, n "{") == 1 || $1 == n {
+        if ((l == "" || index($0, l)) && $NF + 0 > m) m = $NF + 0 } END { print m }' "$T/metrics.txt"
+}
