@@ -94,6 +94,7 @@ int cv_cmd_replay(struct cv_app *app, int argc, char **argv)
         {NULL, 0, NULL, 0}};
     struct cv_replay_req req = {.partition = -1, .reason = "replay"};
     struct cv_replay_plan plan;
+    const struct cv_topo_domain *domain;
     const char *from_off = NULL;
     char errstr[1024];
     struct cv_pg *pg;
@@ -164,6 +165,11 @@ int cv_cmd_replay(struct cv_app *app, int argc, char **argv)
         req.actor = cv_os_user();
     if (cv_app_load_topology(app) != CV_OK)
         return CV_EXIT_USAGE;
+    if (cv_replay_check(&app->topo, &req, &domain, errstr, sizeof(errstr)) !=
+        CV_OK) {
+        fprintf(stderr, "conveyor replay: %s\n", errstr);
+        return CV_EXIT_USAGE;
+    }
 
     pg = cv_app_pg(app, "conveyor/replay");
     if (!pg)

@@ -183,21 +183,23 @@ void cv_replay_plan_free(struct cv_replay_plan *plan)
     memset(plan, 0, sizeof(*plan));
 }
 
-static int check(const struct cv_topology *topo,
-                 const struct cv_replay_req *req, struct cv_replay_plan *plan,
-                 char *errstr, size_t errstr_size)
+int cv_replay_check(const struct cv_topology *topo,
+                    const struct cv_replay_req *req,
+                    const struct cv_topo_domain **domain, char *errstr,
+                    size_t errstr_size)
 {
     int64_t ms;
     int found = 0;
 
-    for (size_t i = 0; i < topo->ndomains && !plan->domain; i++)
+    *domain = NULL;
+    for (size_t i = 0; i < topo->ndomains && !*domain; i++)
         if (strcmp(topo->domains[i].group_id, req->group) == 0)
-            plan->domain = &topo->domains[i];
-    if (!plan->domain)
+            *domain = &topo->domains[i];
+    if (!*domain)
         return cv_err(errstr, errstr_size, "no domain with group '%s' in %s",
                       req->group, topo->path);
-    for (size_t i = 0; req->topic && i < plan->domain->ntopics; i++)
-        found |= strcmp(plan->domain->topics[i], req->topic) == 0;
+    for (size_t i = 0; req->topic && i < (*domain)->ntopics; i++)
+        found |= strcmp((*domain)->topics[i], req->topic) == 0;
     if (req->topic && !found)
         return cv_err(errstr, errstr_size, "group '%s' does not consume '%s'",
                       req->group, req->topic);
@@ -376,7 +378,7 @@ int cv_replay(const struct cv_config *cfg, const struct cv_topology *topo,
     int rc;
 
     memset(plan, 0, sizeof(*plan));
-    if (check(topo, req, plan, errstr, errstr_size) != CV_OK)
+    if (cv_replay_check(topo, req, &plan->domain, errstr, errstr_size) != CV_OK)
         return CV_REPLAY_BAD;
     rk = cv_kafka_consumer_new(cfg, "conveyor.replay-reader", NULL, errstr,
                                errstr_size);

@@ -55,6 +55,13 @@ struct cv_replay_plan {
     long long forgotten; /* event ids the inbox forgot */
 };
 
+/* Checks a request against the topology without connecting anywhere:
+ * CV_OK (and the group's domain) or CV_ERR with errstr. */
+int cv_replay_check(const struct cv_topology *topo,
+                    const struct cv_replay_req *req,
+                    const struct cv_topo_domain **domain, char *errstr,
+                    size_t errstr_size);
+
 /*
  * Plans and (unless req->dry_run) applies a replay. Returns CV_OK,
  * CV_REPLAY_BAD (errstr says what is wrong with the request),
