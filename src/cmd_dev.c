@@ -477,6 +477,11 @@ int cv_cmd_dev(struct cv_app *app, int argc, char **argv)
         goto out;
     }
     print_env(&d);
+    if (cv_runner_http_port(runner))
+        printf("dashboard and metrics: http://127.0.0.1:%d/ (the admin API "
+               "and the dashboard need CONVEYOR_ADMIN_TOKEN in this "
+               "environment)\n",
+               cv_runner_http_port(runner));
     if (pthread_create(&producer, NULL, producer_main, &d) != 0)
         goto out;
     producing = 1;

@@ -201,6 +201,11 @@ fail:
     return NULL;
 }
 
+int cv_runner_http_port(const struct cv_runner *r)
+{
+    return r->http ? cv_http_port(r->http) : 0;
+}
+
 void cv_runner_stop(struct cv_runner *r, int level)
 {
     atomic_store(&r->stop, level);

@@ -41,6 +41,8 @@ struct cv_runner *cv_runner_start(const struct cv_config *cfg,
                                   const struct cv_catalogue *cat,
                                   const struct cv_runner_opts *opts,
                                   char *errstr, size_t errstr_size);
+/* The HTTP endpoint's port, or 0 when it is off. */
+int cv_runner_http_port(const struct cv_runner *r);
 /* Asks every thread to stop (level 1 = finish the batch, 2 = now). */
 void cv_runner_stop(struct cv_runner *r, int level);
 /* Waits up to timeout_ms for the threads; CV_OK if all ended. */
