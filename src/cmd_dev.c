@@ -279,6 +279,15 @@ static void write_env(struct demo *d, FILE *out, int with_secret)
     else if (pass && *pass)
         fprintf(out, "export PGPASSWORD=... (in the env file only)\n");
     fprintf(out, "unset DATABASE_URL PGSERVICE PGHOSTADDR\n");
+    /* the dashboard asks for it: `echo $CONVEYOR_ADMIN_TOKEN` */
+    if (getenv("CONVEYOR_ADMIN_TOKEN") && *getenv("CONVEYOR_ADMIN_TOKEN")) {
+        if (with_secret)
+            put_export(out, "CONVEYOR_ADMIN_TOKEN",
+                       getenv("CONVEYOR_ADMIN_TOKEN"));
+        else
+            fprintf(out, "export CONVEYOR_ADMIN_TOKEN=... (in the env file "
+                         "only)\n");
+    }
     put_export(out, "CONVEYOR_KAFKA_BROKERS", d->app->cfg.kafka_brokers);
     if (d->app->config_path) {
         path = absolute(d->app->config_path);
@@ -478,10 +487,12 @@ int cv_cmd_dev(struct cv_app *app, int argc, char **argv)
     }
     print_env(&d);
     if (cv_runner_http_port(runner))
-        printf("dashboard and metrics: http://127.0.0.1:%d/ (the admin API "
-               "and the dashboard need CONVEYOR_ADMIN_TOKEN in this "
-               "environment)\n",
-               cv_runner_http_port(runner));
+        printf("dashboard and metrics: http://127.0.0.1:%d/ (%s)\n",
+               cv_runner_http_port(runner),
+               getenv("CONVEYOR_ADMIN_TOKEN") && *getenv("CONVEYOR_ADMIN_TOKEN")
+                   ? "the dashboard asks for CONVEYOR_ADMIN_TOKEN"
+                   : "set CONVEYOR_ADMIN_TOKEN for the admin API and the "
+                     "dashboard");
     if (pthread_create(&producer, NULL, producer_main, &d) != 0)
         goto out;
     producing = 1;

@@ -356,26 +356,22 @@ void cv_metrics_render(struct cv_buf *b)
     struct cv_buf labels = {0};
 
     render_events(b);
-    header(b, "conveyor_batch_apply_duration_seconds", "histogram",
-           "Time from a batch transaction's BEGIN until its handlers ran, "
-           "for committed batches.");
-    for (size_t i = 0; i < ndomains; i++) {
-        labels.len = 0;
-        cv_buf_puts(&labels, "domain=\"");
-        cv_buf_label(&labels, domains[i].name);
-        cv_buf_puts(&labels, "\"");
-        hist_render(b, "conveyor_batch_apply_duration_seconds", labels.data,
-                    &domains[i].apply);
-    }
-    header(b, "conveyor_batch_commit_duration_seconds", "histogram",
-           "Time to write a batch's inbox rows and offsets and COMMIT.");
-    for (size_t i = 0; i < ndomains; i++) {
-        labels.len = 0;
-        cv_buf_puts(&labels, "domain=\"");
-        cv_buf_label(&labels, domains[i].name);
-        cv_buf_puts(&labels, "\"");
-        hist_render(b, "conveyor_batch_commit_duration_seconds", labels.data,
-                    &domains[i].commit);
+    for (int commit = 0; commit < 2; commit++) {
+        const char *name = commit ? "conveyor_batch_commit_duration_seconds"
+                                  : "conveyor_batch_apply_duration_seconds";
+        header(b, name, "histogram",
+               commit ? "Time to write a batch's inbox rows and offsets and "
+                        "COMMIT."
+                      : "Time from a batch transaction's BEGIN until its "
+                        "handlers ran, for committed batches.");
+        for (size_t i = 0; i < ndomains; i++) {
+            labels.len = 0;
+            cv_buf_puts(&labels, "domain=\"");
+            cv_buf_label(&labels, domains[i].name);
+            cv_buf_puts(&labels, "\"");
+            hist_render(b, name, labels.data,
+                        commit ? &domains[i].commit : &domains[i].apply);
+        }
     }
     header(b, "conveyor_outbox_publish_latency_seconds", "histogram",
            "Time from an outbox row's commit until the relay saw it "
