@@ -320,7 +320,17 @@ static void read_kafka(struct cv_observer *o, struct snapshot *s)
             return;
         }
     }
-    s->kafka_up = s->nparts ? 1 : s->kafka_up;
+    s->kafka_up = 1;
+    if (!s->nparts) {
+        /* no stored offsets yet: ask the broker something else */
+        const struct rd_kafka_metadata *md = NULL;
+        s->kafka_up =
+            rd_kafka_metadata(o->reader, 0, NULL, &md, WATERMARK_MS) ==
+            RD_KAFKA_RESP_ERR_NO_ERROR;
+        if (md)
+            rd_kafka_metadata_destroy(md);
+        return;
+    }
     for (size_t i = 0; i < s->nparts; i++) {
         struct cv_observed_part *p = &s->parts[i];
         if (cv_kafka_watermarks(o->reader, p->topic, p->partition, &p->low,
