@@ -117,7 +117,7 @@ static void test_histograms_and_effects(void)
 static void test_health(void)
 {
     struct cv_buf b = {0};
-    int a, c;
+    int a = 0, c = 0; /* their addresses are the loops' keys */
 
     cv_health_beat(&a, "consumer", "conveyor/leads#0", 0);
     cv_health_beat(&c, "relay", "outbox", 100000);
