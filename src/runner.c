@@ -248,6 +248,8 @@ int cv_runner_wait(struct cv_runner *r, void (*tick)(void *), void *opaque)
         nanosleep(&ts, NULL);
         if (cv_runner_signals() > 0)
             stopping = 1;
+        /* this loop runs the handler watchdog: it must come round too */
+        cv_health_beat(r, "runner", "watchdog", 0);
         for (size_t i = 0; i < r->nworkers; i++)
             if (r->workers[i].consumer)
                 cv_consumer_watchdog(r->workers[i].consumer);
@@ -264,6 +266,7 @@ int cv_runner_wait(struct cv_runner *r, void (*tick)(void *), void *opaque)
     }
     cv_info("stopping: finishing the batches in flight (a second signal "
             "exits at once)");
+    cv_health_forget(r);
     cv_runner_stop(r, 1);
     int64_t until = cv_mono_ms() + r->cfg->shutdown_timeout_ms;
     while (cv_mono_ms() < until) {
