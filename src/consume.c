@@ -1767,7 +1767,7 @@ static enum txn_result isolate(struct cv_consumer *c, size_t i)
         if (pol->mode == CV_RETRY_DEFERRED || s->retry_id) {
             r = run_txn(c, i, i + 1, ACT_PARK, c->fail_reason, failures, delay,
                         &handled);
-            if (r == TXN_OK)
+            if (r == TXN_OK)                                     /* metrics */
                 cv_metrics_retried(c->domain->name, s->ce.type); /* metrics */
             if (r == TXN_OK)
                 CV_LOG(CV_LOG_WARN, c->kv,
