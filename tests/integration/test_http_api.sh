@@ -112,6 +112,17 @@ wait_drained 60
 id=$(q "SELECT min(id) FROM conveyor.dead_letters")
 [ "$(call "$RO" GET "/dead-letters/$id" -)" = 200 ] && grep -q 'bad.example' "$T/http.body" ||
     fail "dlq show does not decode the value: $(head -c 400 "$T/http.body")"
+# the counters say the same as the tables
+for _ in $(seq 50); do
+    scrape
+    [ "$(msum conveyor_dead_letters_open 'group="conveyor.leads"')" = 10 ] && break
+    sleep 0.2
+done
+[ "$(msum conveyor_events_dead_lettered_total 'route="marketplace.lead.submitted"')" = 10 ] ||
+    fail "dead_lettered_total is $(msum conveyor_events_dead_lettered_total), expected 10"
+[ "$(msum conveyor_events_processed_total 'route="marketplace.lead.submitted"')" = $((TOTAL - 10)) ] ||
+    fail "processed_total is $(msum conveyor_events_processed_total 'route="marketplace.lead.submitted"'), expected $((TOTAL - 10))"
+[ "$(msum conveyor_dead_letters_open 'group="conveyor.leads"')" = 10 ] || fail "dead_letters_open is not 10"
 q "ALTER TABLE marketplace.leads DROP CONSTRAINT test_bug"
 [ "$(call "$ADMIN" POST /dead-letters/retry '{"all":true,"group":"conveyor.leads","error":"test_bug","reason":"fixed"}')" = 200 ] ||
     fail "retry: $(cat "$T/http.body")"
@@ -119,6 +130,9 @@ grep -q '"count": 10' "$T/http.body" || fail "retry did not re-queue 10: $(head 
 wait_for "SELECT count(*) FROM marketplace.leads" $TOTAL 60
 wait_drained 60
 check_witnesses $TOTAL
+scrape
+[ "$(msum conveyor_events_processed_total 'route="marketplace.lead.submitted"')" = $TOTAL ] ||
+    fail "processed_total after the retry is $(msum conveyor_events_processed_total 'route="marketplace.lead.submitted"'), expected $TOTAL"
 [ "$(call "$ADMIN" POST /dead-letters/retry '{"all":true,"group":"conveyor.leads"}')" = 200 ] &&
     grep -q '"count": 0' "$T/http.body" || fail "a second retry changed something: $(head -c 300 "$T/http.body")"
 [ "$(q "SELECT count(*) FROM conveyor.audit_log WHERE action = 'dlq retry' AND actor = 'api:admin' AND reason = 'fixed'")" = 10 ] ||

@@ -4,7 +4,8 @@
 # alive) and fails (503, naming the loop) while a consumer loop is stuck:
 # the testkit handler hangs for 8 s under a liveness timeout of 2 s (its
 # route's handler timeout is longer, so the watchdog does not end it
-# first), and /healthz is healthy again once the handler returns.
+# first), and /healthz is healthy again once the handler returns. Last,
+# the failure counters: one retried attempt, one dead letter, exactly.
 cat >"$T/hang.cfg" <<'CFG'
 topics = ( { name = "test.hang"; partitions = 1; } );
 events = ( { type = "test.hang"; schema = "conveyor.ScheduledJob";
@@ -54,3 +55,20 @@ wait_http "$HTTP/healthz" 200 30 '"ok"'
 kill -0 "$pid" || fail "conveyor exited"
 wait_for "SELECT count(*) FROM public.testkit_effects WHERE event_id = 'hang-1'" 1 30
 log "live again once the handler returned; the event was applied once"
+
+# the failure counters of the runbook's failure-rate alert: a flaky event
+# (one failed attempt, then applied) and one that fails for good
+{ ev flaky-1 "fail:1" x; ev broken-1 failhard x; } |
+    "$CONVEYOR_BIN" produce --type test.hang --envelope 2>>"$T/produce.log" || fail "produce"
+wait_for "SELECT count(*) FROM public.testkit_effects WHERE event_id = 'flaky-1'" 1 30
+wait_for "SELECT count(*) FROM conveyor.dead_letters WHERE event_id = 'broken-1'" 1 30
+for _ in $(seq 50); do
+    scrape
+    [ "$(msum conveyor_events_dead_lettered_total 'domain="hang"')" = 1 ] && break
+    sleep 0.2
+done
+r=$(msum conveyor_events_retried_total 'route="test.hang"')
+p=$(msum conveyor_events_processed_total 'route="test.hang"')
+x=$(msum conveyor_events_dead_lettered_total 'route="test.hang"')
+log "counters: processed=$p retried=$r dead-lettered=$x"
+[ "$r $p $x" = "1 2 1" ] || fail "expected 1 retried, 2 processed (hang-1, flaky-1), 1 dead-lettered"
