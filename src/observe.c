@@ -7,6 +7,7 @@
  * lock. Postgres and the broker are asked once per round whatever the
  * number of readers. A failing Postgres or broker marks the snapshot
  * (postgres_up, kafka_up) and the round goes on with what it has.
+ * observe_render.c formats the snapshot for /metrics and /readyz.
  */
 #include "observe.h"
 
@@ -16,17 +17,14 @@
 #include <string.h>
 #include <time.h>
 
-#include "buf.h"
 #include "clock.h"
 #include "kafka.h"
 #include "log.h"
+#include "observe_int.h"
 #include "migrate.h"
 #include "ops.h"
-#include "paths.h"
 #include "pg.h"
 #include "schedule.h"
-#include "stats.h"
-#include "ticker.h"
 
 #define OBSERVE_KV   "component=observer"
 #define MEMBERS_MAX  256
@@ -56,6 +54,33 @@ void cv_observe_consumer_add(rd_kafka_t *rk, const char *group)
     pthread_mutex_unlock(&members_lock);
 }
 
+int cv_observe_consumes(const char *group)
+{
+    int yes = 0;
+
+    pthread_mutex_lock(&members_lock);
+    for (int i = 0; i < nmembers && !yes; i++)
+        yes = strcmp(members[i].group, group) == 0;
+    pthread_mutex_unlock(&members_lock);
+    return yes;
+}
+
+int cv_observe_joined(int *registered)
+{
+    int joined = 0;
+
+    pthread_mutex_lock(&members_lock);
+    *registered = nmembers;
+    for (int i = 0; i < nmembers; i++) {
+        char *id = rd_kafka_memberid(members[i].rk);
+        joined += id && *id;
+        if (id)
+            rd_kafka_mem_free(members[i].rk, id);
+    }
+    pthread_mutex_unlock(&members_lock);
+    return joined;
+}
+
 void cv_observe_consumer_remove(rd_kafka_t *rk)
 {
     pthread_mutex_lock(&members_lock);
@@ -66,55 +91,6 @@ void cv_observe_consumer_remove(rd_kafka_t *rk)
         }
     pthread_mutex_unlock(&members_lock);
 }
-
-/* ---- the snapshot */
-
-struct sched {
-    int64_t last_success_ms; /* 0: never */
-    int64_t next_ms;         /* 0: none within five years */
-    int paused;
-};
-
-struct snapshot {
-    int64_t collected_ms; /* wall clock; 0 = never */
-    int pg_up, kafka_up;
-    char pg_error[600];
-    int migrations_applied, migrations_known;
-    int64_t outbox_backlog, outbox_oldest_s;
-    int64_t *dead_open, *retries; /* per domain of the topology */
-    char (*switch_scope)[16];
-    char (*switch_target)[256];
-    size_t nswitches;
-    struct sched *scheds; /* per schedule of the topology */
-    struct cv_observed_part *parts;
-    size_t nparts;
-};
-
-/* What a round remembers from the last: the head timestamps read, and the
- * offsets mirrored, per partition. */
-struct memo {
-    char group[128], topic[256];
-    int32_t partition;
-    int64_t head_offset, head_ts; /* ts of the event at head_offset */
-    int64_t mirrored;             /* -1: not yet */
-};
-
-struct cv_observer {
-    const struct cv_config *cfg;
-    const struct cv_topology *topo;
-    const struct cv_ticker *ticker;
-    int consumers;
-    struct cv_clock clock;
-    pthread_t thread;
-    int started;
-    atomic_int stop;
-    struct cv_pg *pg;
-    rd_kafka_t *reader; /* watermarks and head timestamps */
-    struct memo *memo;
-    size_t nmemo, memo_cap;
-    pthread_mutex_t lock;
-    struct snapshot *snap; /* under lock */
-};
 
 static void snapshot_free(struct snapshot *s)
 {
@@ -166,6 +142,34 @@ static void pg_lost(struct cv_observer *o, struct snapshot *s, const char *m)
     snprintf(s->pg_error, sizeof(s->pg_error), "%s", m);
     cv_pg_destroy(o->pg);
     o->pg = NULL;
+}
+
+/*
+ * Per schedule of the topology, in its order: the latest fire time that
+ * ran, and the ticker's cursor (the latest one recorded, not manual, or
+ * when the schedule was first seen). Index look-ups per schedule, not the
+ * whole history `conveyor schedules` counts: this runs every round.
+ */
+static PGresult *schedule_times(struct cv_observer *o, struct cv_pg_error *err)
+{
+    char *names = NULL;
+    size_t len = 0, cap = 0;
+    PGresult *res;
+
+    for (size_t i = 0; i < o->topo->nschedules; i++)
+        cv_pg_array_add(&names, &len, &cap, o->topo->schedules[i].name);
+    res = cv_pg_exec(
+        o->pg,
+        "SELECT (extract(epoch FROM (SELECT max(fire_time) FROM "
+        "conveyor.schedule_runs r WHERE r.schedule = u.n AND kind <> "
+        "'skipped')) * 1000)::bigint, (extract(epoch FROM greatest("
+        "(SELECT first_seen FROM conveyor.schedules WHERE name = u.n), "
+        "(SELECT max(fire_time) FROM conveyor.schedule_runs r WHERE "
+        "r.schedule = u.n AND kind <> 'manual'))) * 1000)::bigint "
+        "FROM unnest($1::text[]) WITH ORDINALITY AS u(n, k) ORDER BY k",
+        1, (const char *[]){names ? names : "{}"}, err);
+    free(names);
+    return res;
 }
 
 /* Everything Postgres knows; CV_ERR (pg_up = 0) if it did not answer. */
@@ -272,20 +276,17 @@ static int read_postgres(struct cv_observer *o, struct snapshot *s)
     }
     PQclear(res);
 
-    if (!(res = cv_ops_schedule_history(o->pg, &err)))
+    if (!(res = schedule_times(o, &err)))
         goto fail;
-    for (size_t i = 0; i < t->nschedules; i++) {
+    for (size_t i = 0; i < t->nschedules && (int)i < PQntuples(res); i++) {
         const struct cv_topo_schedule *sc = &t->schedules[i];
         int64_t cursor = cv_clock_now_ms(&o->clock), next;
 
-        for (int r = 0; r < PQntuples(res); r++)
-            if (strcmp(PQgetvalue(res, r, 0), sc->name) == 0) {
-                if (!PQgetisnull(res, r, 1))
-                    s->scheds[i].last_success_ms =
-                        strtoll(PQgetvalue(res, r, 1), NULL, 10);
-                if (!PQgetisnull(res, r, 6))
-                    cursor = strtoll(PQgetvalue(res, r, 6), NULL, 10);
-            }
+        if (!PQgetisnull(res, (int)i, 0))
+            s->scheds[i].last_success_ms =
+                strtoll(PQgetvalue(res, (int)i, 0), NULL, 10);
+        if (!PQgetisnull(res, (int)i, 1))
+            cursor = strtoll(PQgetvalue(res, (int)i, 1), NULL, 10);
         if (sc->cron && cv_schedule_next(sc, cursor, &next) == CV_OK)
             s->scheds[i].next_ms = next;
     }
@@ -531,263 +532,4 @@ size_t cv_observer_parts(struct cv_observer *o, struct cv_observed_part *out,
     }
     pthread_mutex_unlock(&o->lock);
     return n;
-}
-
-/* ---- exposition and readiness */
-
-static void header(struct cv_buf *b, const char *name, const char *type,
-                   const char *help)
-{
-    cv_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-}
-
-/* Does this process consume group (a consumer of it has registered)? */
-static int consumes(const char *group)
-{
-    int yes = 0;
-
-    pthread_mutex_lock(&members_lock);
-    for (int i = 0; i < nmembers && !yes; i++)
-        yes = strcmp(members[i].group, group) == 0;
-    pthread_mutex_unlock(&members_lock);
-    return yes;
-}
-
-static void render_lag(struct cv_buf *b, const struct snapshot *s)
-{
-    char v[40];
-    char *mine = cv_calloc(s->nparts + 1, 1);
-
-    for (size_t i = 0; i < s->nparts; i++)
-        mine[i] = (char)consumes(s->parts[i].group);
-    header(b, "conveyor_consumer_lag_events", "gauge",
-           "Events on the partition after the offset stored in Postgres "
-           "(high watermark minus stored offset), for the groups this "
-           "process consumes.");
-    for (size_t i = 0; i < s->nparts; i++) {
-        const struct cv_observed_part *p = &s->parts[i];
-        if (!mine[i] || p->lag < 0)
-            continue;
-        cv_buf_puts(b, "conveyor_consumer_lag_events{group=\"");
-        cv_buf_label(b, p->group);
-        cv_buf_puts(b, "\",topic=\"");
-        cv_buf_label(b, p->topic);
-        cv_buf_printf(b, "\",partition=\"%d\"} %lld\n", (int)p->partition,
-                      (long long)p->lag);
-    }
-    header(b, "conveyor_consumer_lag_seconds", "gauge",
-           "Age of the oldest event not yet processed (the one at the "
-           "stored offset), by its Kafka timestamp; 0 when caught up.");
-    for (size_t i = 0; i < s->nparts; i++) {
-        const struct cv_observed_part *p = &s->parts[i];
-        if (!mine[i] || p->lag_s < 0)
-            continue;
-        cv_buf_puts(b, "conveyor_consumer_lag_seconds{group=\"");
-        cv_buf_label(b, p->group);
-        cv_buf_puts(b, "\",topic=\"");
-        cv_buf_label(b, p->topic);
-        snprintf(v, sizeof(v), "%.3f", p->lag_s < 0 ? 0 : p->lag_s);
-        cv_buf_printf(b, "\",partition=\"%d\"} %s\n", (int)p->partition, v);
-    }
-    free(mine);
-}
-
-static void render_schedules(struct cv_observer *o, struct cv_buf *b,
-                             const struct snapshot *s)
-{
-    const struct cv_topology *t = o->topo;
-    static const char *const outcomes[] = {"on_time", "late", "caught_up",
-                                           "skipped"};
-
-    header(b, "conveyor_schedule_last_success_timestamp_seconds", "gauge",
-           "When the schedule last fired (its latest fire time recorded in "
-           "conveyor.schedule_runs, not skipped).");
-    for (size_t i = 0; i < t->nschedules; i++)
-        if (s->scheds[i].last_success_ms) {
-            cv_buf_puts(b, "conveyor_schedule_last_success_timestamp_seconds"
-                           "{schedule=\"");
-            cv_buf_label(b, t->schedules[i].name);
-            cv_buf_printf(b, "\"} %.3f\n",
-                          (double)s->scheds[i].last_success_ms / 1000.0);
-        }
-    header(b, "conveyor_schedule_next_run_timestamp_seconds", "gauge",
-           "The schedule's next fire time after the latest one recorded "
-           "(in the past: overdue).");
-    for (size_t i = 0; i < t->nschedules; i++)
-        if (s->scheds[i].next_ms) {
-            cv_buf_puts(b, "conveyor_schedule_next_run_timestamp_seconds"
-                           "{schedule=\"");
-            cv_buf_label(b, t->schedules[i].name);
-            cv_buf_printf(b, "\"} %.3f\n",
-                          (double)s->scheds[i].next_ms / 1000.0);
-        }
-    header(b, "conveyor_schedule_paused", "gauge",
-           "1 if a switch (conveyor pause --schedule or --all) holds the "
-           "schedule.");
-    header(b, "conveyor_schedule_enabled", "gauge",
-           "1 if the topology enables the schedule.");
-    for (size_t i = 0; i < t->nschedules; i++) {
-        cv_buf_puts(b, "conveyor_schedule_paused{schedule=\"");
-        cv_buf_label(b, t->schedules[i].name);
-        cv_buf_printf(b, "\"} %d\n", s->scheds[i].paused);
-        cv_buf_puts(b, "conveyor_schedule_enabled{schedule=\"");
-        cv_buf_label(b, t->schedules[i].name);
-        cv_buf_printf(b, "\"} %d\n", t->schedules[i].enabled);
-    }
-    if (!o->ticker)
-        return;
-    header(b, "conveyor_schedule_fires_total", "counter",
-           "Fire times this process's ticker handled while leading: on_time "
-           "(late ones included), late (over two ticks late), caught_up "
-           "(after downtime), skipped.");
-    for (size_t i = 0; i < t->nschedules; i++) {
-        const struct cv_schedule_stats *st = cv_ticker_stats(o->ticker, i);
-        uint64_t v[4] = {atomic_load(&st->fired), atomic_load(&st->late),
-                         atomic_load(&st->caught_up),
-                         atomic_load(&st->skipped)};
-        for (int k = 0; k < 4; k++) {
-            cv_buf_puts(b, "conveyor_schedule_fires_total{schedule=\"");
-            cv_buf_label(b, t->schedules[i].name);
-            cv_buf_printf(b, "\",outcome=\"%s\"} %llu\n", outcomes[k],
-                          (unsigned long long)v[k]);
-        }
-    }
-    header(b, "conveyor_schedule_max_delay_seconds", "gauge",
-           "The worst delay of an on-time fire published by this process.");
-    for (size_t i = 0; i < t->nschedules; i++) {
-        const struct cv_schedule_stats *st = cv_ticker_stats(o->ticker, i);
-        cv_buf_puts(b, "conveyor_schedule_max_delay_seconds{schedule=\"");
-        cv_buf_label(b, t->schedules[i].name);
-        cv_buf_printf(b, "\"} %.3f\n",
-                      (double)atomic_load(&st->max_late_ms) / 1000.0);
-    }
-}
-
-static void counter(struct cv_buf *b, const char *name, const char *help,
-                    uint64_t v)
-{
-    header(b, name, "counter", help);
-    cv_buf_printf(b, "%s %llu\n", name, (unsigned long long)v);
-}
-
-void cv_observer_render(struct cv_observer *o, struct cv_buf *b)
-{
-    const struct cv_topology *t = o->topo;
-    struct snapshot empty = {0};
-    const struct snapshot *s;
-
-    counter(b, "conveyor_commits_fenced_total",
-            "Batch commits refused by the offset compare-and-set (a zombie "
-            "consumer, or a replay moved the offset).",
-            atomic_load(&cv_stats.fenced));
-    counter(b, "conveyor_batches_committed_total",
-            "Batch transactions committed.", atomic_load(&cv_stats.batches));
-    counter(b, "conveyor_batches_rolled_back_total",
-            "Batches rolled back for Postgres trouble and run again.",
-            atomic_load(&cv_stats.retried));
-    counter(b, "conveyor_outbox_published_total",
-            "Outbox rows this process's relay published.",
-            atomic_load(&cv_stats.published));
-    header(b, "conveyor_build_info", "gauge", "Always 1; the version.");
-    cv_buf_printf(b, "conveyor_build_info{version=\"%s\"} 1\n", cv_version());
-
-    pthread_mutex_lock(&o->lock);
-    s = o->snap ? o->snap : &empty;
-    header(b, "conveyor_postgres_up", "gauge",
-           "1 if Postgres answered the last round (every 2 s).");
-    cv_buf_printf(b, "conveyor_postgres_up %d\n", s->pg_up);
-    header(b, "conveyor_kafka_up", "gauge",
-           "1 if the broker answered the last round's watermark requests.");
-    cv_buf_printf(b, "conveyor_kafka_up %d\n", s->kafka_up);
-    header(b, "conveyor_migrations_pending", "gauge",
-           "Migrations compiled into this binary and not applied.");
-    cv_buf_printf(b, "conveyor_migrations_pending %d\n",
-                  s->pg_up ? s->migrations_known - s->migrations_applied : 0);
-    if (s->pg_up && s->dead_open) {
-        render_lag(b, s);
-        header(b, "conveyor_outbox_backlog_events", "gauge",
-               "Outbox rows not yet published.");
-        cv_buf_printf(b, "conveyor_outbox_backlog_events %lld\n",
-                      (long long)s->outbox_backlog);
-        header(b, "conveyor_outbox_oldest_age_seconds", "gauge",
-               "Age of the oldest unpublished outbox row.");
-        cv_buf_printf(b, "conveyor_outbox_oldest_age_seconds %lld\n",
-                      (long long)s->outbox_oldest_s);
-        header(b, "conveyor_dead_letters_open", "gauge",
-               "Dead letters waiting for an operator (retry or discard).");
-        for (size_t i = 0; i < t->ndomains; i++) {
-            cv_buf_puts(b, "conveyor_dead_letters_open{group=\"");
-            cv_buf_label(b, t->domains[i].group_id);
-            cv_buf_printf(b, "\"} %lld\n", (long long)s->dead_open[i]);
-        }
-        header(b, "conveyor_retries_waiting", "gauge",
-               "Events waiting for their next attempt (conveyor.retries).");
-        for (size_t i = 0; i < t->ndomains; i++) {
-            cv_buf_puts(b, "conveyor_retries_waiting{group=\"");
-            cv_buf_label(b, t->domains[i].group_id);
-            cv_buf_printf(b, "\"} %lld\n", (long long)s->retries[i]);
-        }
-        header(b, "conveyor_kill_switch_active", "gauge",
-               "1 for each switch set with conveyor pause (scope all, "
-               "domain, route or schedule).");
-        for (size_t i = 0; i < s->nswitches; i++) {
-            cv_buf_printf(b, "conveyor_kill_switch_active{scope=\"%s\",name=\"",
-                          s->switch_scope[i]);
-            cv_buf_label(b, s->switch_target[i]);
-            cv_buf_puts(b, "\"} 1\n");
-        }
-        if (s->scheds)
-            render_schedules(o, b, s);
-    }
-    pthread_mutex_unlock(&o->lock);
-}
-
-int cv_observer_ready(struct cv_observer *o, struct cv_buf *b)
-{
-    int joined = 0, registered = 0, ready;
-    char why[700];
-
-    pthread_mutex_lock(&members_lock);
-    registered = nmembers;
-    for (int i = 0; i < nmembers; i++) {
-        char *id = rd_kafka_memberid(members[i].rk);
-        joined += id && *id;
-        if (id)
-            rd_kafka_mem_free(members[i].rk, id);
-    }
-    pthread_mutex_unlock(&members_lock);
-
-    pthread_mutex_lock(&o->lock);
-    if (!o->snap)
-        snprintf(why, sizeof(why), "not checked yet");
-    else if (!o->snap->pg_up)
-        snprintf(why, sizeof(why), "Postgres unreachable: %s",
-                 o->snap->pg_error);
-    else if (o->snap->migrations_applied < o->snap->migrations_known)
-        snprintf(why, sizeof(why),
-                 "%d of %d migrations applied (run conveyor migrate)",
-                 o->snap->migrations_applied, o->snap->migrations_known);
-    else if (registered < o->consumers || joined < o->consumers)
-        snprintf(why, sizeof(why),
-                 "%d of %d consumers have joined their groups", joined,
-                 o->consumers);
-    else
-        why[0] = '\0';
-    ready = why[0] == '\0';
-    cv_buf_printf(b, "{\"status\": \"%s\", \"reason\": \"",
-                  ready ? "ready" : "unready");
-    if (ready)
-        cv_buf_printf(b,
-                      "Postgres reachable, migrations applied, %d of %d "
-                      "consumers in their groups (with partitions or as "
-                      "standbys)",
-                      joined, o->consumers);
-    else
-        cv_buf_json(b, why);
-    cv_buf_printf(b, "\", \"postgres_up\": %s, \"checked_ms_ago\": %lld}\n",
-                  o->snap && o->snap->pg_up ? "true" : "false",
-                  o->snap ? (long long)(cv_wall_ms() - o->snap->collected_ms)
-                          : -1LL);
-    pthread_mutex_unlock(&o->lock);
-    return ready;
 }

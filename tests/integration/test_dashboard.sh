@@ -37,3 +37,25 @@ got=$(q "SELECT actor || ' ' || reason FROM conveyor.controls WHERE scope = 'rou
 [ "$(q "SELECT count(*) FROM conveyor.audit_log WHERE action = 'pause' AND actor = 'api:admin'")" = 1 ] ||
     fail "the pause was not audited as api:admin"
 log "dashboard: loaded without errors, showed the lag, paused the route"
+
+# the schedules' gauges, and a manual run through the API
+HTTP=http://127.0.0.1:$port
+scrape
+[ "$(grep -c '^conveyor_schedule_next_run_timestamp_seconds{' "$T/metrics.txt")" = 12 ] ||
+    fail "not 12 schedules' next run times"
+awk -v now="$(date +%s)" '/^conveyor_schedule_next_run_timestamp_seconds\{/ && $NF < now { bad = 1 }
+    END { exit bad }' "$T/metrics.txt" || fail "a next run time in the past"
+code=$(http_code "$HTTP/api/v1/schedules/weeklyPartnerPayouts/trigger" \
+    -H "Authorization: Bearer $CONVEYOR_ADMIN_TOKEN" --data '{"reason": "dashboard test"}')
+[ "$code" = 200 ] || fail "trigger: $code $(cat "$T/http.body")"
+for _ in $(seq 50); do
+    scrape
+    grep -q '^conveyor_schedule_last_success_timestamp_seconds{schedule="weeklyPartnerPayouts"}' "$T/metrics.txt" && break
+    sleep 0.2
+done
+grep -q '^conveyor_schedule_last_success_timestamp_seconds{schedule="weeklyPartnerPayouts"}' "$T/metrics.txt" ||
+    fail "the manual run is not the schedule's last success"
+[ "$(q "SELECT count(*) FROM conveyor.audit_log WHERE action = 'trigger' AND actor = 'api:admin'")" = 1 ] ||
+    fail "the trigger was not audited as api:admin"
+promtool check metrics <"$T/metrics.txt" >"$T/promtool.out" 2>&1 || { cat "$T/promtool.out" >&2; fail "promtool check metrics"; }
+log "schedule gauges for 12 schedules; a run triggered through the API is the last success"
