@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,9 +27,13 @@
 #include "metrics.h"
 #include "observe.h"
 
-#define HTTP_KV      "component=http"
-#define HTTP_THREADS 2
-#define HTTP_NICE    10
+#define HTTP_KV "component=http"
+/* /metrics is formatted at most this often; scrapes in between get a copy.
+ * Prometheus scrapes every 15 s or more: a second of staleness costs
+ * nothing, and a flood of scrapes costs one rendering a second. */
+#define METRICS_TTL_MS 1000
+#define HTTP_THREADS   2
+#define HTTP_NICE      19
 
 /* The dashboard's files, generated from web/ by CMake. */
 struct cv_asset {
@@ -42,6 +47,9 @@ struct cv_http {
     struct MHD_Daemon *mhd;
     struct cv_api_env env;
     int port;
+    pthread_mutex_t cache_lock;
+    struct cv_buf cache; /* the last /metrics text */
+    int64_t cache_ms;    /* monotonic; when it was made */
 };
 
 /* A request being read: its body, up to CV_HTTP_BODY_MAX. */
@@ -183,8 +191,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
         return send_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
                           "only GET and HEAD here");
     if (strcmp(url, "/metrics") == 0) {
-        cv_metrics_render(&b);
-        cv_observer_render(h->env.obs, &b);
+        pthread_mutex_lock(&h->cache_lock);
+        if (!h->cache.len || cv_mono_ms() - h->cache_ms >= METRICS_TTL_MS) {
+            h->cache.len = 0;
+            cv_metrics_render(&h->cache);
+            cv_observer_render(h->env.obs, &h->cache);
+            h->cache_ms = cv_mono_ms();
+        }
+        cv_buf_add(&b, h->cache.data, h->cache.len);
+        pthread_mutex_unlock(&h->cache_lock);
         return send_buf(conn, MHD_HTTP_OK,
                         "text/plain; version=0.0.4; charset=utf-8", &b);
     }
@@ -267,6 +282,7 @@ struct cv_http *cv_http_start(const struct cv_config *cfg,
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
 
     h->env = (struct cv_api_env){cfg, topo, cat, obs};
+    pthread_mutex_init(&h->cache_lock, NULL);
     if (resolve(cfg->http_listen, &ai, errstr, errstr_size) != CV_OK)
         goto fail;
     if (ai->ai_family == AF_INET6)
@@ -325,5 +341,7 @@ void cv_http_stop(struct cv_http *h)
     if (h->mhd)
         MHD_stop_daemon(h->mhd);
     cv_api_free();
+    cv_buf_free(&h->cache);
+    pthread_mutex_destroy(&h->cache_lock);
     free(h);
 }
