@@ -8,8 +8,9 @@
  * Its threads run at nice 19, below the engine's, and /metrics formats
  * counters and the observer's last snapshot at most once a second (a
  * scrape in between gets a copy) without touching Postgres or the
- * broker, so a flood of requests cannot starve the consumers. Requests are bounded: at most CV_HTTP_CONNECTIONS at
- * once, bodies up to CV_HTTP_BODY_MAX bytes, 10 s idle timeout.
+ * broker, so a flood of requests cannot starve the consumers. Requests are
+ * bounded: at most CV_HTTP_CONNECTIONS at once, bodies up to CV_HTTP_BODY_MAX
+ * bytes, 10 s idle timeout.
  */
 #ifndef CV_HTTP_H
 #define CV_HTTP_H
