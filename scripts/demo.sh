@@ -10,8 +10,10 @@
 # reaches it as export lines: the throwaway Postgres (PGHOST, PGPORT,
 # PGUSER, PGDATABASE and the random PGPASSWORD), the dev broker's address
 # (CONVEYOR_KAFKA_BROKERS), CONVEYOR_CONFIG, _TOPOLOGY, _SCHEMAS and the
-# binary's directory on PATH. In a second terminal:
-#   . .conveyor-demo.env && conveyor status
+# binary's directory on PATH, and CONVEYOR_ADMIN_TOKEN (a random one unless
+# it is set), which the dashboard at http://127.0.0.1:8080/ asks for. In a
+# second terminal:
+#   . .conveyor-demo.env && conveyor status && echo $CONVEYOR_ADMIN_TOKEN
 #
 # Environment:
 #   CONVEYOR_DEMO_ENV  write that file here instead
@@ -27,6 +29,9 @@ if [ -z "$bin" ]; then
     cmake --build build -j"$(nproc)" --target conveyor >/dev/null
     bin=build/conveyor
 fi
+# The admin API's token for the dashboard; only the env file holds it.
+CONVEYOR_ADMIN_TOKEN=${CONVEYOR_ADMIN_TOKEN:-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')}
+export CONVEYOR_ADMIN_TOKEN
 # conveyor dev removes the file itself; this covers a crash or a second
 # Ctrl-C (which exits at once).
 trap 'rm -f "$env_file" "$env_file.tmp"' EXIT

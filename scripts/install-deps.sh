@@ -7,10 +7,14 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config git
       librdkafka-dev libavro-dev libpq-dev libcurl4-openssl-dev
-      libconfig-dev libjansson-dev
+      libconfig-dev libjansson-dev libmicrohttpd-dev
       postgresql postgresql-contrib postgresql-common kcat valgrind procps iproute2
-      libmicrohttpd-dev jq)
+      jq prometheus chromium curl)
 [ "${1:-}" = "--fuzz" ] && pkgs+=(clang)
+# Node for the dashboard's browser test (tests/browser) and the chart tests
+# (tests/helm): Debian's nodejs and npm, unless a node is already there.
+command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
+command -v npm >/dev/null 2>&1 || pkgs+=(npm)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||

@@ -18,6 +18,7 @@
 
 #include "cli.h"
 #include "log.h"
+#include "ops.h"
 #include "pg.h"
 
 static void usage(FILE *out, const char *cmd)
@@ -81,46 +82,6 @@ static void usage(FILE *out, const char *cmd)
     fprintf(out, "  --actor WHO        who (default: the OS user)\n");
 }
 
-/* Checks that the target exists in the topology; CV_OK or an error. */
-static int check_target(struct cv_app *app, const char *scope,
-                        const char *target)
-{
-    const struct cv_topo_domain *d;
-    char domain[256];
-    const char *slash;
-
-    if (strcmp(scope, "domain") == 0 &&
-        !cv_topology_domain(&app->topo, target)) {
-        fprintf(stderr, "conveyor: no domain '%s' in %s\n", target,
-                app->topo.path);
-        return CV_ERR;
-    }
-    if (strcmp(scope, "schedule") == 0 &&
-        !cv_topology_schedule(&app->topo, target)) {
-        fprintf(stderr, "conveyor: no schedule '%s' in %s\n", target,
-                app->topo.path);
-        return CV_ERR;
-    }
-    if (strcmp(scope, "route") != 0)
-        return CV_OK;
-    slash = strchr(target, '/');
-    if (!slash || (size_t)(slash - target) >= sizeof(domain)) {
-        fprintf(stderr, "conveyor: --route '%s': expected DOMAIN/EVENT_TYPE\n",
-                target);
-        return CV_ERR;
-    }
-    snprintf(domain, sizeof(domain), "%.*s", (int)(slash - target), target);
-    d = cv_topology_domain(&app->topo, domain);
-    if (!d || !cv_topology_route(d, slash + 1)) {
-        fprintf(stderr,
-                "conveyor: --route '%s': domain '%s' has no route for "
-                "'%s'\n",
-                target, domain, slash + 1);
-        return CV_ERR;
-    }
-    return CV_OK;
-}
-
 /* "the global switch", "domain leads", "route leads/x.y". */
 static void describe(char *buf, size_t size, const char *scope,
                      const char *target)
@@ -130,8 +91,6 @@ static void describe(char *buf, size_t size, const char *scope,
     else
         snprintf(buf, size, "%s %s", scope, target);
 }
-
-#define SINCE "to_char(set_at, 'YYYY-MM-DD HH24:MI:SS TZ')"
 
 /*
  * Prints every switch in force other than (scope, target) on one line:
@@ -145,11 +104,7 @@ static int print_in_force(struct cv_pg *pg, const char *label,
     PGresult *res;
     char what[512];
 
-    res = cv_pg_exec(pg,
-                     "SELECT scope, target, actor, " SINCE ", reason FROM "
-                     "conveyor.controls WHERE NOT (scope = $1 AND target = "
-                     "$2) ORDER BY set_at, scope, target",
-                     2, (const char *[]){scope, target}, &err);
+    res = cv_ops_switches(pg, scope, target, &err);
     if (!res) {
         cv_error("listing the switches: %s", err.message);
         return CV_ERR;
@@ -186,7 +141,7 @@ static int run_control(struct cv_app *app, int pause, int argc, char **argv)
     struct cv_pg_error err;
     struct cv_pg *pg;
     PGresult *res;
-    char what[512];
+    char what[512], errstr[512];
     int ch, nscopes = 0, changed, rc = CV_EXIT_OK;
 
     optind = 1;
@@ -233,53 +188,18 @@ static int run_control(struct cv_app *app, int pause, int argc, char **argv)
     }
     if (!actor || !*actor)
         actor = cv_os_user();
-    if (cv_app_load_topology(app) != CV_OK ||
-        check_target(app, scope, target) != CV_OK)
+    if (cv_app_load_topology(app) != CV_OK)
         return CV_EXIT_USAGE;
+    if (cv_ops_switch_check(&app->topo, scope, target, errstr,
+                            sizeof(errstr)) != CV_OK) {
+        fprintf(stderr, "conveyor: %s\n", errstr);
+        return CV_EXIT_USAGE;
+    }
 
     pg = cv_app_pg(app, "conveyor/control");
     if (!pg)
         return CV_EXIT_RUNTIME;
-    /* Both statements also return the switch as it was before (the CTEs
-     * share one snapshot), so the output can say what changed. */
-    if (pause)
-        res = cv_pg_exec(
-            pg,
-            "WITH old AS ("
-            "  SELECT actor, " SINCE " AS since, reason FROM conveyor.controls"
-            "  WHERE scope = $1 AND target = $2),"
-            " c AS ("
-            "  INSERT INTO conveyor.controls (scope, target, reason, actor)"
-            "  VALUES ($1, $2, $3, $4)"
-            "  ON CONFLICT (scope, target) DO UPDATE SET reason ="
-            "    excluded.reason, actor = excluded.actor, set_at = now()"
-            "  RETURNING 1),"
-            " a AS ("
-            "  INSERT INTO conveyor.audit_log (actor, action, target, args,"
-            "    reason)"
-            "  SELECT $4, 'pause', $1 || ':' || $2,"
-            "    jsonb_build_object('scope', $1::text, 'target', $2::text), $3"
-            "  FROM c)"
-            "SELECT (SELECT count(pg_notify('conveyor_controls', $1 || ':' ||"
-            "  $2)) FROM c), (SELECT actor FROM old), (SELECT since FROM old),"
-            "  (SELECT reason FROM old)",
-            4, (const char *[]){scope, target, reason, actor}, &err);
-    else
-        res = cv_pg_exec(
-            pg,
-            "WITH c AS ("
-            "  DELETE FROM conveyor.controls WHERE scope = $1 AND target = $2"
-            "  RETURNING actor, set_at, reason),"
-            " a AS ("
-            "  INSERT INTO conveyor.audit_log (actor, action, target, args,"
-            "    reason)"
-            "  SELECT $4, 'resume', $1 || ':' || $2,"
-            "    jsonb_build_object('scope', $1::text, 'target', $2::text,"
-            "      'paused_for', c.reason), $3"
-            "  FROM c)"
-            "SELECT count(pg_notify('conveyor_controls', $1 || ':' || $2)),"
-            "  max(actor), max(" SINCE "), max(reason) FROM c",
-            4, (const char *[]){scope, target, reason, actor}, &err);
+    res = cv_ops_switch_set(pg, pause, scope, target, actor, reason, &err);
     if (!res) {
         cv_error("%s: %s", cmd, err.message);
         cv_pg_destroy(pg);

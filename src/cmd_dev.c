@@ -61,7 +61,8 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: conveyor dev [--rate N] [--duration SECONDS] "
-            "[--env-file PATH]\n\n"
+            "[--env-file PATH]\n"
+            "                    [--http-port-file PATH]\n\n"
             "Runs the demo: the dev broker in this process, the migrations, "
             "every\nconsumer and the outbox relay against the Postgres of "
             "the environment\n(PGHOST, ... or DATABASE_URL), and N sample "
@@ -71,7 +72,10 @@ static void usage(FILE *out)
             "(Postgres,\nthe dev broker's address, config, topology, "
             "schemas). --env-file PATH\nwrites it as export lines with the "
             "Postgres password (mode 0600;\nremoved on exit): "
-            "`. PATH` and then `conveyor status`.\n");
+            "`. PATH` and then `conveyor status`.\n\n"
+            "The HTTP endpoint (http.listen, default 127.0.0.1:8080) serves "
+            "the\ndashboard at /, /metrics, /healthz, /readyz and the admin "
+            "API;\n--http-port-file PATH writes its port to PATH.\n");
 }
 
 static int produce_one(struct demo *d, const char *type, const char *json,
@@ -275,6 +279,15 @@ static void write_env(struct demo *d, FILE *out, int with_secret)
     else if (pass && *pass)
         fprintf(out, "export PGPASSWORD=... (in the env file only)\n");
     fprintf(out, "unset DATABASE_URL PGSERVICE PGHOSTADDR\n");
+    /* the dashboard asks for it: `echo $CONVEYOR_ADMIN_TOKEN` */
+    if (getenv("CONVEYOR_ADMIN_TOKEN") && *getenv("CONVEYOR_ADMIN_TOKEN")) {
+        if (with_secret)
+            put_export(out, "CONVEYOR_ADMIN_TOKEN",
+                       getenv("CONVEYOR_ADMIN_TOKEN"));
+        else
+            fprintf(out, "export CONVEYOR_ADMIN_TOKEN=... (in the env file "
+                         "only)\n");
+    }
     put_export(out, "CONVEYOR_KAFKA_BROKERS", d->app->cfg.kafka_brokers);
     if (d->app->config_path) {
         path = absolute(d->app->config_path);
@@ -385,6 +398,7 @@ int cv_cmd_dev(struct cv_app *app, int argc, char **argv)
         {"rate", required_argument, NULL, 'r'},
         {"duration", required_argument, NULL, 'd'},
         {"env-file", required_argument, NULL, 'e'},
+        {"http-port-file", required_argument, NULL, 'P'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     static const char *const prod_overrides[] = {"enable.idempotence", "true",
@@ -392,7 +406,7 @@ int cv_cmd_dev(struct cv_app *app, int argc, char **argv)
     struct demo d;
     struct cv_dev_broker *broker = NULL;
     struct cv_runner *runner = NULL;
-    struct cv_runner_opts opts = {NULL, 0, 1, 1, 1};
+    struct cv_runner_opts opts = {NULL, 0, 1, 1, 1, NULL};
     char errstr[1024];
     pthread_t producer;
     int ch, applied, rc = CV_EXIT_RUNTIME, producing = 0;
@@ -401,7 +415,7 @@ int cv_cmd_dev(struct cv_app *app, int argc, char **argv)
     d.app = app;
     d.rate = 200;
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "r:d:e:h", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "r:d:e:P:h", longopts, NULL)) != -1) {
         switch (ch) {
         case 'r':
             if (cv_cli_parse_int(optarg, 1, 1000000, &d.rate) != CV_OK)
@@ -414,6 +428,9 @@ int cv_cmd_dev(struct cv_app *app, int argc, char **argv)
             break;
         case 'e':
             d.env_file = optarg;
+            break;
+        case 'P':
+            opts.http_port_file = optarg;
             break;
         case 'h':
             usage(stdout);
@@ -458,7 +475,8 @@ int cv_cmd_dev(struct cv_app *app, int argc, char **argv)
         cv_error("%s", errstr);
         goto out;
     }
-    runner = cv_runner_start(app, &opts, errstr, sizeof(errstr));
+    runner = cv_runner_start(&app->cfg, &app->topo, app->cat, &opts, errstr,
+                             sizeof(errstr));
     if (!runner) {
         cv_error("%s", errstr);
         goto out;
@@ -468,6 +486,13 @@ int cv_cmd_dev(struct cv_app *app, int argc, char **argv)
         goto out;
     }
     print_env(&d);
+    if (cv_runner_http_port(runner))
+        printf("dashboard and metrics: http://127.0.0.1:%d/ (%s)\n",
+               cv_runner_http_port(runner),
+               getenv("CONVEYOR_ADMIN_TOKEN") && *getenv("CONVEYOR_ADMIN_TOKEN")
+                   ? "the dashboard asks for CONVEYOR_ADMIN_TOKEN"
+                   : "set CONVEYOR_ADMIN_TOKEN for the admin API and the "
+                     "dashboard");
     if (pthread_create(&producer, NULL, producer_main, &d) != 0)
         goto out;
     producing = 1;

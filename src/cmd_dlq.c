@@ -22,6 +22,7 @@
 #include "codec.h"
 #include "event.h"
 #include "log.h"
+#include "ops.h"
 #include "pg.h"
 
 static void usage(FILE *out)
@@ -140,84 +141,76 @@ static int parse(int argc, char **argv, struct filters *f)
     return -1; /* go on */
 }
 
-/* The WHERE clause shared by list and retry --all: parameters $1..$6. */
-#define FILTER_SQL                                                             \
-    " ($1::text IS NULL OR group_id = $1)"                                     \
-    " AND ($2::text IS NULL OR event_type = $2)"                               \
-    " AND ($3::timestamptz IS NULL OR last_failed_at >= $3)"                   \
-    " AND ($4::timestamptz IS NULL OR last_failed_at < $4)"                    \
-    " AND ($5::text IS NULL OR strpos(lower(error), lower($5)) > 0)"           \
-    " AND ($6 = 'all' OR status = $6)"
+/* The first n characters of text on one line (newlines become spaces),
+ * cut on a UTF-8 character boundary. */
+static void one_line(char *out, size_t size, const char *text, int n)
+{
+    size_t len = 0;
+
+    for (const char *p = text; *p && len + 5 < size; p++) {
+        if (((unsigned char)*p & 0xC0) != 0x80 && n-- == 0)
+            break;
+        out[len++] = *p == '\n' ? ' ' : *p;
+    }
+    out[len] = '\0';
+}
 
 static int list(struct cv_pg *pg, const struct filters *f)
 {
+    struct cv_dlq_filter df = {f->group, f->type,   f->since, f->until,
+                               f->error, f->status, f->limit};
     struct cv_pg_error err;
     int w[4] = {2, 5, 5, 4}; /* ID, GROUP, WHERE, TYPE: the headers */
-    char limit[16];
+    char where[320], error[400];
     PGresult *res;
 
-    snprintf(limit, sizeof(limit), "%d", f->limit);
-    res = cv_pg_exec(
-        pg,
-        "SELECT id, group_id, topic || '[' || partition || ']@' || \"offset\","
-        " coalesce(event_type, '-'), coalesce(event_id, '-'), attempts,"
-        " to_char(last_failed_at, 'YYYY-MM-DD HH24:MI:SS'), status,"
-        " left(replace(error, E'\\n', ' '), 80)"
-        " FROM conveyor.dead_letters WHERE" FILTER_SQL " ORDER BY id LIMIT $7",
-        7,
-        (const char *[]){f->group, f->type, f->since, f->until, f->error,
-                         f->status, limit},
-        &err);
+    res = cv_ops_dlq_list(pg, &df, &err);
     if (!res) {
         cv_error("dlq list: %s", err.message);
         return CV_EXIT_RUNTIME;
     }
     /* columns as wide as their widest value: long event types and
      * group names must not push the rest of the row out of line */
-    for (int r = 0; r < PQntuples(res); r++)
+    for (int r = 0; r < PQntuples(res); r++) {
+        int len[4] = {PQgetlength(res, r, 0), PQgetlength(res, r, 1),
+                      PQgetlength(res, r, 2) + PQgetlength(res, r, 3) +
+                          PQgetlength(res, r, 4) + 3,
+                      PQgetisnull(res, r, 5) ? 1 : PQgetlength(res, r, 5)};
         for (int c = 0; c < 4; c++)
-            if ((int)strlen(PQgetvalue(res, r, c)) > w[c])
-                w[c] = (int)strlen(PQgetvalue(res, r, c));
+            if (len[c] > w[c])
+                w[c] = len[c];
+    }
     printf("%-*s %-*s %-*s %-*s %-3s %-19s %-9s %s\n", w[0], "ID", w[1],
            "GROUP", w[2], "WHERE", w[3], "TYPE", "TRY", "LAST FAILED", "STATUS",
            "ERROR");
-    for (int r = 0; r < PQntuples(res); r++)
+    for (int r = 0; r < PQntuples(res); r++) {
+        snprintf(where, sizeof(where), "%s[%s]@%s", PQgetvalue(res, r, 2),
+                 PQgetvalue(res, r, 3), PQgetvalue(res, r, 4));
+        one_line(error, sizeof(error), PQgetvalue(res, r, 10), 80);
         printf("%-*s %-*s %-*s %-*s %-3s %-19s %-9s %s\n", w[0],
-               PQgetvalue(res, r, 0), w[1], PQgetvalue(res, r, 1), w[2],
-               PQgetvalue(res, r, 2), w[3], PQgetvalue(res, r, 3),
-               PQgetvalue(res, r, 5), PQgetvalue(res, r, 6),
-               PQgetvalue(res, r, 7), PQgetvalue(res, r, 8));
+               PQgetvalue(res, r, 0), w[1], PQgetvalue(res, r, 1), w[2], where,
+               w[3], PQgetisnull(res, r, 5) ? "-" : PQgetvalue(res, r, 5),
+               PQgetvalue(res, r, 7), PQgetvalue(res, r, 8),
+               PQgetvalue(res, r, 9), error);
+    }
     printf("%d dead letter%s\n", PQntuples(res),
            PQntuples(res) == 1 ? "" : "s");
     PQclear(res);
     return CV_EXIT_OK;
 }
 
-/* The value as JSON if the catalogue decodes it, else NULL. */
-static char *decode_value(struct cv_app *app, const unsigned char *v, size_t n)
-{
-    struct cv_decoder *dec;
-    const struct cv_schema *schema;
-    avro_value_t *value;
-    char errstr[256], *json = NULL;
-
-    if (cv_app_load_topology(app) != CV_OK || !app->cat)
-        return NULL;
-    dec = cv_decoder_new(app->cat);
-    if (cv_decoder_decode(dec, v, n, &schema, &value, errstr, sizeof(errstr)) ==
-        CV_OK)
-        json = cv_value_to_json(value);
-    cv_decoder_destroy(dec);
-    return json;
-}
-
 static int show(struct cv_app *app, struct cv_pg *pg, const char *id)
 {
-    static const char *const names[] = {
-        "id",           "group",       "topic",      "partition",
-        "offset",       "event_id",    "event_type", "attempts",
-        "first_failed", "last_failed", "status",     "resolved_at",
-        "resolved_by",  "resolution",  "headers",    "error"};
+    /* the label and the column of each line, in the order printed */
+    static const struct {
+        const char *name;
+        int col;
+    } lines[] = {{"id", 0},           {"group", 1},       {"topic", 2},
+                 {"partition", 3},    {"offset", 4},      {"event_id", 6},
+                 {"event_type", 5},   {"attempts", 7},    {"first_failed", 11},
+                 {"last_failed", 8},  {"status", 9},      {"resolved_at", 12},
+                 {"resolved_by", 13}, {"resolution", 14}, {"headers", 15},
+                 {"error", 10}};
     struct cv_pg_error err;
     PGresult *res;
     int n;
@@ -226,14 +219,7 @@ static int show(struct cv_app *app, struct cv_pg *pg, const char *id)
         fprintf(stderr, "conveyor dlq show: '%s' is not an id\n", id);
         return CV_EXIT_USAGE;
     }
-    res = cv_pg_exec(
-        pg,
-        "SELECT id, group_id, topic, partition, \"offset\", event_id,"
-        " event_type, attempts, first_failed_at, last_failed_at, status,"
-        " resolved_at, resolved_by, resolution, headers, error,"
-        " encode(key, 'escape'), encode(value, 'hex')"
-        " FROM conveyor.dead_letters WHERE id = $1",
-        1, (const char *[]){id}, &err);
+    res = cv_ops_dlq_show(pg, id, &err);
     if (!res) {
         cv_error("dlq show: %s", err.message);
         return CV_EXIT_RUNTIME;
@@ -243,9 +229,11 @@ static int show(struct cv_app *app, struct cv_pg *pg, const char *id)
         fprintf(stderr, "conveyor dlq show: no dead letter %s\n", id);
         return CV_EXIT_RUNTIME;
     }
-    for (int c = 0; c < 16; c++)
-        printf("%-13s %s\n", names[c],
-               PQgetisnull(res, 0, c) ? "-" : PQgetvalue(res, 0, c));
+    for (size_t i = 0; i < CV_ARRAY_SIZE(lines); i++)
+        printf("%-13s %s\n", lines[i].name,
+               PQgetisnull(res, 0, lines[i].col)
+                   ? "-"
+                   : PQgetvalue(res, 0, lines[i].col));
     printf("%-13s %s\n", "key",
            PQgetisnull(res, 0, 16) ? "-" : PQgetvalue(res, 0, 16));
     if (PQgetisnull(res, 0, 17)) {
@@ -253,22 +241,16 @@ static int show(struct cv_app *app, struct cv_pg *pg, const char *id)
     } else {
         size_t hexlen = (size_t)PQgetlength(res, 0, 17), len = hexlen / 2;
         const char *hex = PQgetvalue(res, 0, 17);
-        unsigned char *bytes = cv_malloc(len + 1);
-        char *json;
+        char *json = NULL;
 
-        for (size_t i = 0; i < len; i++) {
-            unsigned int b;
-            sscanf(hex + 2 * i, "%2x", &b);
-            bytes[i] = (unsigned char)b;
-        }
-        json = decode_value(app, bytes, len);
+        if (cv_app_load_topology(app) == CV_OK && app->cat)
+            json = cv_ops_dlq_value_json(app->cat, hex, hexlen);
         if (json)
             printf("%-13s %s\n", "value", json);
         else
             printf("%-13s (%zu bytes, not decodable) %.*s%s\n", "value", len,
                    512, hex, hexlen > 512 ? "..." : "");
         free(json);
-        free(bytes);
     }
     PQclear(res);
     return CV_EXIT_OK;
@@ -291,54 +273,6 @@ static char *id_array(int argc, char **argv, int first)
     return ids.buf ? ids.buf : cv_strdup("{}");
 }
 
-/*
- * Retry: the rows picked by ids ($7, when not --all) or by the filters;
- * open ones only, and only those with an event id (an event without one
- * was dead-lettered for its headers and would fail the same way).
- */
-static const char RETRY_SQL[] =
-    "WITH d AS ("
-    "  UPDATE conveyor.dead_letters SET status = 'retried',"
-    "    resolved_at = now(), resolved_by = $8, resolution = $9"
-    "  WHERE status = 'open' AND event_id IS NOT NULL"
-    "    AND (CASE WHEN $10 THEN" FILTER_SQL " ELSE id = ANY($7::bigint[]) END)"
-    "  RETURNING *),"
-    " i AS ("
-    "  DELETE FROM conveyor.inbox USING d"
-    "  WHERE inbox.group_id = d.group_id AND inbox.event_id = d.event_id),"
-    " o AS ("
-    "  INSERT INTO conveyor.outbox (topic, key, value, event_id, event_type,"
-    "    source, event_time, tenant, traceparent)"
-    "  SELECT topic, key, value, event_id, coalesce(event_type, ''),"
-    "    coalesce(headers->>'ce_source', 'conveyor/dlq'),"
-    "    coalesce((extract(epoch FROM (headers->>'ce_time')::timestamptz)"
-    "      * 1000)::bigint, (extract(epoch FROM now()) * 1000)::bigint),"
-    "    headers->>'ce_tenant', headers->>'traceparent'"
-    "  FROM d ORDER BY id),"
-    " a AS ("
-    "  INSERT INTO conveyor.audit_log (actor, action, target, args, reason)"
-    "  SELECT $8, 'dlq retry', 'dead_letter:' || id,"
-    "    jsonb_build_object('id', id, 'event_id', event_id, 'group', group_id,"
-    "      'topic', topic, 'partition', partition, 'offset', \"offset\"), $9"
-    "  FROM d)"
-    "SELECT id, coalesce(event_id, ''), topic || '[' || partition || ']@' ||"
-    "  \"offset\" FROM d ORDER BY id";
-
-static const char DISCARD_SQL[] =
-    "WITH d AS ("
-    "  UPDATE conveyor.dead_letters SET status = 'discarded',"
-    "    resolved_at = now(), resolved_by = $2, resolution = $3"
-    "  WHERE status = 'open' AND id = ANY($1::bigint[])"
-    "  RETURNING *),"
-    " a AS ("
-    "  INSERT INTO conveyor.audit_log (actor, action, target, args, reason)"
-    "  SELECT $2, 'dlq discard', 'dead_letter:' || id,"
-    "    jsonb_build_object('id', id, 'event_id', event_id, 'group', group_id,"
-    "      'topic', topic, 'partition', partition, 'offset', \"offset\"), $3"
-    "  FROM d)"
-    "SELECT id, coalesce(event_id, ''), topic || '[' || partition || ']@' ||"
-    "  \"offset\" FROM d ORDER BY id";
-
 static int change(struct cv_pg *pg, const struct filters *f, int retry,
                   int argc, char **argv)
 {
@@ -356,17 +290,13 @@ static int change(struct cv_pg *pg, const struct filters *f, int retry,
     }
     if (!f->all && !(ids = id_array(argc, argv, optind)))
         return CV_EXIT_USAGE;
-    if (retry)
-        res = cv_pg_exec_planned(
-            pg, RETRY_SQL, 10,
-            (const char *[]){f->group, f->type, f->since, f->until, f->error,
-                             "open", ids ? ids : "{}", f->actor,
-                             f->reason ? f->reason : "dlq retry",
-                             f->all ? "true" : "false"},
-            &err);
-    else
-        res = cv_pg_exec(pg, DISCARD_SQL, 3,
-                         (const char *[]){ids, f->actor, f->reason}, &err);
+    {
+        struct cv_dlq_filter df = {f->group, f->type, f->since, f->until,
+                                   f->error, "open",  f->limit};
+        res = cv_ops_dlq_change(
+            pg, retry, f->all ? &df : NULL, ids, f->actor,
+            f->reason ? f->reason : (retry ? "dlq retry" : NULL), &err);
+    }
     free(ids);
     if (!res) {
         cv_error("dlq %s: %s", retry ? "retry" : "discard", err.message);
@@ -381,9 +311,6 @@ static int change(struct cv_pg *pg, const struct filters *f, int retry,
     printf("%d dead letter%s %s\n", PQntuples(res),
            PQntuples(res) == 1 ? "" : "s", retry ? "re-queued" : "discarded");
     PQclear(res);
-    if (retry &&
-        cv_pg_command(pg, "NOTIFY conveyor_outbox", 0, NULL, &err) != CV_OK)
-        cv_warn("NOTIFY: %s", err.message);
     return CV_EXIT_OK;
 }
 
@@ -393,18 +320,13 @@ static int change(struct cv_pg *pg, const struct filters *f, int retry,
  */
 static int check_group(struct cv_app *app, const char *group)
 {
+    char errstr[1024];
+
     if (cv_app_load_topology(app) != CV_OK)
         return CV_ERR;
-    for (size_t i = 0; i < app->topo.ndomains; i++)
-        if (strcmp(app->topo.domains[i].group_id, group) == 0)
-            return CV_OK;
-    fprintf(stderr,
-            "conveyor dlq: --group: no domain with group '%s' in %s "
-            "(groups:",
-            group, app->topo.path);
-    for (size_t i = 0; i < app->topo.ndomains; i++)
-        fprintf(stderr, " %s", app->topo.domains[i].group_id);
-    fprintf(stderr, ")\n");
+    if (cv_ops_group_check(&app->topo, group, errstr, sizeof(errstr)) == CV_OK)
+        return CV_OK;
+    fprintf(stderr, "conveyor dlq: --group: %s\n", errstr);
     return CV_ERR;
 }
 

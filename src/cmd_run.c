@@ -20,7 +20,8 @@ static void run_usage(FILE *out)
             "usage: conveyor run [--domain NAME]... [--no-relay] "
             "[--no-ticker]\n"
             "                    [--no-consumers | --relay-only | "
-            "--ticker-only]\n\n"
+            "--ticker-only]\n"
+            "                    [--http-port-file PATH]\n\n"
             "Runs the consumers of every domain in the topology (or only the\n"
             "named ones), the outbox relay and the ticker (the topology's\n"
             "schedules), until SIGTERM or SIGINT: the first signal finishes\n"
@@ -32,7 +33,15 @@ static void run_usage(FILE *out)
             "  --no-ticker    do not run the ticker\n"
             "  --no-consumers run only the outbox relay and the ticker\n"
             "  --relay-only   run only the outbox relay\n"
-            "  --ticker-only  run only the ticker\n\n"
+            "  --ticker-only  run only the ticker\n"
+            "  --http-port-file PATH\n"
+            "                 write the HTTP endpoint's port to PATH (with\n"
+            "                 CONVEYOR_HTTP_LISTEN=127.0.0.1:0: any free "
+            "port)\n\n"
+            "The HTTP endpoint (http.listen, default 127.0.0.1:8080) serves\n"
+            "/metrics, /healthz, /readyz, the admin API /api/v1/ (with\n"
+            "CONVEYOR_ADMIN_TOKEN or CONVEYOR_READONLY_TOKEN) and the "
+            "dashboard /.\n\n"
             "Exit codes: 0 stopped by a signal, 1 runtime failure, 2 usage "
             "or\nconfiguration error, 3 a handler ran past its timeout (the "
             "attempt is\nrecorded and the process exits; restarted, it runs "
@@ -48,9 +57,10 @@ int cv_cmd_run(struct cv_app *app, int argc, char **argv)
         {"no-ticker", no_argument, NULL, 'T'},
         {"ticker-only", no_argument, NULL, 't'},
         {"no-consumers", no_argument, NULL, 'C'},
+        {"http-port-file", required_argument, NULL, 'P'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
-    struct cv_runner_opts opts = {NULL, 0, 1, 1, 1};
+    struct cv_runner_opts opts = {NULL, 0, 1, 1, 1, NULL};
     char errstr[1024];
     struct cv_runner *r;
     int ch, rc;
@@ -78,6 +88,9 @@ int cv_cmd_run(struct cv_app *app, int argc, char **argv)
             break;
         case 'C':
             opts.consumers = 0;
+            break;
+        case 'P':
+            opts.http_port_file = optarg;
             break;
         case 'h':
             run_usage(stdout);
@@ -115,7 +128,8 @@ int cv_cmd_run(struct cv_app *app, int argc, char **argv)
         cv_error("%s", errstr);
         return CV_EXIT_RUNTIME;
     }
-    r = cv_runner_start(app, &opts, errstr, sizeof(errstr));
+    r = cv_runner_start(&app->cfg, &app->topo, app->cat, &opts, errstr,
+                        sizeof(errstr));
     free(opts.domains);
     if (!r) {
         cv_error("%s", errstr);

@@ -13,6 +13,7 @@
 #include "clock.h"
 #include "event.h"
 #include "log.h"
+#include "ops.h"
 #include "pg.h"
 #include "schedule.h"
 #include "ticker.h"
@@ -82,17 +83,7 @@ static int history_load(struct cv_app *app, struct history *h)
         cv_error("%s (use --offline to list without Postgres)", errstr);
         return CV_ERR;
     }
-    h->res = cv_pg_exec(
-        pg,
-        "SELECT schedule,"
-        " (extract(epoch FROM max(fire_time) FILTER (WHERE kind <> 'skipped'))"
-        "   * 1000)::bigint,"
-        " count(*) FILTER (WHERE kind = 'scheduled'),"
-        " count(*) FILTER (WHERE kind = 'catch_up'),"
-        " count(*) FILTER (WHERE kind = 'skipped'),"
-        " count(*) FILTER (WHERE kind = 'manual')"
-        " FROM conveyor.schedule_runs GROUP BY schedule",
-        0, NULL, &err);
+    h->res = cv_ops_schedule_history(pg, &err);
     cv_pg_destroy(pg);
     if (!h->res) {
         cv_error("reading conveyor.schedule_runs: %s", err.message);

@@ -14,6 +14,7 @@
 #include "cli.h"
 #include "kafka.h"
 #include "log.h"
+#include "ops.h"
 #include "pg.h"
 
 static void usage(FILE *out)
@@ -123,11 +124,7 @@ int cv_cmd_status(struct cv_app *app, int argc, char **argv)
     if (strcmp(app->cfg.kafka_brokers, "dev") != 0)
         rk = cv_kafka_producer_new(&app->cfg, NULL, errstr, sizeof(errstr));
 
-    res = cv_pg_exec(pg,
-                     "SELECT group_id, topic, partition, next_offset FROM "
-                     "conveyor.consumer_offsets WHERE $1::text IS NULL OR "
-                     "group_id = $1 ORDER BY 1, 2, 3",
-                     1, (const char *[]){group}, &err);
+    res = cv_ops_offsets(pg, group, &err);
     if (!res)
         goto pg_fail;
     printf("%-28s %-28s %5s %10s %12s %12s %10s\n", "GROUP", "TOPIC", "PART",
@@ -162,34 +159,20 @@ int cv_cmd_status(struct cv_app *app, int argc, char **argv)
     else
         printf("total lag: unknown (no broker configured)\n");
 
-    res = cv_pg_exec(pg,
-                     "SELECT count(*), coalesce(extract(epoch FROM now() - "
-                     "min(created_at))::bigint, 0) FROM conveyor.outbox "
-                     "WHERE published_at IS NULL",
-                     0, NULL, &err);
+    res = cv_ops_outbox(pg, &err);
     if (!res)
         goto pg_fail;
     printf("outbox: %s unpublished (oldest %ss)\n", PQgetvalue(res, 0, 0),
            PQgetvalue(res, 0, 1));
     PQclear(res);
 
-    res = cv_pg_exec(pg,
-                     "SELECT count(*) FROM conveyor.dead_letters WHERE "
-                     "status = 'open' AND ($1::text IS NULL OR group_id = $1)",
-                     1, (const char *[]){group}, &err);
+    res = cv_ops_dead_letters_open(pg, group, &err);
     if (!res)
         goto pg_fail;
     printf("dead letters: %s open\n", PQgetvalue(res, 0, 0));
     PQclear(res);
 
-    res = cv_pg_exec(pg,
-                     "SELECT count(*), count(*) FILTER (WHERE NOT parked), "
-                     "count(*) FILTER (WHERE parked), coalesce(max(attempts), "
-                     "0), coalesce(greatest(0, ceil(extract(epoch FROM "
-                     "min(next_attempt_at) - now())))::bigint, 0) "
-                     "FROM conveyor.retries WHERE $1::text IS NULL OR "
-                     "group_id = $1",
-                     1, (const char *[]){group}, &err);
+    res = cv_ops_retries(pg, group, &err);
     if (!res)
         goto pg_fail;
     if (strcmp(PQgetvalue(res, 0, 0), "0") == 0)
@@ -202,11 +185,7 @@ int cv_cmd_status(struct cv_app *app, int argc, char **argv)
                PQgetvalue(res, 0, 4));
     PQclear(res);
 
-    res = cv_pg_exec(pg,
-                     "SELECT scope, target, actor, "
-                     "to_char(set_at, 'YYYY-MM-DD HH24:MI:SS TZ'), reason "
-                     "FROM conveyor.controls ORDER BY set_at",
-                     0, NULL, &err);
+    res = cv_ops_switches(pg, NULL, NULL, &err);
     if (!res)
         goto pg_fail;
     if (!PQntuples(res))
@@ -218,24 +197,13 @@ int cv_cmd_status(struct cv_app *app, int argc, char **argv)
                PQgetvalue(res, i, 4));
     PQclear(res);
 
-    res = cv_pg_exec(pg,
-                     "SELECT group_id, member, state, coalesce(detail, ''), "
-                     "extract(epoch FROM now() - updated_at)::bigint, "
-                     "to_char(updated_at, 'YYYY-MM-DD HH24:MI:SS TZ') "
-                     "FROM conveyor.consumer_state WHERE "
-                     "updated_at > now() - interval '10 minutes' "
-                     "AND ($1::text IS NULL OR group_id = $1) ORDER BY 1, 2",
-                     1, (const char *[]){group}, &err);
+    res = cv_ops_members(pg, group, &err);
     if (!res)
         goto pg_fail;
     print_members(res);
     PQclear(res);
 
-    res = cv_pg_exec(pg,
-                     "SELECT group_id, topic, partition, lost_from, lost_to, "
-                     "detected_at FROM conveyor.retention_gaps WHERE "
-                     "$1::text IS NULL OR group_id = $1 ORDER BY detected_at",
-                     1, (const char *[]){group}, &err);
+    res = cv_ops_gaps(pg, group, &err);
     if (!res)
         goto pg_fail;
     if (!PQntuples(res))

@@ -208,6 +208,24 @@ static const struct key_def keys[] = {
      .env = "CONVEYOR_CLOCK",
      .desc = "The ticker's clock: \"system\", or for tests a simulated clock "
              "\"sim:<RFC 3339 start>@<real epoch ms>x<speed>\"."},
+    {.name = "http.listen",
+     .type = KEY_STRING,
+     .offset = OFF(http_listen),
+     .def_str = "127.0.0.1:8080",
+     .env = "CONVEYOR_HTTP_LISTEN",
+     .desc = "Address of the HTTP endpoint of `run` and `dev` (metrics, "
+             "health, admin API, dashboard), host:port; port 0 picks a free "
+             "one (logged, and written to --http-port-file). \"\" turns "
+             "it off."},
+    {.name = "http.liveness_timeout_ms",
+     .type = KEY_INT,
+     .offset = OFF(http_liveness_timeout_ms),
+     .def_int = 60000,
+     .min = 100,
+     .max = 3600000,
+     .desc = "/healthz fails when a consumer, relay or ticker loop has not "
+             "come round for this long (plus the relay's poll_ms or the "
+             "ticker's tick_ms, which they may sleep), ms."},
     {.name = "log.level",
      .type = KEY_ENUM,
      .offset = OFF(log_level),

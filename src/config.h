@@ -11,6 +11,7 @@
  *   CONVEYOR_TOPOLOGY       topology.path
  *   CONVEYOR_SCHEMAS        schemas.dir
  *   CONVEYOR_LOG_LEVEL      log.level
+ *   CONVEYOR_HTTP_LISTEN    http.listen
  *
  * Secrets never live in the file: the Postgres password comes from PGPASSWORD
  * (or DATABASE_URL); a conninfo in the file that contains a password is an
@@ -60,6 +61,10 @@ struct cv_config {
     int ticker_late_after_ms;     /* a fire later than this is a catch-up */
     int ticker_leader_timeout_ms; /* a leader silent this long is replaced */
     char *ticker_clock;           /* "system" or a simulated clock spec */
+
+    /* the HTTP endpoint (http.c) */
+    char *http_listen;            /* host:port; "" = off */
+    int http_liveness_timeout_ms; /* a loop silent this long is stuck */
 
     /* logging */
     int log_level;  /* enum cv_log_level */

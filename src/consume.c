@@ -60,6 +60,8 @@
 #include "stats.h"
 
 #include "consume_int.h"
+#include "observe.h"
+#include "health.h"
 
 static void sleep_ms(int64_t ms)
 {
@@ -242,9 +244,11 @@ int cv_consumer_run(struct cv_consumer *c, atomic_int *stop)
     if (pthread_create(&c->waker, NULL, consumer_waker_main, c) == 0)
         c->waker_started = 1;
     CV_LOG(CV_LOG_INFO, c->kv, "consumer started");
+    cv_observe_consumer_add(c->rk, c->domain->group_id);
     consumer_ack(c, 0);
     while (!atomic_load(stop)) {
         int64_t t0, t1;
+        cv_health_beat(c, "consumer", c->name, 0);
         if (c->pg)
             consumer_apply_controls(c);
         if (!c->pg)
@@ -275,6 +279,7 @@ int cv_consumer_run(struct cv_consumer *c, atomic_int *stop)
         c->waker_started = 0;
     }
     CV_LOG(CV_LOG_INFO, c->kv, "leaving the group");
+    cv_observe_consumer_remove(c->rk);
     rd_kafka_consumer_close(c->rk);
     return CV_OK;
 }

@@ -18,6 +18,7 @@
 #include "stats.h"
 
 #include "consume_int.h"
+#include "health.h"
 
 struct partition *consumer_partition(struct cv_consumer *c, const char *topic,
                                      int32_t partition, int create)
@@ -194,6 +195,7 @@ void consumer_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         while (prepare_assignment(c, list) != CV_OK) {
             if (atomic_load(c->stop))
                 return;
+            cv_health_beat(c, "consumer", c->name, 5000);
             struct timespec ts = {backoff / 1000, (backoff % 1000) * 1000000};
             nanosleep(&ts, NULL);
             backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;

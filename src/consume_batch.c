@@ -20,6 +20,7 @@
 #include "stats.h"
 
 #include "consume_int.h"
+#include "metrics.h"
 
 void consumer_event_from_msg(struct batch_event *e, rd_kafka_message_t *msg,
                              struct partition *p)
@@ -118,6 +119,8 @@ int consumer_dead_letter(struct cv_consumer *c, size_t i, const char *reason,
     int rc;
 
     consumer_store_event_of(e, &se);
+    cv_metrics_event(c->domain->name, e->bad ? NULL : e->ce.type,
+                     CV_METRICS_DEAD_LETTERED);
     rc = cv_store_dead_letter(c->pg, (int)i, c->domain->group_id,
                               c->domain->dlq_topic, &se, reason, attempts);
     CV_LOG(CV_LOG_WARN, c->kv,
@@ -370,6 +373,7 @@ static enum cv_txn_result txn_begin(struct cv_consumer *c, size_t lo, size_t hi,
     enum cv_txn_result r = CV_TXN_OK;
     int rc;
 
+    cv_metrics_txn_begin(); /* counts what this transaction commits */
     if (!c->pg && consumer_pg_connect(c) != CV_OK)
         return CV_TXN_TRANSIENT;
     for (size_t i = lo; i < hi; i++)
@@ -422,6 +426,7 @@ static enum cv_txn_result txn_commit(struct cv_consumer *c, size_t lo,
 
     if (rc == CV_OK)
         rc = cv_txn_rows_flush(ctx);
+    cv_metrics_txn_applied();
     if (rc == CV_OK)
         rc = send_commit(c, lo, hi, inbox, ctx, applied);
     if (rc != CV_OK || cv_pg_pipe_sync(c->pg, NULL, NULL, &err) != CV_OK) {
@@ -431,6 +436,7 @@ static enum cv_txn_result txn_commit(struct cv_consumer *c, size_t lo,
         return classify(c, ctx, &err, lo, hi, out);
     }
     batch_done(c, 1);
+    cv_metrics_txn_commit(c->domain->name);
     wait_over(c);
     return CV_TXN_OK;
 }
@@ -486,6 +492,7 @@ static enum cv_txn_result apply_one(struct cv_consumer *c, struct cv_ctx *ctx,
     }
     if (e->dup || first_with_id(c, e->ce.id) != (int)i) {
         e->dup = 1;
+        cv_metrics_event(c->domain->name, e->ce.type, CV_METRICS_DEDUPLICATED);
         return CV_TXN_OK;
     }
     route = cv_topology_route(c->domain, e->ce.type);
@@ -573,6 +580,8 @@ enum cv_txn_result consumer_run_batch(struct cv_consumer *c, size_t lo,
         if (applied) {
             cv_pg_array_add(&inbox, c->events[i].ce.id);
             (*handled)++;
+            cv_metrics_event(c->domain->name, c->events[i].ce.type,
+                             CV_METRICS_PROCESSED);
         }
     }
     if (r != CV_TXN_OK) {

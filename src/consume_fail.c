@@ -15,6 +15,7 @@
 #include "log.h"
 
 #include "consume_int.h"
+#include "metrics.h"
 
 /* What a failed attempt records. */
 struct attempt {
@@ -104,6 +105,8 @@ enum cv_txn_result consumer_isolate(struct cv_consumer *c, size_t i,
         if (pol->mode == CV_RETRY_DEFERRED || e->retry_id) {
             r = consumer_txn_one(c, i, send_park, &a, &blame);
             if (r == CV_TXN_OK)
+                cv_metrics_retried(c->domain->name, e->ce.type);
+            if (r == CV_TXN_OK)
                 CV_LOG(CV_LOG_WARN, c->kv,
                        "attempt %d of %d of event %s failed (%s); parked, "
                        "next attempt in %lld ms",
@@ -114,6 +117,7 @@ enum cv_txn_result consumer_isolate(struct cv_consumer *c, size_t i,
         r = record_head_retry(c, i, &a);
         if (r != CV_TXN_OK)
             return r;
+        cv_metrics_retried(c->domain->name, e->ce.type);
         p->retry_offset = e->offset;
         p->retry_attempts = a.attempts;
         p->retry_due_ms = cv_wall_ms() + a.delay_ms;

@@ -138,7 +138,7 @@ struct cv_consumer {
 
 static inline int consumer_pg_connect(struct cv_consumer *c)
 {
-    c->pg = cv_store_connect(c->cfg, c->name, c->kv, c->stop);
+    c->pg = cv_store_connect(c->cfg, c->name, c->kv, c->stop, c);
     return c->pg ? CV_OK : CV_ERR;
 }
 

@@ -29,7 +29,9 @@
 
 #include "event.h"
 #include "kafka.h"
+#include "health.h"
 #include "log.h"
+#include "metrics.h"
 #include "pg.h"
 #include "stats.h"
 
@@ -174,12 +176,14 @@ static int relay_round(struct cv_relay *r)
     PGresult *res;
     int n, done = 0;
     struct cv_pg_array ids = {0};
+    int64_t now_ms;
 
     snprintf(limit, sizeof(limit), "%d", r->cfg->outbox_batch_size);
     res = PQexecParams(cv_pg_conn(r->pg),
                        "SELECT id, topic, key, value, event_id, event_type, "
                        "source, event_time, tenant, traceparent, "
-                       "headers::text "
+                       "headers::text, "
+                       "(extract(epoch FROM created_at) * 1000)::bigint "
                        "FROM conveyor.outbox WHERE published_at IS NULL "
                        "ORDER BY id LIMIT $1",
                        1, NULL, params, NULL, NULL, 1);
@@ -245,6 +249,7 @@ static int relay_round(struct cv_relay *r)
     }
     rd_kafka_flush(r->rk, 30000);
     /* the delivered prefix */
+    now_ms = cv_wall_ms();
     for (int i = 0; i < n; i++) {
         char id[24];
         if (r->status[i] != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -258,6 +263,8 @@ static int relay_round(struct cv_relay *r)
         snprintf(id, sizeof(id), "%lld",
                  (long long)be64(PQgetvalue(res, i, 0)));
         cv_pg_array_add(&ids, id);
+        cv_metrics_outbox_published(
+            (double)(now_ms - be64(PQgetvalue(res, i, 11))) / 1000.0);
         done++;
     }
     PQclear(res);
@@ -353,6 +360,7 @@ static void wait_notify(struct cv_relay *r, atomic_int *stop)
                 return;
         }
         rd_kafka_poll(r->rk, 0);
+        cv_health_beat(r, "relay", "outbox", 35000);
     }
 }
 
@@ -362,6 +370,8 @@ int cv_relay_run(struct cv_relay *r, atomic_int *stop)
 
     CV_LOG(CV_LOG_INFO, RELAY_KV, "relay started");
     while (!atomic_load(stop)) {
+        /* a round may wait out a flush (30 s) or a backoff (5 s) */
+        cv_health_beat(r, "relay", "outbox", 35000);
         if (ensure_leader(r) != CV_OK) {
             sleep_ms(r->pg ? 1000 : backoff);
             backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;

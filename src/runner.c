@@ -1,5 +1,10 @@
 /*
- * runner.c - consumer, relay and ticker threads, signals, bounded shutdown.
+ * runner.c - consumer, relay and ticker threads, the HTTP endpoint and its
+ * observer, signals, bounded shutdown.
+ *
+ * The endpoint starts after the threads it reports on and stops before
+ * they are destroyed (it reads the ticker's stats and the consumers'
+ * registrations). A thread that ends is no longer watched by /healthz.
  */
 #include "runner.h"
 
@@ -11,6 +16,10 @@
 #include <unistd.h>
 
 #include "consume.h"
+#include "health.h"
+#include "http.h"
+#include "metrics.h"
+#include "observe.h"
 #include "log.h"
 #include "outbox.h"
 #include "ticker.h"
@@ -49,7 +58,9 @@ struct worker {
 };
 
 struct cv_runner {
-    struct cv_app *app;
+    const struct cv_config *cfg;
+    struct cv_observer *observer;
+    struct cv_http *http;
     struct worker *workers;
     size_t nworkers;
     atomic_int stop;
@@ -64,6 +75,9 @@ static void *worker_main(void *arg)
         cv_relay_run(w->relay, w->stop);
     else
         cv_ticker_run(w->ticker, w->stop);
+    cv_health_forget(w->consumer ? (void *)w->consumer
+                     : w->relay  ? (void *)w->relay
+                                 : (void *)w->ticker);
     atomic_store(&w->done, 1);
     return NULL;
 }
@@ -78,33 +92,66 @@ static int wanted(const struct cv_runner_opts *opts, const char *name)
     return 0;
 }
 
-struct cv_runner *cv_runner_start(struct cv_app *app,
+/* The observer and the HTTP server, if http.listen is set. */
+static int start_http(struct cv_runner *r, const struct cv_topology *topo,
+                      const struct cv_catalogue *cat,
+                      const struct cv_runner_opts *opts, char *errstr,
+                      size_t errstr_size)
+{
+    const struct cv_ticker *ticker = NULL;
+    int consumers = 0;
+
+    if (!r->cfg->http_listen[0])
+        return CV_OK;
+    for (size_t i = 0; i < r->nworkers; i++) {
+        consumers += r->workers[i].consumer != NULL;
+        if (r->workers[i].ticker)
+            ticker = r->workers[i].ticker;
+    }
+    r->observer = cv_observer_start(r->cfg, topo, ticker, consumers);
+    r->http = cv_http_start(r->cfg, topo, cat, r->observer,
+                            opts->http_port_file, errstr, errstr_size);
+    return r->http ? CV_OK : CV_ERR;
+}
+
+static void stop_http(struct cv_runner *r)
+{
+    cv_http_stop(r->http);
+    cv_observer_stop(r->observer);
+    r->http = NULL;
+    r->observer = NULL;
+}
+
+struct cv_runner *cv_runner_start(const struct cv_config *cfg,
+                                  const struct cv_topology *topo,
+                                  const struct cv_catalogue *cat,
                                   const struct cv_runner_opts *opts,
                                   char *errstr, size_t errstr_size)
 {
     struct cv_runner *r = cv_calloc(1, sizeof(*r));
     size_t max = 2;
 
-    r->app = app;
+    r->cfg = cfg;
+    cv_metrics_init(topo);
     for (size_t i = 0; i < opts->ndomains; i++)
-        if (!cv_topology_domain(&app->topo, opts->domains[i])) {
+        if (!cv_topology_domain(topo, opts->domains[i])) {
             cv_err(errstr, errstr_size, "no domain '%s' in %s",
-                   opts->domains[i], app->topo.path);
+                   opts->domains[i], topo->path);
             free(r);
             return NULL;
         }
-    for (size_t i = 0; i < app->topo.ndomains; i++)
-        max += (size_t)app->topo.domains[i].parallelism;
+    for (size_t i = 0; i < topo->ndomains; i++)
+        max += (size_t)topo->domains[i].parallelism;
     r->workers = cv_calloc(max, sizeof(*r->workers));
 
-    for (size_t i = 0; opts->consumers && i < app->topo.ndomains; i++) {
-        const struct cv_topo_domain *d = &app->topo.domains[i];
+    for (size_t i = 0; opts->consumers && i < topo->ndomains; i++) {
+        const struct cv_topo_domain *d = &topo->domains[i];
         if (!wanted(opts, d->name))
             continue;
         for (int k = 0; k < d->parallelism; k++) {
             struct worker *w = &r->workers[r->nworkers];
-            w->consumer = cv_consumer_new(&app->cfg, &app->topo, d, app->cat, k,
-                                          errstr, errstr_size);
+            w->consumer =
+                cv_consumer_new(cfg, topo, d, cat, k, errstr, errstr_size);
             if (!w->consumer)
                 goto fail;
             r->nworkers++;
@@ -112,19 +159,21 @@ struct cv_runner *cv_runner_start(struct cv_app *app,
     }
     if (opts->relay) {
         struct worker *w = &r->workers[r->nworkers];
-        w->relay = cv_relay_new(&app->cfg, errstr, errstr_size);
+        w->relay = cv_relay_new(cfg, errstr, errstr_size);
         if (!w->relay)
             goto fail;
         r->nworkers++;
     }
     if (opts->ticker) {
         struct worker *w = &r->workers[r->nworkers];
-        w->ticker =
-            cv_ticker_new(&app->cfg, &app->topo, app->cat, errstr, errstr_size);
+        w->ticker = cv_ticker_new(cfg, topo, cat, errstr, errstr_size);
         if (!w->ticker)
             goto fail;
         r->nworkers++;
     }
+    /* before the threads: a port that is taken fails the start cleanly */
+    if (start_http(r, topo, cat, opts, errstr, errstr_size) != CV_OK)
+        goto fail;
     for (size_t i = 0; i < r->nworkers; i++) {
         r->workers[i].stop = &r->stop;
         if (pthread_create(&r->workers[i].thread, NULL, worker_main,
@@ -141,6 +190,7 @@ struct cv_runner *cv_runner_start(struct cv_app *app,
     }
     return r;
 fail:
+    stop_http(r);
     for (size_t i = 0; i < r->nworkers; i++) {
         cv_consumer_destroy(r->workers[i].consumer);
         cv_relay_destroy(r->workers[i].relay);
@@ -149,6 +199,11 @@ fail:
     free(r->workers);
     free(r);
     return NULL;
+}
+
+int cv_runner_http_port(const struct cv_runner *r)
+{
+    return r->http ? cv_http_port(r->http) : 0;
 }
 
 void cv_runner_stop(struct cv_runner *r, int level)
@@ -172,6 +227,7 @@ int cv_runner_join(struct cv_runner *r, int timeout_ms)
     }
     for (size_t i = 0; i < r->nworkers; i++)
         pthread_join(r->workers[i].thread, NULL);
+    stop_http(r);
     for (size_t i = 0; i < r->nworkers; i++) {
         cv_consumer_destroy(r->workers[i].consumer);
         cv_relay_destroy(r->workers[i].relay);
@@ -192,6 +248,8 @@ int cv_runner_wait(struct cv_runner *r, void (*tick)(void *), void *opaque)
         nanosleep(&ts, NULL);
         if (cv_runner_signals() > 0)
             stopping = 1;
+        /* this loop runs the handler watchdog: it must come round too */
+        cv_health_beat(r, "runner", "watchdog", 0);
         for (size_t i = 0; i < r->nworkers; i++)
             if (r->workers[i].consumer)
                 cv_consumer_watchdog(r->workers[i].consumer);
@@ -208,8 +266,9 @@ int cv_runner_wait(struct cv_runner *r, void (*tick)(void *), void *opaque)
     }
     cv_info("stopping: finishing the batches in flight (a second signal "
             "exits at once)");
+    cv_health_forget(r);
     cv_runner_stop(r, 1);
-    int64_t until = cv_mono_ms() + r->app->cfg.shutdown_timeout_ms;
+    int64_t until = cv_mono_ms() + r->cfg->shutdown_timeout_ms;
     while (cv_mono_ms() < until) {
         if (cv_runner_signals() > 1) {
             cv_warn("second signal: exiting now");
@@ -221,7 +280,7 @@ int cv_runner_wait(struct cv_runner *r, void (*tick)(void *), void *opaque)
         }
     }
     cv_error("shutdown timed out after %d ms; exiting",
-             r->app->cfg.shutdown_timeout_ms);
+             r->cfg->shutdown_timeout_ms);
     _exit(CV_EXIT_RUNTIME);
 }
 
@@ -229,6 +288,7 @@ void cv_runner_destroy(struct cv_runner *r)
 {
     if (!r)
         return;
+    stop_http(r);
     for (size_t i = 0; i < r->nworkers; i++) {
         cv_consumer_destroy(r->workers[i].consumer);
         cv_relay_destroy(r->workers[i].relay);

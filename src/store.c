@@ -8,6 +8,8 @@
  */
 #include "store.h"
 
+#include "health.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,7 +31,7 @@ static struct num num_of(int64_t v)
 
 struct cv_pg *cv_store_connect(const struct cv_config *cfg,
                                const char *app_name, const char *log_kv,
-                               atomic_int *stop)
+                               atomic_int *stop, const void *beat_key)
 {
     struct num stmt_timeout = num_of(cfg->pg_statement_timeout_ms);
     struct num lock_timeout = num_of(cfg->pg_lock_timeout_ms);
@@ -37,7 +39,7 @@ struct cv_pg *cv_store_connect(const struct cv_config *cfg,
     struct cv_pg_error err;
     int64_t backoff = 100;
 
-    while (!atomic_load(stop)) {
+    for (int attempt = 1; !atomic_load(stop); attempt++) {
         struct cv_pg *pg =
             cv_pg_connect(cfg->pg_conninfo, app_name, cfg->pg_connect_timeout_s,
                           errstr, sizeof(errstr));
@@ -62,8 +64,10 @@ struct cv_pg *cv_store_connect(const struct cv_config *cfg,
             snprintf(errstr, sizeof(errstr), "%s", err.message);
         }
         CV_LOG(CV_LOG_WARN, log_kv,
-               "Postgres unavailable, retrying in %lldms: %s",
-               (long long)backoff, errstr);
+               "Postgres unavailable (attempt %d), retrying in %lldms: %s",
+               attempt, (long long)backoff, errstr);
+        /* waiting for Postgres is not a stuck loop */
+        cv_health_beat(beat_key, "consumer", app_name, 5000);
         struct timespec ts = {backoff / 1000, (backoff % 1000) * 1000000};
         nanosleep(&ts, NULL);
         backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;

@@ -45,7 +45,7 @@ struct cv_store_event {
  */
 struct cv_pg *cv_store_connect(const struct cv_config *cfg,
                                const char *app_name, const char *log_kv,
-                               atomic_int *stop);
+                               atomic_int *stop, const void *beat_key);
 
 /* ---- assignment: conveyor.consumer_offsets, retention gaps ---- */
 

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "health.h"
 #include "log.h"
 #include "pg.h"
 #include "schedule.h"
@@ -448,6 +449,10 @@ static void account(struct cv_ticker *t, size_t si, const struct cv_fire *f,
         atomic_fetch_add(&st->caught_up, 1);
     } else {
         atomic_fetch_add(&st->fired, 1);
+        /* the leader looks every tick: more than two means it was held up
+         * (a slow Postgres, a failover) though not long enough to catch up */
+        if (now_ms - f->fire_ms > 2 * (int64_t)t->cfg->ticker_tick_ms)
+            atomic_fetch_add(&st->late, 1);
         if (now_ms - f->fire_ms > atomic_load(&st->max_late_ms))
             atomic_store(&st->max_late_ms, now_ms - f->fire_ms);
     }
@@ -553,12 +558,18 @@ int cv_ticker_run(struct cv_ticker *t, atomic_int *stop)
 
     if (t->topo->nschedules == 0) {
         CV_LOG(CV_LOG_INFO, TICKER_KV, "no schedules in the topology");
-        while (!atomic_load(stop))
+        while (!atomic_load(stop)) {
+            cv_health_beat(t, "ticker", "schedules", 1000);
             sleep_ms(1000, stop);
+        }
         return CV_OK;
     }
     while (!atomic_load(stop)) {
         int64_t wait;
+
+        /* it sleeps up to a tick, or a reconnect backoff, between rounds */
+        cv_health_beat(t, "ticker", "schedules",
+                       t->cfg->ticker_tick_ms + RECONNECT_MAX_MS);
 
         if (ensure_leader(t) != CV_OK) {
             /* standby, or no database: try again (back off when down) */

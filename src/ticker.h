@@ -35,7 +35,8 @@ struct cv_ticker;
 struct cv_schedule_stats {
     _Atomic int64_t last_fire_ms;
     _Atomic int64_t next_fire_ms;
-    _Atomic uint64_t fired;      /* on time */
+    _Atomic uint64_t fired;      /* on time (late ones included) */
+    _Atomic uint64_t late;       /* of those, published over two ticks late */
     _Atomic uint64_t caught_up;  /* fired late, after downtime */
     _Atomic uint64_t skipped;    /* missed and not fired, or disabled */
     _Atomic int64_t max_late_ms; /* worst delay of an on-time fire */

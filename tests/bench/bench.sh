@@ -103,6 +103,9 @@ PIDS=()
 export CONVEYOR_SCHEMAS=$CONVEYOR_SOURCE_DIR/schemas
 export CONVEYOR_CONFIG=$CONVEYOR_SOURCE_DIR/config/conveyor.cfg
 export DATABASE_URL=""
+# the HTTP endpoint runs as in production, on any free port (8080 may be
+# taken on a shared machine)
+export CONVEYOR_HTTP_LISTEN=${CONVEYOR_HTTP_LISTEN:-127.0.0.1:0}
 
 log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
 fail() {

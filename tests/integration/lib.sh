@@ -8,6 +8,9 @@ export CONVEYOR_TOPOLOGY=${CONVEYOR_TOPOLOGY:-$CONVEYOR_SOURCE_DIR/tests/integra
 export CONVEYOR_SCHEMAS=$CONVEYOR_SOURCE_DIR/schemas
 export CONVEYOR_CONFIG=$CONVEYOR_SOURCE_DIR/config/conveyor.cfg
 export DATABASE_URL=""
+# Every conveyor process of a test gets its own HTTP port (any free one):
+# several run at once, and other tests' processes may hold 8080.
+export CONVEYOR_HTTP_LISTEN=${CONVEYOR_HTTP_LISTEN:-127.0.0.1:0}
 PIDS=()
 
 log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
@@ -253,4 +256,47 @@ double_ctl() {
     eval "url=\$${1}_URL"
     curl -sf -X "$2" "$url$3" ${4:+-H 'Content-Type: application/json' --data "$4"} ||
         fail "control request $2 $3 to the $1 double failed"
+}
+
+# ---- the HTTP endpoint
+
+# http_port FILE: waits for a --http-port-file and sets $HTTP (base URL).
+http_port() {
+    for _ in $(seq 150); do [ -s "$1" ] && break; sleep 0.1; done
+    [ -s "$1" ] || fail "no HTTP port in $1"
+    HTTP=http://127.0.0.1:$(cat "$1")
+}
+
+# http_code URL [curl options...]: the status code of a request.
+http_code() {
+    local url=$1
+    shift
+    curl -s -o "$T/http.body" -w '%{http_code}' --max-time 10 "$@" "$url" || true
+}
+
+# wait_http URL CODE SECONDS [grep pattern for the body]
+wait_http() {
+    local got=""
+    for _ in $(seq $(($3 * 5))); do
+        got=$(http_code "$1")
+        if [ "$got" = "$2" ] && { [ -z "${4:-}" ] || grep -q "$4" "$T/http.body"; }; then
+            return 0
+        fi
+        sleep 0.2
+    done
+    fail "waited $3 s for $1 to answer $2${4:+ with /$4/}; got $got: $(head -c 300 "$T/http.body")"
+}
+
+# scrape: /metrics into $T/metrics.txt
+scrape() { curl -sf --max-time 10 "$HTTP/metrics" >"$T/metrics.txt" || fail "scraping $HTTP/metrics"; }
+# msum NAME [LABEL-FRAGMENT]: the sum of a metric's samples (whose labels
+# contain the fragment) in the last scrape
+msum() {
+    awk -v n="$1" -v l="${2:-}" 'index($0, n "{") == 1 || $1 == n {
+        if (l == "" || index($0, l)) s += $NF } END { printf "%.0f\n", s }' "$T/metrics.txt"
+}
+# mmax NAME [LABEL-FRAGMENT]: the largest sample
+mmax() {
+    awk -v n="$1" -v l="${2:-}" 'BEGIN { m = 0 } index($0, n "{") == 1 || $1 == n {
+        if ((l == "" || index($0, l)) && $NF + 0 > m) m = $NF + 0 } END { print m }' "$T/metrics.txt"
 }

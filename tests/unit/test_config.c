@@ -22,8 +22,13 @@ static char tmpdir[64];
 static const char *srcdir;
 
 static const char *const env_vars[] = {
-    "CONVEYOR_KAFKA_BROKERS", "DATABASE_URL",       "CONVEYOR_TOPOLOGY",
-    "CONVEYOR_SCHEMAS",       "CONVEYOR_LOG_LEVEL", NULL,
+    "CONVEYOR_KAFKA_BROKERS",
+    "DATABASE_URL",
+    "CONVEYOR_TOPOLOGY",
+    "CONVEYOR_SCHEMAS",
+    "CONVEYOR_LOG_LEVEL",
+    "CONVEYOR_HTTP_LISTEN",
+    NULL,
 };
 
 static void clear_env(void)
@@ -138,7 +143,7 @@ static void test_reference_documents_every_key(void)
         CHECK(config_lookup(&lc, names[n]) != NULL);
         CHECK_CONTAINS(desc, names[n]);
     }
-    CHECK(n == 19);
+    CHECK(n == 21);
     config_destroy(&lc);
     free(desc);
 }
@@ -153,7 +158,7 @@ static void test_error_classes(void)
     expect_error("log = { level = \"info\"; };\n\nkafak = { brokers = \"x\"; "
                  "};\n",
                  "3: unknown group 'kafak' (known: kafka, postgres, "
-                 "schemas, topology, outbox, consumer, ticker, log)");
+                 "schemas, topology, outbox, consumer, ticker, http, log)");
     /* a known section that is not a group */
     expect_error("# comment\nlog = \"debug\";\n",
                  "2: 'log' must be a group, log = { ... }; got a string");
