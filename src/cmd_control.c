@@ -28,7 +28,8 @@ static void usage(FILE *out, const char *cmd)
     fprintf(out,
             "usage: conveyor %s (--all | --domain NAME | --route DOMAIN/EVENT "
             "|\n"
-            "                       --schedule NAME) %s[--actor WHO]\n\n"
+            "                       --schedule NAME | --target NAME) "
+            "%s[--actor WHO]\n\n"
             "%s\n\n",
             cmd, pause ? "--reason TEXT " : "[--reason TEXT] ",
             pause ? "Sets a switch: consumption (or a schedule) stops until "
@@ -45,8 +46,8 @@ static void usage(FILE *out, const char *cmd)
                     "switch still in force.");
     if (pause)
         fprintf(out,
-                "  --all              the global switch: every domain and "
-                "every schedule\n"
+                "  --all              the global switch: every domain, "
+                "schedule and target\n"
                 "  --domain NAME      one domain: its consumers pause their "
                 "partitions\n"
                 "  --route D/EVENT    one event type in domain D: each "
@@ -56,6 +57,11 @@ static void usage(FILE *out, const char *cmd)
                 "  --schedule NAME    one schedule: its fire times are "
                 "recorded as\n"
                 "                     skipped (reason \"paused\")\n"
+                "  --target NAME      one target (another service): no new "
+                "call is sent;\n"
+                "                     its requests wait, none is lost (the "
+                "calls in\n"
+                "                     flight finish)\n"
                 "  --reason TEXT      why (required; goes into the audit "
                 "log)\n");
     else
@@ -77,6 +83,9 @@ static void usage(FILE *out, const char *cmd)
                 "  --schedule NAME    clears the schedule's switch: it fires "
                 "again\n"
                 "                     (unless the global switch is set)\n"
+                "  --target NAME      clears the target's switch: its waiting "
+                "requests\n"
+                "                     are sent\n"
                 "  --reason TEXT      why (optional; goes into the audit "
                 "log)\n");
     fprintf(out, "  --actor WHO        who (default: the OS user)\n");
@@ -131,6 +140,7 @@ static int run_control(struct cv_app *app, int pause, int argc, char **argv)
         {"domain", required_argument, NULL, 'd'},
         {"route", required_argument, NULL, 'r'},
         {"schedule", required_argument, NULL, 's'},
+        {"target", required_argument, NULL, 't'},
         {"reason", required_argument, NULL, 'R'},
         {"actor", required_argument, NULL, 'a'},
         {"help", no_argument, NULL, 'h'},
@@ -154,7 +164,11 @@ static int run_control(struct cv_app *app, int pause, int argc, char **argv)
         case 'd':
         case 'r':
         case 's':
-            scope = ch == 'd' ? "domain" : ch == 'r' ? "route" : "schedule";
+        case 't':
+            scope = ch == 'd'   ? "domain"
+                    : ch == 'r' ? "route"
+                    : ch == 's' ? "schedule"
+                                : "target";
             target = optarg;
             nscopes++;
             break;
@@ -176,7 +190,7 @@ static int run_control(struct cv_app *app, int pause, int argc, char **argv)
         if (nscopes != 1)
             fprintf(stderr,
                     "conveyor %s: give exactly one of --all, "
-                    "--domain, --route, --schedule\n",
+                    "--domain, --route, --schedule, --target\n",
                     cmd);
         usage(stderr, cmd);
         return CV_EXIT_USAGE;
@@ -209,7 +223,8 @@ static int run_control(struct cv_app *app, int pause, int argc, char **argv)
     describe(what, sizeof(what), scope, target);
     if (pause && PQgetisnull(res, 0, 1))
         printf("paused %s%s (by %s: %s)\n", what,
-               strcmp(scope, "all") == 0 ? ": every domain and schedule" : "",
+               strcmp(scope, "all") == 0 ? ": every domain, schedule and target"
+                                         : "",
                actor, reason);
     else if (pause)
         printf("%s was already paused (since %s, by %s: %s); its reason is "

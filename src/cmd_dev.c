@@ -406,7 +406,8 @@ int cv_cmd_dev(struct cv_app *app, int argc, char **argv)
     struct demo d;
     struct cv_dev_broker *broker = NULL;
     struct cv_runner *runner = NULL;
-    struct cv_runner_opts opts = {NULL, 0, 1, 1, 1, NULL};
+    struct cv_runner_opts opts = {
+        .relay = 1, .consumers = 1, .ticker = 1, .effects = 1};
     char errstr[1024];
     pthread_t producer;
     int ch, applied, rc = CV_EXIT_RUNTIME, producing = 0;

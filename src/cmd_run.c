@@ -18,22 +18,26 @@ static void run_usage(FILE *out)
 {
     fprintf(out,
             "usage: conveyor run [--domain NAME]... [--no-relay] "
-            "[--no-ticker]\n"
+            "[--no-ticker] [--no-effects]\n"
             "                    [--no-consumers | --relay-only | "
-            "--ticker-only]\n"
+            "--ticker-only | --effects-only]\n"
             "                    [--http-port-file PATH]\n\n"
             "Runs the consumers of every domain in the topology (or only the\n"
-            "named ones), the outbox relay and the ticker (the topology's\n"
-            "schedules), until SIGTERM or SIGINT: the first signal finishes\n"
+            "named ones), the outbox relay, the ticker (the topology's\n"
+            "schedules) and the effect runner (calls to the topology's\n"
+            "targets), until SIGTERM or SIGINT: the first signal finishes\n"
             "and commits the batches in flight and leaves the consumer\n"
-            "groups; a second exits at once. Relay and ticker run in every\n"
-            "process; one of each leads, the others stand by.\n\n"
+            "groups; a second exits at once. Relay, ticker and effect runner\n"
+            "run in every process; one of each leads, the others stand by.\n\n"
             "  --domain NAME  run this domain's consumers (repeatable)\n"
             "  --no-relay     do not run the outbox relay\n"
             "  --no-ticker    do not run the ticker\n"
-            "  --no-consumers run only the outbox relay and the ticker\n"
+            "  --no-effects   do not run the effect runner\n"
+            "  --no-consumers run only the relay, the ticker and the effect\n"
+            "                 runner\n"
             "  --relay-only   run only the outbox relay\n"
             "  --ticker-only  run only the ticker\n"
+            "  --effects-only run only the effect runner\n"
             "  --http-port-file PATH\n"
             "                 write the HTTP endpoint's port to PATH (with\n"
             "                 CONVEYOR_HTTP_LISTEN=127.0.0.1:0: any free "
@@ -56,11 +60,14 @@ int cv_cmd_run(struct cv_app *app, int argc, char **argv)
         {"relay-only", no_argument, NULL, 'r'},
         {"no-ticker", no_argument, NULL, 'T'},
         {"ticker-only", no_argument, NULL, 't'},
+        {"no-effects", no_argument, NULL, 'E'},
+        {"effects-only", no_argument, NULL, 'e'},
         {"no-consumers", no_argument, NULL, 'C'},
         {"http-port-file", required_argument, NULL, 'P'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
-    struct cv_runner_opts opts = {NULL, 0, 1, 1, 1, NULL};
+    struct cv_runner_opts opts = {
+        .relay = 1, .consumers = 1, .ticker = 1, .effects = 1};
     char errstr[1024];
     struct cv_runner *r;
     int ch, rc;
@@ -78,6 +85,15 @@ int cv_cmd_run(struct cv_app *app, int argc, char **argv)
         case 'r':
             opts.consumers = 0;
             opts.ticker = 0;
+            opts.effects = 0;
+            break;
+        case 'E':
+            opts.effects = 0;
+            break;
+        case 'e':
+            opts.consumers = 0;
+            opts.ticker = 0;
+            opts.relay = 0;
             break;
         case 'T':
             opts.ticker = 0;
@@ -85,6 +101,7 @@ int cv_cmd_run(struct cv_app *app, int argc, char **argv)
         case 't':
             opts.consumers = 0;
             opts.relay = 0;
+            opts.effects = 0;
             break;
         case 'C':
             opts.consumers = 0;
@@ -102,7 +119,8 @@ int cv_cmd_run(struct cv_app *app, int argc, char **argv)
             return CV_EXIT_USAGE;
         }
     }
-    if (optind < argc || (!opts.relay && !opts.consumers && !opts.ticker) ||
+    if (optind < argc ||
+        (!opts.relay && !opts.consumers && !opts.ticker && !opts.effects) ||
         (opts.ndomains && !opts.consumers)) {
         run_usage(stderr);
         free(opts.domains);

@@ -29,7 +29,9 @@
 #include "codec.h"
 #include "effect_call.h"
 #include "effect_store.h"
+#include "health.h"
 #include "log.h"
+#include "metrics.h"
 #include "pg.h"
 
 #define EFFECTS_LOCK_KEY "7318204118"
@@ -421,6 +423,8 @@ static void keep_unrecorded(struct cv_effects *e, struct cv_call *c)
 /* A transfer ended: judge, record, free. */
 static void done(struct cv_effects *e, struct cv_call *c, CURLcode result)
 {
+    cv_metrics_effect_call(c->target->name,
+                           (double)(cv_mono_us() - c->started_us) / 1e6);
     remove_call(e, c);
     c->result = result;
     if (!e->pg || record(e, c, result) != CV_OK) {
@@ -603,6 +607,8 @@ int cv_effects_run(struct cv_effects *e, atomic_int *stop)
            e->nts);
     while (!atomic_load(stop)) {
         int64_t now;
+        /* a standby sleeps up to 5 s between its tries */
+        cv_health_beat(e, "effects", "effects", 6000);
         if (ensure_leader(e) != CV_OK) {
             if (e->ncalls)
                 pump(e, 100); /* lost the lead mid-call: finish them */

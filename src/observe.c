@@ -18,13 +18,16 @@
 #include <time.h>
 
 #include "clock.h"
+#include "effect_store.h"
 #include "kafka.h"
 #include "log.h"
+#include "metrics.h"
 #include "observe_int.h"
 #include "migrate.h"
 #include "ops.h"
 #include "pg.h"
 #include "schedule.h"
+#include "target.h"
 
 #define OBSERVE_KV   "component=observer"
 #define MEMBERS_MAX  256
@@ -290,6 +293,23 @@ static int read_postgres(struct cv_observer *o, struct snapshot *s)
             s->scheds[i].next_ms = next;
     }
     PQclear(res);
+
+    /* the targets' open requests: every process reports what is stored */
+    if (t->ntargets) {
+        if (!(res = cv_effect_store_counts(o->pg, &err)))
+            goto fail;
+        for (size_t i = 0; i < t->ntargets; i++) {
+            const struct cv_target *tg = &t->targets[i];
+            int64_t v[3] = {0, 0, 0};
+            for (int row = 0; row < PQntuples(res); row++)
+                if (strcmp(PQgetvalue(res, row, 0), tg->name) == 0)
+                    for (int k = 0; k < 3; k++)
+                        v[k] = strtoll(PQgetvalue(res, row, k + 1), NULL, 10);
+            cv_metrics_effect_target(tg->name, v[0], v[1], v[2],
+                                     tg->concurrency);
+        }
+        PQclear(res);
+    }
     return CV_OK;
 fail:
     pg_lost(o, s, err.message);

@@ -106,9 +106,15 @@ int cv_ops_switch_check(const struct cv_topology *topo, const char *scope,
                    ? CV_OK
                    : cv_err(errstr, errstr_size, "no schedule '%s' in %s",
                             target, topo->path);
+    if (strcmp(scope, "target") == 0)
+        return cv_topology_target(topo, target)
+                   ? CV_OK
+                   : cv_err(errstr, errstr_size, "no target '%s' in %s", target,
+                            topo->path);
     if (strcmp(scope, "route") != 0)
         return cv_err(errstr, errstr_size,
-                      "scope '%s': expected all, domain, route or schedule",
+                      "scope '%s': expected all, domain, route, schedule or "
+                      "target",
                       scope);
     slash = strchr(target, '/');
     if (!slash || (size_t)(slash - target) >= sizeof(domain))

@@ -22,6 +22,7 @@
 #include "observe.h"
 #include "log.h"
 #include "outbox.h"
+#include "effects.h"
 #include "ticker.h"
 
 static volatile sig_atomic_t signals_seen;
@@ -53,6 +54,7 @@ struct worker {
     struct cv_consumer *consumer;
     struct cv_relay *relay;
     struct cv_ticker *ticker;
+    struct cv_effects *effects;
     atomic_int *stop;
     atomic_int done;
 };
@@ -73,11 +75,14 @@ static void *worker_main(void *arg)
         cv_consumer_run(w->consumer, w->stop);
     else if (w->relay)
         cv_relay_run(w->relay, w->stop);
+    else if (w->effects)
+        cv_effects_run(w->effects, w->stop);
     else
         cv_ticker_run(w->ticker, w->stop);
-    cv_health_forget(w->consumer ? (void *)w->consumer
-                     : w->relay  ? (void *)w->relay
-                                 : (void *)w->ticker);
+    cv_health_forget(w->consumer  ? (void *)w->consumer
+                     : w->relay   ? (void *)w->relay
+                     : w->effects ? (void *)w->effects
+                                  : (void *)w->ticker);
     atomic_store(&w->done, 1);
     return NULL;
 }
@@ -129,7 +134,7 @@ struct cv_runner *cv_runner_start(const struct cv_config *cfg,
                                   char *errstr, size_t errstr_size)
 {
     struct cv_runner *r = cv_calloc(1, sizeof(*r));
-    size_t max = 2;
+    size_t max = 3;
 
     r->cfg = cfg;
     cv_metrics_init(topo);
@@ -171,6 +176,13 @@ struct cv_runner *cv_runner_start(const struct cv_config *cfg,
             goto fail;
         r->nworkers++;
     }
+    if (opts->effects && topo->ntargets) {
+        struct worker *w = &r->workers[r->nworkers];
+        w->effects = cv_effects_new(cfg, topo, cat, errstr, errstr_size);
+        if (!w->effects)
+            goto fail;
+        r->nworkers++;
+    }
     /* before the threads: a port that is taken fails the start cleanly */
     if (start_http(r, topo, cat, opts, errstr, errstr_size) != CV_OK)
         goto fail;
@@ -195,6 +207,7 @@ fail:
         cv_consumer_destroy(r->workers[i].consumer);
         cv_relay_destroy(r->workers[i].relay);
         cv_ticker_destroy(r->workers[i].ticker);
+        cv_effects_destroy(r->workers[i].effects);
     }
     free(r->workers);
     free(r);
@@ -232,9 +245,11 @@ int cv_runner_join(struct cv_runner *r, int timeout_ms)
         cv_consumer_destroy(r->workers[i].consumer);
         cv_relay_destroy(r->workers[i].relay);
         cv_ticker_destroy(r->workers[i].ticker);
+        cv_effects_destroy(r->workers[i].effects);
         r->workers[i].consumer = NULL;
         r->workers[i].relay = NULL;
         r->workers[i].ticker = NULL;
+        r->workers[i].effects = NULL;
     }
     return CV_OK;
 }
@@ -293,6 +308,7 @@ void cv_runner_destroy(struct cv_runner *r)
         cv_consumer_destroy(r->workers[i].consumer);
         cv_relay_destroy(r->workers[i].relay);
         cv_ticker_destroy(r->workers[i].ticker);
+        cv_effects_destroy(r->workers[i].effects);
     }
     free(r->workers);
     free(r);

@@ -23,9 +23,10 @@ struct cv_runner;
 struct cv_runner_opts {
     char **domains; /* names; NULL/0 = every domain of the topology */
     size_t ndomains;
-    int relay;                  /* run the outbox relay */
-    int consumers;              /* run the domain consumers */
-    int ticker;                 /* run the ticker (schedules) */
+    int relay;     /* run the outbox relay */
+    int consumers; /* run the domain consumers */
+    int ticker;    /* run the ticker (schedules) */
+    int effects;   /* run the effect runner (if the topology has targets) */
     const char *http_port_file; /* write the HTTP port here, or NULL */
 };
 

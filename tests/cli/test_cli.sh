@@ -33,7 +33,7 @@ expect 0 '3 a handler ran past its timeout' -- "$bin" --help
 expect 0 '3 a handler ran past its timeout' -- "$bin" run --help
 expect 2 'usage: conveyor run' -- "$bin" run --no-consumers --domain leads
 expect 0 'clears the global switch only; domain, route and' -- "$bin" resume --help
-expect 0 'the global switch: every domain and every schedule' -- "$bin" pause --help
+expect 0 'the global switch: every domain, schedule and target' -- "$bin" pause --help
 expect 2 'usage: conveyor' -- "$bin"
 for cmd in run dev dev-broker migrate produce status topology schedules trigger pause resume dlq replay; do
     expect 0 "usage: conveyor $cmd" -- "$bin" "$cmd" --help
@@ -57,6 +57,7 @@ expect 2 "no domain 'nope'" -- "$bin" pause --domain nope --reason x
 expect 2 "domain 'leads' has no route for 'nope'" -- "$bin" pause --route leads/nope --reason x
 expect 2 'expected DOMAIN/EVENT_TYPE' -- "$bin" resume --route leads
 expect 2 "no schedule 'nope'" -- "$bin" resume --schedule nope
+expect 2 "no target 'nope'" -- "$bin" pause --target nope --reason x
 expect 2 "unknown subcommand 'bogus'" -- "$bin" dlq bogus
 expect 2 'not an RFC 3339 time' -- "$bin" dlq list --since yesterday
 expect 2 'expected open, retried, discarded or all' -- "$bin" dlq list --status closed
