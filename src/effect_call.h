@@ -21,7 +21,7 @@ struct cv_call {
     const struct cv_target *target;
     size_t target_index;
     struct cv_effect_claimed req; /* owned: freed with the call */
-    char lease[64];
+    char lease[96];
     int64_t started_us; /* monotonic */
     CURLcode result;    /* how the transfer ended, once it has */
     struct curl_slist *headers;

@@ -119,6 +119,24 @@ int cv_effect_store_reclaim(struct cv_pg *pg, int *n, struct cv_pg_error *err)
     return CV_OK;
 }
 
+int cv_effect_store_reclaim_others(struct cv_pg *pg, const char *own_prefix,
+                                   int *n, struct cv_pg_error *err)
+{
+    PGresult *res = cv_pg_exec(
+        pg,
+        "UPDATE conveyor.effects SET state = 'pending', lease_token = NULL,"
+        " lease_until = NULL, reclaims = reclaims + 1,"
+        " next_attempt_at = now(), last_error = 'the runner that sent it"
+        " lost the lead mid-call; sent again with the same key'"
+        " WHERE state = 'in_flight' AND left(lease_token, length($1)) <> $1",
+        1, (const char *[]){own_prefix}, err);
+    if (!res)
+        return CV_ERR;
+    *n = atoi(PQcmdTuples(res));
+    PQclear(res);
+    return CV_OK;
+}
+
 int cv_effect_store_retry(struct cv_pg *pg, int64_t id, const char *lease,
                           int64_t delay_ms, int status, const char *error,
                           int *recorded, struct cv_pg_error *err)

@@ -46,6 +46,15 @@ void cv_effect_claimed_clear(struct cv_effect_claimed *c);
 /* Makes requests whose lease ran out pending again, counting a reclaim on
  * each; *n gets how many. */
 int cv_effect_store_reclaim(struct cv_pg *pg, int *n, struct cv_pg_error *err);
+/*
+ * A new leader: every request in flight under a lease not starting with
+ * own_prefix was claimed by an earlier leader, whose session (and so its
+ * lead) is gone. Pending again at once rather than when the lease runs
+ * out; if that runner still finishes its call, its fenced write records
+ * nothing. *n gets how many.
+ */
+int cv_effect_store_reclaim_others(struct cv_pg *pg, const char *own_prefix,
+                                   int *n, struct cv_pg_error *err);
 
 /*
  * Back to pending after a failed attempt, due in delay_ms, with the

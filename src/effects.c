@@ -34,12 +34,13 @@
 #include "metrics.h"
 #include "pg.h"
 
-#define EFFECTS_LOCK_KEY "7318204118"
-#define EFFECTS_KV       "component=effects"
-#define POLL_MS          250  /* look for due requests at least this often */
-#define CONTROL_MS       1000 /* re-read the pause switches */
-#define LEASE_EXTRA_MS   30000
-#define CLAIM_MAX        100
+#define EFFECTS_LOCK_KEY                                                       \
+    "7318204119" /* migrate ...116, relay ...117, ticker ...118 */
+#define EFFECTS_KV     "component=effects"
+#define POLL_MS        250  /* look for due requests at least this often */
+#define CONTROL_MS     1000 /* re-read the pause switches */
+#define LEASE_EXTRA_MS 30000
+#define CLAIM_MAX      100
 
 struct target_state {
     const struct cv_target *t;
@@ -62,7 +63,7 @@ struct cv_effects {
     size_t ncalls, calls_cap;
     int64_t next_control_ms, next_reclaim_ms;
     uint64_t lease_seq, rng;
-    char lease_prefix[48];
+    char lease_prefix[64];
     struct cv_call **unrecorded; /* answered, not yet written */
     size_t nunrecorded, unrecorded_cap;
 };
@@ -109,11 +110,12 @@ struct cv_effects *cv_effects_new(const struct cv_config *cfg,
                      cv_mono_us());
     }
     gethostname(host, sizeof(host) - 1);
-    snprintf(e->lease_prefix, sizeof(e->lease_prefix), "%.24s:%ld", host,
-             (long)getpid());
     e->rng = (uint64_t)cv_wall_ms() * 2654435761u ^ (uint64_t)getpid();
     if (!e->rng)
         e->rng = 1;
+    /* unique per process start, even for PID 1 in a restarted container */
+    snprintf(e->lease_prefix, sizeof(e->lease_prefix), "%.24s:%ld:%llx:", host,
+             (long)getpid(), (unsigned long long)(e->rng & 0xffffffffffULL));
     return e;
 }
 
@@ -207,10 +209,24 @@ static int ensure_leader(struct cv_effects *e)
     e->leader = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
     PQclear(res);
     if (e->leader) {
+        int n = 0;
         CV_LOG(CV_LOG_INFO, EFFECTS_KV,
                "leading the effect runner (%zu targets, %s)", e->nts,
                cv_pg_describe(e->pg));
         e->next_control_ms = e->next_reclaim_ms = 0;
+        /* what an earlier leader had in flight need not wait for its
+         * lease: it is gone (or cut off), and the keys make a repeat
+         * harmless */
+        if (cv_effect_store_reclaim_others(e->pg, e->lease_prefix, &n, &err) !=
+            CV_OK)
+            CV_LOG(CV_LOG_WARN, EFFECTS_KV, "reclaiming requests: %s",
+                   err.message);
+        else if (n)
+            CV_LOG(CV_LOG_WARN, EFFECTS_KV,
+                   "%d request(s) an earlier leader had in flight are "
+                   "pending again: they are sent again with the same "
+                   "idempotency key",
+                   n);
     }
     return e->leader ? CV_OK : CV_ERR;
 }
@@ -472,7 +488,7 @@ static void start_calls(struct cv_effects *e, size_t i, int64_t now_ms)
     int64_t wait_us;
     size_t n = 0;
     int want = t->concurrency - ts->in_flight;
-    char lease[64];
+    char lease[96];
 
     if (ts->paused || want <= 0 || now_ms < ts->next_claim_ms)
         return;
@@ -486,7 +502,7 @@ static void start_calls(struct cv_effects *e, size_t i, int64_t now_ms)
         }
         want = 1;
     }
-    snprintf(lease, sizeof(lease), "%s:%llu", e->lease_prefix,
+    snprintf(lease, sizeof(lease), "%s%llu", e->lease_prefix,
              (unsigned long long)++e->lease_seq);
     if (cv_effect_store_claim(e->pg, t->name, lease,
                               (int64_t)t->timeout_ms + LEASE_EXTRA_MS, want,

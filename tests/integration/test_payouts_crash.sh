@@ -16,7 +16,7 @@ double_ctl stripe POST /_double/stripe/config '{"accounts": {"*": {"transfers": 
 export STRIPE_API_BASE=$stripe_URL
 
 N=1000
-# N eligible partners, each with 3 payable commissions (2,500..11,500
+# N eligible partners, each with 3 payable commissions (2,700..11,700
 # cents in all) and 2 held ones; 50 below the minimum; 20 without a Stripe
 # account; their commissions must stay as they are.
 q "INSERT INTO marketplace.partners (partner_id, name, stripe_account_id, payouts_enabled)
@@ -25,7 +25,7 @@ q "INSERT INTO marketplace.partners (partner_id, name, stripe_account_id, payout
      FROM generate_series(1, $N + 70) i"
 q "INSERT INTO marketplace.commissions (commission_id, partner_id, amount_cents, state, earned_at, payable_at)
    SELECT md5('c' || i || '/' || k)::uuid, md5('p' || i)::uuid,
-          CASE WHEN i > $N AND i <= $N + 50 THEN 500 ELSE 800 + (i * 7 + k * 13) % 3000 END,
+          CASE WHEN i > $N AND i <= $N + 50 THEN 500 ELSE 900 + (i * 7 + k * 13) % 3000 END,
           CASE WHEN k <= 3 THEN 'payable' ELSE 'held' END,
           now() - interval '20 days', CASE WHEN k <= 3 THEN now() END
      FROM generate_series(1, $N + 70) i, generate_series(1, 5) k"
@@ -42,20 +42,25 @@ start_conveyor c
 log "$(cat "$T/trigger.out")"
 
 # SIGKILL at random moments while transfers go out (25/s: about 40 s of
-# work), restarting each time
+# work): each life of the process gets to send a random 5..60 requests
+# (the double's ledger grows), or 30 s, then it is killed and restarted
 kills=0
-paid=0
 while [ "$kills" -lt 20 ]; do
-    sleep "0.$((RANDOM % 9 + 1))"
-    sleep "$((RANDOM % 2))"
+    base=$(wc -l <"$T/stripe.ledger")
+    quota=$((5 + RANDOM % 56))
+    for _ in $(seq 300); do
+        [ "$(wc -l <"$T/stripe.ledger")" -ge $((base + quota)) ] && break
+        sleep 0.1
+    done
     kill -KILL "$LAST_PID" 2>/dev/null || true
     wait "$LAST_PID" 2>/dev/null || true
     kills=$((kills + 1))
-    paid=$(q "SELECT count(*) FROM marketplace.payouts WHERE state = 'paid'")
     start_conveyor c
 done
-log "$kills SIGKILLs; $paid payouts paid by the last one"
-[ "$paid" -lt "$N" ] || fail "every payout was paid before the last kill: the kills came too late to test anything"
+paid=$(q "SELECT count(*) FROM marketplace.payouts WHERE state = 'paid'")
+log "$kills SIGKILLs, each after the process had made calls; $paid payouts paid by the last one"
+[ "$paid" -gt 0 ] && [ "$paid" -lt "$N" ] ||
+    fail "$paid payouts paid before the last kill: the kills did not fall in the middle of the run"
 wait_for "SELECT count(*) FROM marketplace.payouts WHERE state = 'paid'" "$N" 300
 
 closed=$(jq -s '[.[] | select(.status == "closed")] | length' "$T/stripe.ledger")
