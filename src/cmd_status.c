@@ -14,6 +14,7 @@
 #include "cli.h"
 #include "kafka.h"
 #include "log.h"
+#include "effect_store.h"
 #include "ops.h"
 #include "pg.h"
 
@@ -183,6 +184,27 @@ int cv_cmd_status(struct cv_app *app, int argc, char **argv)
                PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1),
                PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 3),
                PQgetvalue(res, 0, 4));
+    PQclear(res);
+
+    res = cv_effect_store_counts(pg, &err);
+    if (!res)
+        goto pg_fail;
+    for (int i = 0; i < PQntuples(res); i++)
+        printf("target %s: %s pending (oldest %ss), %s in flight, %s failed; "
+               "%s reclaimed from runners that stopped mid-call\n",
+               PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
+               PQgetisnull(res, i, 4) ? "-" : PQgetvalue(res, i, 4),
+               PQgetvalue(res, i, 2), PQgetvalue(res, i, 3),
+               PQgetvalue(res, i, 5));
+    PQclear(res);
+
+    res = cv_ops_notices(pg, &err);
+    if (!res)
+        goto pg_fail;
+    for (int i = 0; i < PQntuples(res); i++)
+        printf("NOTICE %s %s since %s: %s\n", PQgetvalue(res, i, 0),
+               PQgetvalue(res, i, 1), PQgetvalue(res, i, 3),
+               PQgetvalue(res, i, 2));
     PQclear(res);
 
     res = cv_ops_switches(pg, NULL, NULL, &err);

@@ -82,6 +82,11 @@ static void log_cb(const rd_kafka_t *rk, int level, const char *fac,
         lvl = CV_LOG_INFO;
     else
         lvl = CV_LOG_DEBUG;
+    /* Kafka's group offsets are only a mirror of what Postgres stores
+     * (observe.c), best effort: a commit refused during a rebalance is
+     * expected and changes nothing */
+    if (fac && strcmp(fac, "COMMITFAIL") == 0 && lvl < CV_LOG_DEBUG)
+        lvl = CV_LOG_DEBUG;
     if (lvl > cv_log_level)
         return;
     snprintf(kv, sizeof(kv), "client=\"%s\" facility=%s",

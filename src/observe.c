@@ -424,23 +424,42 @@ out:
     rd_kafka_topic_partition_list_destroy(list);
 }
 
-/* Commits the stored offsets that moved to Kafka through a member of each
- * group (async; the result is not waited for nor read back). */
+/* 1 if topic [partition] is in the assignment list. */
+static int owns(const rd_kafka_topic_partition_list_t *assigned,
+                const char *topic, int32_t partition)
+{
+    for (int i = 0; assigned && i < assigned->cnt; i++)
+        if (assigned->elems[i].partition == partition &&
+            strcmp(assigned->elems[i].topic, topic) == 0)
+            return 1;
+    return 0;
+}
+
+/*
+ * Commits the stored offsets that moved to Kafka, each through the member
+ * that owns the partition now (async; the result is not waited for nor
+ * read back). Only a partition's owner commits it: a member committing
+ * for partitions it does not own, while its group rebalances, gets
+ * ILLEGAL_GENERATION, which makes librdkafka rejoin, which restarts the
+ * rebalance: every 2 s, for ever.
+ */
 static void mirror(struct cv_observer *o, const struct snapshot *s)
 {
     pthread_mutex_lock(&members_lock);
     for (int k = 0; k < nmembers; k++) {
-        rd_kafka_topic_partition_list_t *list = NULL;
-        int first = 1;
+        rd_kafka_topic_partition_list_t *list = NULL, *assigned = NULL;
 
-        for (int j = 0; j < k; j++)
-            first &= strcmp(members[j].group, members[k].group) != 0;
-        if (!first)
-            continue; /* one member commits for its group */
+        if (rd_kafka_assignment(members[k].rk, &assigned) || !assigned ||
+            !assigned->cnt) {
+            if (assigned)
+                rd_kafka_topic_partition_list_destroy(assigned);
+            continue;
+        }
         for (size_t i = 0; i < s->nparts; i++) {
             const struct cv_observed_part *p = &s->parts[i];
             struct memo *m;
-            if (strcmp(p->group, members[k].group) != 0)
+            if (strcmp(p->group, members[k].group) != 0 ||
+                !owns(assigned, p->topic, p->partition))
                 continue;
             m = memo_get(o, p);
             if (m->mirrored == p->stored)
@@ -451,6 +470,7 @@ static void mirror(struct cv_observer *o, const struct snapshot *s)
                 ->offset = p->stored;
             m->mirrored = p->stored;
         }
+        rd_kafka_topic_partition_list_destroy(assigned);
         if (list) {
             rd_kafka_resp_err_t err = rd_kafka_commit(members[k].rk, list, 1);
             if (err)

@@ -83,6 +83,16 @@ PGresult *cv_ops_gaps(struct cv_pg *pg, const char *group,
                       1, (const char *[]){group}, err);
 }
 
+PGresult *cv_ops_notices(struct cv_pg *pg, struct cv_pg_error *err)
+{
+    return cv_pg_exec(pg,
+                      "SELECT domain, kind, detail, "
+                      "to_char(created_at, 'YYYY-MM-DD HH24:MI:SS TZ') "
+                      "FROM conveyor.notices WHERE resolved_at IS NULL "
+                      "ORDER BY created_at, id LIMIT 100",
+                      0, NULL, err);
+}
+
 /* ---- switches */
 
 int cv_ops_switch_check(const struct cv_topology *topo, const char *scope,

@@ -33,6 +33,9 @@ PGresult *cv_ops_retries(struct cv_pg *pg, const char *group,
 PGresult *cv_ops_members(struct cv_pg *pg, const char *group,
                          struct cv_pg_error *err);
 /* group_id, topic, partition, lost_from, lost_to, detected_at. */
+/* Open notices a domain raised (conveyor.notices): domain, kind, detail,
+ * since; at most 100, oldest first. */
+PGresult *cv_ops_notices(struct cv_pg *pg, struct cv_pg_error *err);
 PGresult *cv_ops_gaps(struct cv_pg *pg, const char *group,
                       struct cv_pg_error *err);
 

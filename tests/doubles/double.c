@@ -296,6 +296,11 @@ static enum MHD_Result finish(struct dbl_call *call)
         call->in_flight, "key_ok", "idempotency_key", "params", json_object(),
         "replayed", 0, "object", "faults");
     dbl_fault_pick(call->method, call->path, f);
+    /* the client's idempotency key, whatever the answer: a test matches
+     * the attempts of one request by it */
+    if (dbl_header(call, "Idempotency-Key"))
+        json_object_set_new(call->entry, "idempotency_key",
+                            json_string(dbl_header(call, "Idempotency-Key")));
     if (call->too_large) {
         dbl_reply_json(call, 413,
                        json_pack("{s:s}", "error", "request body too large"));
