@@ -174,3 +174,7 @@ LANGUAGE sql IMMUTABLE STRICT AS $$
         '' ORDER BY i), '')
       FROM regexp_split_to_table(value, '') WITH ORDINALITY AS t(ch, i)
 $$;
+
+-- finished calls are pruned after the inbox's retention (outbox.c)
+CREATE INDEX effects_finished ON conveyor.effects (finished_at)
+    WHERE state IN ('done', 'cancelled');

@@ -230,6 +230,7 @@ static int cancel_one(struct cv_app *app, struct cv_pg *pg, const char *id,
         fprintf(stderr, "effect %s: %s\n", id, err.message);
         goto out;
     }
+    cv_effect_store_wake_relay(pg);
     printf("cancelled effect %s (%s); its outcome event %s goes to %s\n", id,
            req.outcome_type, event_id, topic);
     rc = CV_OK;

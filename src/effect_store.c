@@ -221,9 +221,6 @@ int cv_effect_store_finish(struct cv_pg *pg, const struct cv_effect_final *f,
     cv_pg_pipe_end(pg);
     if (rc != CV_OK)
         return CV_ERR;
-    if (*recorded)
-        cv_pg_command(pg, "SELECT pg_notify('conveyor_outbox', 'effects')", 0,
-                      NULL, err); /* a wake-up only: the row is committed */
     return CV_OK;
 lost:
     err->tag = -1;
@@ -232,6 +229,13 @@ lost:
     snprintf(err->message, sizeof(err->message), "%s",
              PQerrorMessage(cv_pg_conn(pg)));
     return CV_ERR;
+}
+
+void cv_effect_store_wake_relay(struct cv_pg *pg)
+{
+    struct cv_pg_error err;
+    cv_pg_command(pg, "SELECT pg_notify('conveyor_outbox', 'effects')", 0, NULL,
+                  &err);
 }
 
 int cv_effect_store_paused(struct cv_pg *pg, int *all, char **names,

@@ -84,12 +84,17 @@ struct cv_effect_final {
 
 /*
  * Marks the request final and inserts the outcome's outbox row in one
- * statement (so in one transaction), then wakes the relay. With a lease,
+ * statement (so in one transaction); the caller wakes the relay
+ * (cv_effect_store_wake_relay()), once for many. With a lease,
  * only an in_flight row under that lease is finished; without one (cancel)
  * only a pending or failed row. *recorded is 0 if nothing matched.
  */
 int cv_effect_store_finish(struct cv_pg *pg, const struct cv_effect_final *f,
                            int *recorded, struct cv_pg_error *err);
+
+/* NOTIFY conveyor_outbox: outcome rows are waiting. A wake-up only (the
+ * rows are committed; the relay also polls). */
+void cv_effect_store_wake_relay(struct cv_pg *pg);
 
 /*
  * The targets paused in conveyor.controls: *all is 1 under the global

@@ -63,6 +63,7 @@ struct cv_effects {
     size_t ncalls, calls_cap;
     int64_t next_control_ms, next_reclaim_ms;
     uint64_t lease_seq, rng;
+    int wake_relay; /* outcomes written since the last NOTIFY */
     char lease_prefix[64];
     struct cv_call **unrecorded; /* answered, not yet written */
     size_t nunrecorded, unrecorded_cap;
@@ -356,6 +357,7 @@ static int finish(struct cv_effects *e, struct cv_call *c, int ok, int status,
                (long long)c->req.id, err.message);
         return CV_ERR;
     }
+    e->wake_relay |= recorded;
     if (!recorded)
         CV_LOG(CV_LOG_WARN, EFFECTS_KV,
                "effect %lld to %s: its lease ran out before the answer was "
@@ -598,6 +600,10 @@ static void pump(struct cv_effects *e, int timeout_ms)
             continue;
         curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&c);
         done(e, c, msg->data.result);
+    }
+    if (e->wake_relay && e->pg) {
+        cv_effect_store_wake_relay(e->pg);
+        e->wake_relay = 0;
     }
 }
 

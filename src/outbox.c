@@ -313,7 +313,7 @@ static long prune_table(struct cv_relay *r, const char *sql, int hours)
 
 static void prune(struct cv_relay *r)
 {
-    long inbox, outbox;
+    long inbox, outbox, effects;
 
     r->next_prune = cv_mono_ms() + PRUNE_EVERY_MS;
     inbox = prune_table(r,
@@ -328,11 +328,20 @@ static void prune(struct cv_relay *r)
                          "< now() - make_interval(hours => $1::int) "
                          "ORDER BY id LIMIT $2::int))",
                          r->cfg->outbox_retention_hours);
-    if (inbox > 0 || outbox > 0)
+    /* finished calls are kept as long as the inbox dedupes (a replay
+     * within that window finds its request and asks nothing twice);
+     * failed ones stay until an operator retries or cancels them */
+    effects = prune_table(r,
+                          "DELETE FROM conveyor.effects WHERE ctid = ANY(ARRAY("
+                          "SELECT ctid FROM conveyor.effects WHERE state IN "
+                          "('done', 'cancelled') AND finished_at < now() - "
+                          "make_interval(hours => $1::int) LIMIT $2::int))",
+                          r->cfg->inbox_retention_hours);
+    if (inbox > 0 || outbox > 0 || effects > 0)
         CV_LOG(CV_LOG_INFO, RELAY_KV,
-               "pruned %ld inbox rows older than %dh and %ld published "
-               "outbox rows older than %dh",
-               inbox, r->cfg->inbox_retention_hours, outbox,
+               "pruned %ld inbox rows and %ld finished calls older than "
+               "%dh, and %ld published outbox rows older than %dh",
+               inbox, effects, r->cfg->inbox_retention_hours, outbox,
                r->cfg->outbox_retention_hours);
 }
 
