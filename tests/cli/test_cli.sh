@@ -192,5 +192,20 @@ else
     failed=$((failed + 1)); echo "FAIL: outside the repository: exit $rc: $out" >&2
 fi
 
+# the README's map of the source names every file of src/, and nothing else
+src=${CONVEYOR_SOURCE_DIR:?}/src
+mapped=$(awk '/^## A map of the source/ { on = 1; next } on && /^## / { on = 0 } on' \
+             "$CONVEYOR_SOURCE_DIR/README.md" |
+         grep -o '`[a-z_]*\.\(c/\.h\|c\|h\)`' | tr -d '`' |
+         sed 's|^\(.*\)\.c/\.h$|\1.c\n\1.h|' | sort -u)
+actual=$(cd "$src" && ls *.c *.h | sort -u)
+if [ -n "$mapped" ] && [ "$mapped" = "$actual" ]; then
+    passed=$((passed + 1))
+else
+    failed=$((failed + 1))
+    echo "FAIL: README's map of the source and src/ differ (< map, > src/):" >&2
+    diff <(echo "$mapped") <(echo "$actual") >&2
+fi
+
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]
