@@ -249,6 +249,7 @@ int cv_consumer_run(struct cv_consumer *c, atomic_int *stop)
     while (!atomic_load(stop)) {
         int64_t t0, t1;
         cv_health_beat(c, "consumer", c->name, 0);
+        consumer_wait_expire(c);
         if (c->pg)
             consumer_apply_controls(c);
         if (!c->pg)

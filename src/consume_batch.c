@@ -272,6 +272,7 @@ static void waited(struct cv_consumer *c, const struct cv_ctx *ctx,
              err->sqlstate, err->context[0] ? ", " : "", err->context, stmt);
     if (!c->wait_count++)
         cv_rfc3339_format(cv_wall_ms(), c->wait_since);
+    c->wait_last_ms = cv_mono_ms();
 }
 
 /*
@@ -295,15 +296,21 @@ static void report_wait(struct cv_consumer *c, const char *what)
     c->trouble_seq++;
 }
 
-/* A batch committed: whatever it waited on is over. */
-static void wait_over(struct cv_consumer *c)
+/*
+ * A run of waits is over once no batch has waited for this long: a batch
+ * that commits says little when the batches that need the held rows keep
+ * waiting (they may be fetched after it).
+ */
+#define CV_WAIT_SHOWN_MS 10000
+
+void consumer_wait_expire(struct cv_consumer *c)
 {
-    if (!c->wait_count)
+    if (!c->wait_count || cv_mono_ms() - c->wait_last_ms < CV_WAIT_SHOWN_MS)
         return;
     CV_LOG(CV_LOG_INFO, c->kv,
-           "postgres: a batch committed again after %d rolled back on a "
+           "postgres: no batch has waited for %d s; %d rolled back on a "
            "wait since %s",
-           c->wait_count, c->wait_since);
+           CV_WAIT_SHOWN_MS / 1000, c->wait_count, c->wait_since);
     c->wait_count = 0;
     c->pg_wait[0] = '\0';
     c->trouble_seq++;
@@ -437,7 +444,7 @@ static enum cv_txn_result txn_commit(struct cv_consumer *c, size_t lo,
     }
     batch_done(c, 1);
     cv_metrics_txn_commit(c->domain->name);
-    wait_over(c);
+    consumer_wait_expire(c);
     return CV_TXN_OK;
 }
 

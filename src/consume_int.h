@@ -116,10 +116,11 @@ struct cv_consumer {
     const char *wake_topic[CV_WAKE_MAX];
     int32_t wake_part[CV_WAKE_MAX];
 
-    char trouble[256];   /* what keeps it from working, for status */
-    char pg_wait[512];   /* for status: batches rolled back after a wait */
-    char wait_since[32]; /* RFC 3339: the first of a run of such waits */
-    int wait_count;      /* batches rolled back since wait_since */
+    char trouble[256];    /* what keeps it from working, for status */
+    char pg_wait[512];    /* for status: batches rolled back after a wait */
+    char wait_since[32];  /* RFC 3339: the first of a run of such waits */
+    int wait_count;       /* batches rolled back since wait_since */
+    int64_t wait_last_ms; /* monotonic: the last of them */
     int trouble_seq, trouble_acked;
     int64_t next_probe;      /* monotonic ms: probe_broker() */
     int has_deferred;        /* a route of the domain retries deferred */
@@ -220,6 +221,13 @@ enum cv_txn_result consumer_txn_one(struct cv_consumer *c, size_t i,
                                     int (*send)(struct cv_consumer *c, size_t i,
                                                 const void *arg),
                                     const void *arg, struct cv_blame *out);
+/*
+ * Forgets a run of lock waits once none has happened for CV_WAIT_SHOWN_MS:
+ * until then `status` keeps saying which batch waited on what, even while
+ * batches without the blocked rows commit. Called after every commit and
+ * from the consumer's loop.
+ */
+void consumer_wait_expire(struct cv_consumer *c);
 /* Counts a committed transaction of events [lo,hi) in cv_stats. */
 void consumer_count_committed(struct cv_consumer *c, size_t lo, size_t hi,
                               size_t handled);

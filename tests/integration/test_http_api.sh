@@ -69,7 +69,7 @@ bad 400 'must be a JSON object' POST /pause '["domain"]'
 bad 400 "unknown field 'colour'" POST /pause '{"scope":"domain","target":"leads","reason":"x","colour":1}'
 bad 400 "field 'reason' is required" POST /pause '{"scope":"domain","target":"leads"}'
 bad 400 "no domain 'nope'" POST /pause '{"scope":"domain","target":"nope","reason":"x"}'
-bad 400 "expected all, domain, route or schedule" POST /pause '{"scope":"planet","target":"x","reason":"x"}'
+bad 400 "expected all, domain, route, schedule or target" POST /pause '{"scope":"planet","target":"x","reason":"x"}'
 bad 400 "field 'scope': expected a string" POST /pause '{"scope":7,"reason":"x"}'
 bad 400 "field 'ids'" POST /dead-letters/retry '{"ids":["1"]}'
 bad 400 'give ids or' POST /dead-letters/retry '{}'
@@ -95,7 +95,8 @@ log "bad requests: 400/404/405/413 with a reason"
 # the kill switch through the API, seen by `conveyor status`
 [ "$(call "$ADMIN" POST /pause '{"scope":"route","target":"leads/marketplace.upload.completed","reason":"api test"}')" = 200 ] ||
     fail "pause: $(cat "$T/http.body")"
-"$CONVEYOR_BIN" status | grep -q '^PAUSED route leads/marketplace.upload.completed by api:admin' ||
+"$CONVEYOR_BIN" status >"$T/status.out" 2>&1 || fail "status"
+grep -q '^PAUSED route leads/marketplace.upload.completed by api:admin' "$T/status.out" ||
     fail "status does not show the API's switch"
 [ "$(call "$ADMIN" POST /resume '{"scope":"route","target":"leads/marketplace.upload.completed"}')" = 200 ] &&
     grep -q '"changed": true' "$T/http.body" || fail "resume: $(cat "$T/http.body")"

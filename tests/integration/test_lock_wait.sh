@@ -51,7 +51,12 @@ grep 'rolled back: canceling statement due to lock timeout' "$T/b.log" | tail -n
     fail "b never logged a batch rolled back after a lock wait"
 grep 'lock timeout' "$T/b.log" | tail -n 1 | grep -q "pid $holder_pid (lock-holder" ||
     fail "b's log does not name the holder (pid $holder_pid)"
-"$CONVEYOR_BIN" status >"$T/status.out" 2>&1 || fail "status"
+# the consumer writes its state between batches: wait for it to say so
+for _ in $(seq 300); do
+    "$CONVEYOR_BIN" status >"$T/status.out" 2>&1 || fail "status"
+    grep -q 'running, postgres: .*rolled back after waiting since' "$T/status.out" && break
+    sleep 0.1
+done
 grep -q 'running, postgres: .*rolled back after waiting since' "$T/status.out" ||
     { cat "$T/status.out" >&2; fail "status does not say that b waits on Postgres"; }
 grep 'postgres:' "$T/status.out" | head -n 1 >&2
