@@ -78,7 +78,7 @@ wait_for "SELECT count(*) FROM marketplace.verification_requests" 55000 120
 "$CONVEYOR_BIN" pause --route leads/marketplace.upload.completed --reason "batch migration" --actor carol >/dev/null ||
     fail "pause --route"
 "$CONVEYOR_BIN" pause --all --reason "incident 42" --actor alice >"$T/ctl.out" || fail "pause --all"
-grep -q '^paused the global switch: every domain and schedule (by alice: incident 42)$' "$T/ctl.out" ||
+grep -q '^paused the global switch: every domain, schedule and target (by alice: incident 42)$' "$T/ctl.out" ||
     { cat "$T/ctl.out" >&2; fail "pause --all does not say what it set"; }
 grep -q '^also in force: route leads/marketplace.upload.completed (since .*, by carol: batch migration)$' "$T/ctl.out" ||
     { cat "$T/ctl.out" >&2; fail "pause --all does not list the other switches"; }
