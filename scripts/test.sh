@@ -23,7 +23,7 @@ echo "== sanitizer build (address, undefined)"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCONVEYOR_SANITIZE=ON \
     >/dev/null
 cmake --build build-asan -j"$jobs" >/dev/null
-echo "== test suite under ASan+UBSan"
+echo "== test suite under ASan+UBSan (the soak tests: scripts/soak.sh)"
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    ctest --output-on-failure -LE valgrind "${label[@]}")
+    ctest --output-on-failure -LE 'valgrind|soak' "${label[@]}")
