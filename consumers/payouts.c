@@ -47,6 +47,33 @@
 
 #define STRIPE_TARGET "stripe"
 
+/*
+ * The end of a statement that starts "WITH sums AS (SELECT payout_id,
+ * total ...)" over pending payouts: each with a total becomes processing,
+ * settled at what its commissions add up to, and gets one transfer
+ * request under its idempotency key ($2: the requesting event's id).
+ */
+#define SETTLE_AND_REQUEST_TRANSFERS                                           \
+    " settled AS (UPDATE marketplace.payouts p"                                \
+    " SET amount_cents = s.total, state = 'processing',"                       \
+    " updated_at = now() FROM sums s"                                          \
+    " WHERE p.payout_id = s.payout_id AND s.total > 0 RETURNING p.*)"          \
+    " INSERT INTO conveyor.effects (target, method, path, body,"               \
+    " idempotency_key, outcome_type, outcome_key, context, domain,"            \
+    " source_event_id)"                                                        \
+    " SELECT '" STRIPE_TARGET "', 'POST', '/v1/transfers',"                    \
+    " jsonb_build_object('amount', s.amount_cents, 'currency',"                \
+    " s.currency, 'destination', pa.stripe_account_id,"                        \
+    " 'transfer_group', s.payout_id::text, 'description',"                     \
+    " 'Partner payout ' || s.run, 'metadata', jsonb_build_object("             \
+    " 'payout_id', s.payout_id::text, 'partner_id', s.partner_id::text)),"     \
+    " s.idempotency_key, 'marketplace.payout.transfer_result',"                \
+    " s.partner_id::text, jsonb_build_object('payout_id',"                     \
+    " s.payout_id::text, 'generation', s.key_generation), 'payouts', $2"       \
+    " FROM settled s JOIN marketplace.partners pa USING (partner_id)"          \
+    " ORDER BY s.partner_id"                                                   \
+    " ON CONFLICT (target, idempotency_key) DO NOTHING"
+
 /* The fire time of a scheduled job, as milliseconds in text. */
 static int fire_time(const struct cv_event *ev, char *out, size_t size)
 {
@@ -105,28 +132,8 @@ static void create_payouts(struct cv_ctx *ctx, const struct cv_event *ev,
             " ON c.payout_id = p.payout_id"
             " WHERE p.run = $1 AND p.state = 'pending' GROUP BY p.payout_id),"
             " dropped AS (DELETE FROM marketplace.payouts p USING sums s"
-            " WHERE p.payout_id = s.payout_id AND s.total = 0),"
-            " settled AS (UPDATE marketplace.payouts p"
-            " SET amount_cents = s.total, state = 'processing',"
-            " updated_at = now() FROM sums s"
-            " WHERE p.payout_id = s.payout_id AND s.total > 0 RETURNING p.*)"
-            " INSERT INTO conveyor.effects (target, method, path, body,"
-            " idempotency_key, outcome_type, outcome_key, context, domain,"
-            " source_event_id)"
-            " SELECT '" STRIPE_TARGET "', 'POST', '/v1/transfers',"
-            " jsonb_build_object('amount', s.amount_cents, 'currency',"
-            " s.currency, 'destination', pa.stripe_account_id,"
-            " 'transfer_group', s.payout_id::text, 'description',"
-            " 'Partner payout ' || s.run, 'metadata', jsonb_build_object("
-            " 'payout_id', s.payout_id::text, 'partner_id',"
-            " s.partner_id::text)),"
-            " s.idempotency_key, 'marketplace.payout.transfer_result',"
-            " s.partner_id::text, jsonb_build_object('payout_id',"
-            " s.payout_id::text, 'generation', s.key_generation),"
-            " 'payouts', $2"
-            " FROM settled s JOIN marketplace.partners pa USING (partner_id)"
-            " ORDER BY s.partner_id"
-            " ON CONFLICT (target, idempotency_key) DO NOTHING",
+            " WHERE p.payout_id = s.payout_id AND s.total = "
+            "0)," SETTLE_AND_REQUEST_TRANSFERS,
             2, p);
     }
 }
@@ -541,27 +548,8 @@ static cv_result_t transfers_checked(struct cv_ctx *ctx,
             " empty AS (UPDATE marketplace.payouts p SET state = 'failed',"
             " failure_code = 'nothing_to_pay', failure_message = 'no payable"
             " commissions left for this payout' FROM sums s WHERE"
-            " p.payout_id = s.payout_id AND s.total = 0),"
-            " settled AS (UPDATE marketplace.payouts p"
-            " SET amount_cents = s.total, state = 'processing',"
-            " updated_at = now() FROM sums s"
-            " WHERE p.payout_id = s.payout_id AND s.total > 0 RETURNING p.*)"
-            " INSERT INTO conveyor.effects (target, method, path, body,"
-            " idempotency_key, outcome_type, outcome_key, context, domain,"
-            " source_event_id)"
-            " SELECT '" STRIPE_TARGET "', 'POST', '/v1/transfers',"
-            " jsonb_build_object('amount', s.amount_cents, 'currency',"
-            " s.currency, 'destination', pa.stripe_account_id,"
-            " 'transfer_group', s.payout_id::text, 'description',"
-            " 'Partner payout ' || s.run, 'metadata', jsonb_build_object("
-            " 'payout_id', s.payout_id::text, 'partner_id',"
-            " s.partner_id::text)),"
-            " s.idempotency_key, 'marketplace.payout.transfer_result',"
-            " s.partner_id::text, jsonb_build_object('payout_id',"
-            " s.payout_id::text, 'generation', s.key_generation),"
-            " 'payouts', $2"
-            " FROM settled s JOIN marketplace.partners pa USING (partner_id)"
-            " ON CONFLICT (target, idempotency_key) DO NOTHING",
+            " p.payout_id = s.payout_id AND s.total = "
+            "0)," SETTLE_AND_REQUEST_TRANSFERS,
             2, p);
     }
     return CV_HANDLED;

@@ -156,14 +156,22 @@ static cv_result_t verification_result(struct cv_ctx *ctx,
     return CV_HANDLED;
 }
 
+/* The fire time of a scheduled job, as milliseconds in text. */
+static int fire_time(const struct cv_event *ev, char *out, size_t size)
+{
+    int64_t ms;
+    if (cv_event_long(ev, "fire_time", &ms) != CV_OK)
+        return CV_ERR;
+    snprintf(out, size, "%lld", (long long)ms);
+    return CV_OK;
+}
+
 static cv_result_t reverify_stale(struct cv_ctx *ctx, const struct cv_event *ev)
 {
-    int64_t fire_ms;
     char fire[32];
 
-    if (cv_event_long(ev, "fire_time", &fire_ms) != CV_OK)
+    if (fire_time(ev, fire, sizeof(fire)) != CV_OK)
         return cv_fail(ctx, "record has no fire_time");
-    snprintf(fire, sizeof(fire), "%lld", (long long)fire_ms);
     const char *p[] = {fire, cv_setting(ctx, "reverify_after_days")};
     cv_sql_exec(ctx,
                 "UPDATE marketplace.email_verification_queue"
@@ -179,12 +187,10 @@ static cv_result_t reverify_stale(struct cv_ctx *ctx, const struct cv_event *ev)
 
 static cv_result_t update_rates(struct cv_ctx *ctx, const struct cv_event *ev)
 {
-    int64_t fire_ms;
     char fire[32];
 
-    if (cv_event_long(ev, "fire_time", &fire_ms) != CV_OK)
+    if (fire_time(ev, fire, sizeof(fire)) != CV_OK)
         return cv_fail(ctx, "record has no fire_time");
-    snprintf(fire, sizeof(fire), "%lld", (long long)fire_ms);
     const char *p[] = {fire};
     cv_sql_exec(
         ctx,
