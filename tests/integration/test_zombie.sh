@@ -38,11 +38,20 @@ unread() {
         awk -v pid="pid=$BACKEND," 'index($0, pid) { print $1; found = 1; exit }
                                     END { if (!found) print 0 }'
 }
-# keep events flowing so that a starts a batch on its frozen session
-( gen_leads "$produced" 20000 0 | "$CONVEYOR_BIN" produce \
-    --type marketplace.lead.submitted --envelope 2>>"$T/produce.log" ) &
+# keep events flowing, until a is frozen, so that a starts a batch on its
+# frozen session however many tries that takes (a fixed amount ran out
+# once before a's backend was caught idle); the feeder writes how many it
+# produced
+(
+    n=0
+    while [ ! -e "$T/feed.stop" ]; do
+        gen_leads $((produced + n)) 500 0 | "$CONVEYOR_BIN" produce \
+            --type marketplace.lead.submitted --envelope 2>>"$T/produce.log" || exit 1
+        n=$((n + 500))
+    done
+    echo "$n" >"$T/fed"
+) &
 feeder=$!
-produced=$((produced + 20000))
 frozen=0
 for try in $(seq 100); do
     kill -STOP "$BACKEND"
@@ -59,7 +68,7 @@ for try in $(seq 100); do
     kill -CONT "$BACKEND" # mid-statement, or no batch came: try again
     sleep 0.05
 done
-[ "$frozen" = 1 ] || { thaw; fail "never caught a's batch waiting on its idle backend"; }
+[ "$frozen" = 1 ] || { touch "$T/feed.stop"; thaw; fail "never caught a's batch waiting on its idle backend"; }
 before=$(grep -c 'assigned 36 partitions' "$T/b.log" || true)
 kill -STOP "$A"
 log "consumer a (backend $BACKEND idle, $n bytes of its batch unread) and a stopped (try $try)"
@@ -73,7 +82,9 @@ for _ in $(seq 600); do
     sleep 0.1
 done
 [ "$now" -gt "$before" ] || { thaw; fail "b never took over all partitions"; }
+touch "$T/feed.stop"
 wait "$feeder" || { thaw; fail "the feeder failed"; }
+produced=$((produced + $(cat "$T/fed")))
 got=""
 for _ in $(seq 900); do
     got=$(distinct_events)
