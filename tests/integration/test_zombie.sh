@@ -55,7 +55,14 @@ feeder=$!
 frozen=0
 for try in $(seq 100); do
     kill -STOP "$BACKEND"
-    if [ "$(q "SELECT state = 'idle' AND backend_xid IS NULL AND backend_xmin IS NULL FROM pg_stat_activity WHERE pid = $BACKEND")" = t ]; then
+    # Stopped mid-statement, the backend may hold a lightweight lock that
+    # every other session, this check's own included, then waits for: the
+    # check is bounded, and a check that does not answer means "not idle"
+    # (the backend is let go below, and with it the lock).
+    idle=$(PGCONNECT_TIMEOUT=3 timeout 5 psql -X -Atq -c "SELECT state = 'idle'
+           AND backend_xid IS NULL AND backend_xmin IS NULL
+           FROM pg_stat_activity WHERE pid = $BACKEND" 2>/dev/null || true)
+    if [ "$idle" = t ]; then
         # a batch's first round trip (BEGIN, the inbox look-up of up to 500
         # ids) is thousands of bytes; a kill switch refresh is a few hundred
         for _ in $(seq 50); do
