@@ -174,6 +174,39 @@ int cv_txn_query_value(struct cv_ctx *ctx, const char *sql, int nparams,
     return CV_OK;
 }
 
+struct tagged_rows {
+    int tag;
+    cv_txn_rows_fn fn;
+    void *opaque;
+};
+
+static void pass_rows(void *opaque, int tag, PGresult *res)
+{
+    struct tagged_rows *tr = opaque;
+    if (tag == tr->tag)
+        tr->fn(tr->opaque, res);
+}
+
+int cv_txn_query_rows(struct cv_ctx *ctx, const char *sql, int nparams,
+                      const char *const *params, cv_txn_rows_fn fn,
+                      void *opaque)
+{
+    struct tagged_rows tr = {ctx->tag, fn, opaque};
+    struct cv_pg_error err;
+
+    cv_txn_exec(ctx, sql, nparams, params);
+    if (ctx->broken)
+        return CV_ERR;
+    if (cv_pg_pipe_read(ctx->pg, pass_rows, &tr, &err) != CV_OK) {
+        if (!ctx->pipe_failed) {
+            ctx->pipe_failed = 1;
+            ctx->pipe_err = err;
+        }
+        return CV_ERR;
+    }
+    return CV_OK;
+}
+
 void cv_txn_outbox_add(struct cv_ctx *ctx, const char *topic,
                        const char *event_type, const char *event_id,
                        const char *key, const void *value, size_t len)
