@@ -22,7 +22,7 @@ RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
         build-essential cmake pkg-config \
         librdkafka-dev libavro-dev libpq-dev libcurl4-openssl-dev \
-        libconfig-dev libjansson-dev \
+        libconfig-dev libjansson-dev libcsv-dev \
  && apt-get clean && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -38,7 +38,7 @@ FROM ${RUNTIME_IMAGE}
 # database the ticker reads.
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-        librdkafka1 libavro23 libpq5 libconfig9 libjansson4 \
+        librdkafka1 libavro23 libpq5 libconfig9 libjansson4 libcsv3 \
         ca-certificates tzdata \
  && apt-get clean && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 conveyor \
