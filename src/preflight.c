@@ -147,8 +147,9 @@ static int prepare_sql(struct cv_pg *pg, const struct cv_topology *t,
             continue;
         res = PQprepare(conn, "", im->sink->sql, 0, NULL);
         if (!res || PQresultStatus(res) != PGRES_COMMAND_OK) {
-            snprintf(why, sizeof(why), "%s",
-                     res ? PQresultErrorMessage(res) : PQerrorMessage(conn));
+            const char *msg =
+                res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+            snprintf(why, sizeof(why), "%s", msg ? msg : PQerrorMessage(conn));
             why[strcspn(why, "\n")] = '\0';
             PQclear(res);
             return cv_err(errstr, errstr_size,

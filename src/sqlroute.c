@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "cfgfile.h"
 #include "codec.h"
 #include "event.h"
 #include "handler.h"
@@ -273,6 +274,29 @@ static int emit_columns_ok(const struct stmt *st, PGresult *desc,
     return CV_OK;
 }
 
+/* The topology's line of the character Postgres' error points at (its
+ * position in the compiled statement): the words there, up to the next
+ * parameter, looked for near the statement's line. */
+static int near_position(const char *path, const struct stmt *st, int pos)
+{
+    const char *at;
+    char needle[32];
+    size_t n = 0;
+
+    if (pos < 1 || (size_t)pos > strlen(st->q.sql))
+        return st->line;
+    at = st->q.sql + pos - 1;
+    while (at[n] && at[n] != '$' && at[n] != '\n' && n < sizeof(needle) - 1)
+        n++;
+    while (n && at[n - 1] == ' ')
+        n--;
+    if (n < 3)
+        return st->line;
+    memcpy(needle, at, n);
+    needle[n] = '\0';
+    return cv_cfgfile_near_line(path, st->line, needle);
+}
+
 int cv_sqlroute_prepare(const struct cv_sqlroute *r, PGconn *conn,
                         const struct cv_catalogue *cat, const char *path,
                         char *errstr, size_t errstr_size)
@@ -282,10 +306,18 @@ int cv_sqlroute_prepare(const struct cv_sqlroute *r, PGconn *conn,
         PGresult *res = PQprepare(conn, "", st->q.sql, 0, NULL);
         char why[600] = "";
 
+        int line = st->line;
+
         if (!res || PQresultStatus(res) != PGRES_COMMAND_OK) {
-            snprintf(why, sizeof(why), "%s",
-                     res ? PQresultErrorMessage(res) : PQerrorMessage(conn));
+            const char *msg =
+                res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+            const char *pos =
+                res ? PQresultErrorField(res, PG_DIAG_STATEMENT_POSITION)
+                    : NULL;
+            snprintf(why, sizeof(why), "%s", msg ? msg : PQerrorMessage(conn));
             why[strcspn(why, "\n")] = '\0';
+            if (pos)
+                line = near_position(path, st, atoi(pos));
         } else if (st->kind == STMT_EMIT) {
             PGresult *desc = PQdescribePrepared(conn, "");
             if (!desc || PQresultStatus(desc) != PGRES_COMMAND_OK)
@@ -299,7 +331,7 @@ int cv_sqlroute_prepare(const struct cv_sqlroute *r, PGconn *conn,
             return cv_err(errstr, errstr_size,
                           "%s:%d: domain '%s': route for '%s': %s statement "
                           "%d does not prepare: %s",
-                          path ? path : "topology", st->line, r->domain,
+                          path ? path : "topology", line, r->domain,
                           r->event_type, kind_names[st->kind], st->ordinal,
                           why);
     }
@@ -471,6 +503,16 @@ static void take_emit_rows(void *opaque, PGresult *res)
 {
     struct emit_rows *er = opaque;
     const struct cv_topo_event *te = er->st->emit;
+
+    /* Every result of this event's statements since the last read comes
+     * here, in order (an earlier SELECT of the route's sql included): the
+     * emit query, sent last, is the last one. */
+    for (size_t i = 0; i < er->n; i++) {
+        free(er->v[i].value);
+        free(er->v[i].key);
+    }
+    er->n = 0;
+    er->why[0] = '\0';
 
     for (int row = 0; row < PQntuples(res) && !er->why[0]; row++) {
         json_t *obj = json_object(), *key;

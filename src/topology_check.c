@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cfgfile.h"
 #include "codec.h"
 #include "cron.h"
 #include "schedule.h"
@@ -41,8 +42,6 @@ struct checker {
     struct finding *v;
     size_t n, cap;
     const char *path; /* the topology file, for exact lines of SQL */
-    char *text;       /* its text, read on first need */
-    int text_read;
 };
 
 static void report(struct checker *ck, int line, const char *fmt, ...)
@@ -73,48 +72,9 @@ static void report(struct checker *ck, int line, const char *fmt, ...)
     ck->n++;
 }
 
-/*
- * The line of needle in the topology file near line: libconfig gives a
- * string split over several lines the line of its last piece in an array
- * and of its first piece as a key's value, and a finding about a
- * parameter should point at the parameter. The nearest occurrence at or
- * before line, else after it, within 60 lines; line itself if there is
- * none or the file is unreadable.
- */
 static int exact_line(struct checker *ck, int line, const char *needle)
 {
-    int best = 0, after = 0, at = 1;
-
-    if (!needle || !*needle || !ck->path)
-        return line;
-    if (!ck->text_read) {
-        FILE *f = fopen(ck->path, "r");
-        ck->text_read = 1;
-        if (f) {
-            size_t cap = 1 << 16, len = 0, got;
-            ck->text = cv_malloc(cap + 1);
-            while ((got = fread(ck->text + len, 1, cap - len, f)) > 0) {
-                len += got;
-                if (len == cap)
-                    ck->text = cv_realloc(ck->text, (cap *= 2) + 1);
-            }
-            ck->text[len] = '\0';
-            fclose(f);
-        }
-    }
-    if (!ck->text)
-        return line;
-    for (const char *p = ck->text; *p && at <= line + 60; at++) {
-        const char *eol = strchr(p, '\n');
-        size_t len = eol ? (size_t)(eol - p) : strlen(p);
-        char *hit = memmem(p, len, needle, strlen(needle));
-        if (hit && at >= line - 60 && at <= line)
-            best = at;
-        else if (hit && at > line && !after)
-            after = at;
-        p = eol ? eol + 1 : p + len;
-    }
-    return best ? best : after ? after : line;
+    return cv_cfgfile_near_line(ck->path, line, needle);
 }
 
 static void sql_report(void *opaque, int line, const char *needle,
@@ -445,7 +405,7 @@ static void check_import(struct checker *ck, const struct cv_topology *t,
 int cv_topology_check(struct cv_topology *t, const struct cv_catalogue *cat,
                       const struct cv_domain_def *const *domains, FILE *out)
 {
-    struct checker ck = {NULL, 0, 0, t->path, NULL, 0};
+    struct checker ck = {NULL, 0, 0, t->path};
     int count;
 
     for (size_t i = 0; i < t->ntopics; i++) {
@@ -515,7 +475,6 @@ int cv_topology_check(struct cv_topology *t, const struct cv_catalogue *cat,
         free(ck.v[i].msg);
     }
     free(ck.v);
-    free(ck.text);
     count = (int)ck.n;
     return count;
 }

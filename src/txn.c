@@ -141,11 +141,16 @@ struct first_value {
     char *value;
 };
 
+/* The event's row results arrive in order, those of its earlier
+ * statements not read yet first: the query, sent last, is the last. */
 static void take_first_value(void *opaque, int tag, PGresult *res)
 {
     struct first_value *fv = opaque;
-    if (tag != fv->tag || fv->value || PQntuples(res) < 1 ||
-        PQnfields(res) < 1 || PQgetisnull(res, 0, 0))
+    if (tag != fv->tag)
+        return;
+    free(fv->value);
+    fv->value = NULL;
+    if (PQntuples(res) < 1 || PQnfields(res) < 1 || PQgetisnull(res, 0, 0))
         return;
     fv->value = cv_strdup(PQgetvalue(res, 0, 0));
 }

@@ -139,9 +139,10 @@ int cv_txn_query_value(struct cv_ctx *ctx, const char *sql, int nparams,
                        const char *const *params, char **value);
 
 /*
- * Like cv_txn_query_value(), for a query whose every row is wanted: each
- * result of the statement is handed to fn (which must not keep it).
- * Declared SQL's emit queries (sqlroute.c).
+ * Like cv_txn_query_value(), for a query whose every row is wanted: the
+ * results with the event's tag that arrive are handed to fn in order (it
+ * must not keep them): those of the event's earlier statements not read
+ * yet, then, last, this query's. Declared SQL's emit queries (sqlroute.c).
  */
 typedef void (*cv_txn_rows_fn)(void *opaque, PGresult *res);
 int cv_txn_query_rows(struct cv_ctx *ctx, const char *sql, int nparams,
