@@ -93,7 +93,7 @@ topics = ( { name = "marketplace.jobs"; partitions = 1; } );
 events = ( { type = "marketplace.job.x"; schema = "conveyor.ScheduledJob";
              topic = "marketplace.jobs"; } );
 domains = ( { name = "jobs"; group = "g"; topics = [ "marketplace.jobs" ];
-              routes = ( { event = "marketplace.job.x"; handler = "jobs.record_run"; } ); } );
+              routes = ( { event = "marketplace.job.x"; sql = "SELECT :event.run"; } ); } );
 schedules = (
   {
     name = "feb30";
