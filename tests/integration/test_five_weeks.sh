@@ -6,7 +6,9 @@
 #
 # Phase 1 (no ticker): leads arrive as lead.submitted events, two CSV
 # uploads go through processPartnerUpload and queueNewLeadsForVerification,
-# an admin's manual payout (triggerManualPayout) pays one partner.
+# an admin's manual payout (triggerManualPayout) for a partner whose
+# account cannot take transfers fails, and is paid after the runbook's
+# Payout Failure Recovery (`conveyor send marketplace.payout.retry`).
 # Phase 2: a ticker on a clock 40,000 times real time fires five weeks.
 #
 # Then: every cron fired at exactly its times (computed here from the crons
@@ -24,7 +26,8 @@ export MILLIONVERIFIER_API_KEY=mv_five_weeks
 start_broker
 migrate
 start_double stripe stripe --seed 5
-double_ctl stripe POST /_double/stripe/config '{"accounts": {"*": {"transfers": "active"}}}' >/dev/null
+# partner 40's account cannot take transfers yet: its manual payout fails
+double_ctl stripe POST /_double/stripe/config '{"accounts": {"acct_sim40": {"transfers": "inactive"}, "*": {"transfers": "active"}}}' >/dev/null
 start_double mv millionverifier
 mkdir -p "$T/root/partner-uploads"
 start_double storage storage --root "$T/root"
@@ -101,12 +104,20 @@ done | "$CONVEYOR_BIN" produce --type marketplace.upload.process --envelope >/de
     fail "produce the manual payout"
 wait_for "SELECT count(*) FROM marketplace.partner_upload_batches WHERE status = 'completed'" 2 120
 wait_for "SELECT count(*) FROM marketplace.leads" $((nleads + 294)) 120
-wait_for "SELECT count(*) FROM marketplace.payouts WHERE run LIKE 'manual:%' AND state = 'paid'" 1 60
+# the runbook's Payout Failure Recovery: the account fixed, one command
+wait_for "SELECT count(*) FROM marketplace.payouts WHERE run LIKE 'manual:%' AND state = 'failed'" 1 60
+double_ctl stripe POST /_double/stripe/config '{"accounts": {"acct_sim40": {"transfers": "active"}}}' >/dev/null
+"$CONVEYOR_BIN" send marketplace.payout.retry --reason "account verified" --actor ops \
+    --data "{\"payout_id\": \"$(q "SELECT payout_id FROM marketplace.payouts WHERE run LIKE 'manual:%'")\"}" \
+    >/dev/null 2>>"$T/send.log" || fail "conveyor send marketplace.payout.retry"
+wait_for "SELECT count(*) FROM marketplace.payouts WHERE run LIKE 'manual:%' AND state = 'paid' AND key_generation = 2" 1 60
+[ "$(q "SELECT count(*) FROM conveyor.audit_log WHERE actor = 'ops' AND reason = 'account verified'")" = 1 ] ||
+    fail "the payout retry was not audited"
 wait_drained 60
 # buyers: a third of the leads sold 0..19 days after they came in
 q "UPDATE marketplace.leads SET sold_at = submitted_at + make_interval(days => ('x' || substr(md5(lead_id::text), 1, 4))::bit(16)::int % 20)
     WHERE ('x' || substr(md5(lead_id::text), 5, 4))::bit(16)::int % 3 = 0"
-log "phase 1: $nleads leads submitted, 2 uploads (294 rows, 6 bad), 1 manual payout, $(q "SELECT count(*) FROM marketplace.email_verification_queue") leads queued for verification"
+log "phase 1: $nleads leads submitted, 2 uploads (294 rows, 6 bad), 1 manual payout (failed, retried, paid), $(q "SELECT count(*) FROM marketplace.email_verification_queue") leads queued for verification"
 
 # ---- phase 2: five weeks
 START=2026-10-10T04:00:00Z   # Saturday 00:00 EDT
