@@ -38,7 +38,7 @@ build=$BENCH_BUILD
 W=$(mktemp -d /tmp/conveyor-bench-jobs.XXXXXX)
 pids=()
 cleanup() {
-    for p in "${pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null; done
+    for p in "${pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
     wait 2>/dev/null || true
     rm -rf "$W"
 }
@@ -135,3 +135,4 @@ cat <<EOF
 | dailyFreshnessDecay, $n leads (trigger to commit) | $decay_ms ms | bare UPDATE: $bare_ms ms | $(ratio "$decay_ms" "$bare_ms") | $(mb "$run_rss") (whole \`conveyor run\`) |
 | processPartnerUpload, $rows rows, $size bytes (request to done) | $import_ms ms ($(awk -v r="$rows" -v t="$import_ms" 'BEGIN { printf "%.0f", r * 1000 / t }') rows/s) | COPY + INSERT: $((copy_ms + insert_ms)) ms (COPY alone $copy_ms ms) | $(ratio "$import_ms" "$((copy_ms + insert_ms))") | $(mb "$imp_rss") (\`run --effects-only\`) |
 EOF
+exit 0
