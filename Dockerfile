@@ -22,7 +22,7 @@ RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
         build-essential cmake pkg-config \
         librdkafka-dev libavro-dev libpq-dev libcurl4-openssl-dev \
-        libconfig-dev libjansson-dev libmicrohttpd-dev \
+        libconfig-dev libjansson-dev libmicrohttpd-dev libcsv-dev \
  && apt-get clean && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -39,7 +39,7 @@ FROM ${RUNTIME_IMAGE}
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
         librdkafka1 libavro23 libpq5 libconfig9 libjansson4 libcurl4 \
-        libmicrohttpd12 \
+        libmicrohttpd12 libcsv3 \
         ca-certificates tzdata \
  && apt-get clean && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 conveyor \

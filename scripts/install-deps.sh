@@ -7,7 +7,7 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config git
       librdkafka-dev libavro-dev libpq-dev libcurl4-openssl-dev
-      libconfig-dev libjansson-dev libmicrohttpd-dev
+      libconfig-dev libjansson-dev libmicrohttpd-dev libcsv-dev
       postgresql postgresql-contrib postgresql-common kcat valgrind procps iproute2
       jq prometheus chromium curl)
 [ "${1:-}" = "--fuzz" ] && pkgs+=(clang)

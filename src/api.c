@@ -335,12 +335,15 @@ static void api_topology(struct call *c)
         for (size_t k = 0; k < d->nroutes; k++)
             json_array_append_new(
                 routes,
-                json_pack(
-                    "{s:s, s:s, s:s, s:i}", "event", d->routes[k].event_type,
-                    "handler", d->routes[k].handler, "retry_mode",
-                    d->routes[k].retry.mode == CV_RETRY_DEFERRED ? "deferred"
-                                                                 : "blocking",
-                    "max_attempts", d->routes[k].retry.max_attempts));
+                json_pack("{s:s, s:s, s:s, s:i}", "event",
+                          d->routes[k].event_type, "handler",
+                          d->routes[k].handler ? d->routes[k].handler
+                                               : "declared SQL",
+                          "retry_mode",
+                          d->routes[k].retry.mode == CV_RETRY_DEFERRED
+                              ? "deferred"
+                              : "blocking",
+                          "max_attempts", d->routes[k].retry.max_attempts));
         json_array_append_new(
             domains, json_pack("{s:s, s:s, s:o, s:o, s:i, s:s?}", "name",
                                d->name, "group", d->group_id, "topics", topics,

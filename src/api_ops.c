@@ -219,7 +219,9 @@ static json_t *counts(const struct cv_topo_domain *d,
         json_array_append_new(a, json_pack("{s:s, s:I, s:s?}", "event_type",
                                            tc[i].type, "events",
                                            (json_int_t)tc[i].n, "handler",
-                                           r ? r->handler : NULL));
+                                           !r           ? NULL
+                                           : r->handler ? r->handler
+                                                        : "declared SQL"));
     }
     return a;
 }

@@ -265,3 +265,30 @@ int cv_cfgfile_errf(char *errstr, size_t errstr_size, const char *path,
     return cv_err(errstr, errstr_size, "%s:%d: %s", path,
                   config_setting_source_line(s), msg);
 }
+
+int cv_cfgfile_near_line(const char *path, int line, const char *needle)
+{
+    int best = 0, after = 0, at = 1;
+    char buf[4096];
+    FILE *f;
+
+    if (!path || !needle || !*needle)
+        return line;
+    f = fopen(path, "r");
+    if (!f)
+        return line;
+    /* lines longer than the buffer are searched in pieces: a needle cut in
+     * two is missed, and line stays the answer */
+    while (at <= line + 60 && fgets(buf, sizeof(buf), f)) {
+        int whole = strchr(buf, '\n') != NULL;
+        if (strstr(buf, needle)) {
+            if (at >= line - 60 && at <= line)
+                best = at;
+            else if (at > line && !after)
+                after = at;
+        }
+        at += whole;
+    }
+    fclose(f);
+    return best ? best : after ? after : line;
+}

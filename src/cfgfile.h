@@ -39,4 +39,14 @@ int cv_cfgfile_errf(char *errstr, size_t errstr_size, const char *path,
                     const config_setting_t *s, const char *fmt, ...)
     CV_PRINTF(5, 6);
 
+/*
+ * The line of needle in the file at path near line: libconfig gives a
+ * string split over several lines the line of its first piece as a key's
+ * value and, in a list, the line of the token after it; a message about a
+ * word inside the string should point at the word. The nearest occurrence
+ * at or before line, else the first after it, within 60 lines; line itself
+ * if there is none or the file cannot be read.
+ */
+int cv_cfgfile_near_line(const char *path, int line, const char *needle);
+
 #endif

@@ -52,7 +52,7 @@ static void print_counts(const struct cv_topo_domain *d,
 
         if (route)
             printf("    %10lld x %s -> %s\n", (long long)c->n, c->type,
-                   route->handler);
+                   route->handler ? route->handler : "declared SQL");
         else
             printf("    %10lld x %s -> no route: dead-lettered again\n",
                    (long long)c->n, c->type[0] ? c->type : "(no ce_type)");

@@ -138,7 +138,8 @@ int cv_cmd_run(struct cv_app *app, int argc, char **argv)
         return CV_EXIT_USAGE;
     }
     cv_runner_signals_install();
-    rc = cv_preflight_run(&app->cfg, cv_runner_signals, errstr, sizeof(errstr));
+    rc = cv_preflight_run(&app->cfg, &app->topo, app->cat, cv_runner_signals,
+                          errstr, sizeof(errstr));
     if (rc != CV_OK) {
         free(opts.domains);
         if (rc == CV_NULL)

@@ -21,6 +21,7 @@
 
 #include "consume_int.h"
 #include "metrics.h"
+#include "sqlroute.h"
 
 void consumer_event_from_msg(struct batch_event *e, rd_kafka_message_t *msg,
                              struct partition *p)
@@ -503,7 +504,7 @@ static enum cv_txn_result apply_one(struct cv_consumer *c, struct cv_ctx *ctx,
         return CV_TXN_OK;
     }
     route = cv_topology_route(c->domain, e->ce.type);
-    if (!route || !route->fn) {
+    if (!route || (!route->fn && !route->decl)) {
         snprintf(why, sizeof(why), "unrouted event type '%s' for domain %s",
                  e->ce.type, c->domain->name);
         ctx->broken |= consumer_dead_letter(c, i, why, 1) != CV_OK;
@@ -534,7 +535,8 @@ static enum cv_txn_result apply_one(struct cv_consumer *c, struct cv_ctx *ctx,
     ctx->effect_seq = 0;
     ctx->reason[0] = '\0';
     consumer_watch_begin(c, e, &route->retry, &ev); /* route known: no lookup */
-    hr = route->fn(ctx, &ev);
+    hr = route->fn ? route->fn(ctx, &ev)
+                   : cv_sqlroute_run(ctx, route->decl, &ev);
     consumer_watch_end(c, &ev);
     ctx->ev = NULL; /* ev is gone */
     if (ctx->broken)

@@ -18,6 +18,8 @@
 #include "log.h"
 #include "migrate.h"
 #include "pg.h"
+#include "sqlparam.h"
+#include "sqlroute.h"
 
 int cv_preflight_permanent(const char *message)
 {
@@ -122,7 +124,47 @@ static int check(struct cv_pg *pg, char *errstr, size_t errstr_size)
     return CV_OK;
 }
 
-int cv_preflight_run(const struct cv_config *cfg, int (*stopped)(void),
+/* Every declared statement prepared (not run) on a live connection. */
+static int prepare_sql(struct cv_pg *pg, const struct cv_topology *t,
+                       const struct cv_catalogue *cat, char *errstr,
+                       size_t errstr_size)
+{
+    PGconn *conn = cv_pg_conn(pg);
+
+    for (size_t i = 0; i < t->ndomains; i++)
+        for (size_t k = 0; k < t->domains[i].nroutes; k++) {
+            const struct cv_topo_route *rt = &t->domains[i].routes[k];
+            if (rt->decl && cv_sqlroute_prepare(rt->decl, conn, cat, t->path,
+                                                errstr, errstr_size) != CV_OK)
+                return CV_ERR;
+        }
+    for (size_t i = 0; i < t->nimports; i++) {
+        const struct cv_topo_import *im = &t->imports[i];
+        PGresult *res;
+        char why[600];
+
+        if (!im->sink)
+            continue;
+        res = PQprepare(conn, "", im->sink->sql, 0, NULL);
+        if (!res || PQresultStatus(res) != PGRES_COMMAND_OK) {
+            const char *msg =
+                res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+            snprintf(why, sizeof(why), "%s", msg ? msg : PQerrorMessage(conn));
+            why[strcspn(why, "\n")] = '\0';
+            PQclear(res);
+            return cv_err(errstr, errstr_size,
+                          "%s:%d: import '%s': sql does not prepare: %s",
+                          t->path ? t->path : "topology", im->sql_line,
+                          im->name, why);
+        }
+        PQclear(res);
+    }
+    return CV_OK;
+}
+
+int cv_preflight_run(const struct cv_config *cfg,
+                     const struct cv_topology *topo,
+                     const struct cv_catalogue *cat, int (*stopped)(void),
                      char *errstr, size_t errstr_size)
 {
     char why[1024];
@@ -150,6 +192,8 @@ int cv_preflight_run(const struct cv_config *cfg, int (*stopped)(void),
         delay = delay * 2 > 5000 ? 5000 : delay * 2;
     }
     rc = check(pg, errstr, errstr_size);
+    if (rc == CV_OK && topo)
+        rc = prepare_sql(pg, topo, cat, errstr, errstr_size);
     cv_pg_destroy(pg);
     return rc;
 }

@@ -17,6 +17,8 @@
 #include <stddef.h>
 
 #include "config.h"
+#include "schema.h"
+#include "topology.h"
 
 #define CV_PG_MIN_VERSION 130000 /* PQserverVersion(): 13.0 */
 
@@ -31,11 +33,16 @@ int cv_preflight_permanent(const char *message);
 /*
  * Connects until Postgres answers (transient failures are logged and
  * retried; stopped() returning non-zero ends the wait), then checks the
- * server version and the migrations. Returns CV_OK, CV_ERR with a
- * permanent cause in errstr, or CV_NULL when stopped() asked to stop
- * first. Called from the main thread.
+ * server version and the migrations, and prepares every statement of the
+ * topology's declared SQL (routes and import sinks; topo may be NULL), so
+ * that a typo fails here, naming the route and its file:line, and not at
+ * the first event. Returns CV_OK, CV_ERR with a permanent cause in
+ * errstr, or CV_NULL when stopped() asked to stop first. Called from the
+ * main thread.
  */
-int cv_preflight_run(const struct cv_config *cfg, int (*stopped)(void),
+int cv_preflight_run(const struct cv_config *cfg,
+                     const struct cv_topology *topo,
+                     const struct cv_catalogue *cat, int (*stopped)(void),
                      char *errstr, size_t errstr_size);
 
 #endif

@@ -23,6 +23,7 @@
 #include "log.h"
 #include "outbox.h"
 #include "effects.h"
+#include "import.h"
 #include "ticker.h"
 
 static volatile sig_atomic_t signals_seen;
@@ -55,6 +56,7 @@ struct worker {
     struct cv_relay *relay;
     struct cv_ticker *ticker;
     struct cv_effects *effects;
+    struct cv_importer *importer;
     atomic_int *stop;
     atomic_int done;
 };
@@ -77,12 +79,15 @@ static void *worker_main(void *arg)
         cv_relay_run(w->relay, w->stop);
     else if (w->effects)
         cv_effects_run(w->effects, w->stop);
+    else if (w->importer)
+        cv_importer_run(w->importer, w->stop);
     else
         cv_ticker_run(w->ticker, w->stop);
-    cv_health_forget(w->consumer  ? (void *)w->consumer
-                     : w->relay   ? (void *)w->relay
-                     : w->effects ? (void *)w->effects
-                                  : (void *)w->ticker);
+    cv_health_forget(w->consumer   ? (void *)w->consumer
+                     : w->relay    ? (void *)w->relay
+                     : w->effects  ? (void *)w->effects
+                     : w->importer ? (void *)w->importer
+                                   : (void *)w->ticker);
     atomic_store(&w->done, 1);
     return NULL;
 }
@@ -134,7 +139,7 @@ struct cv_runner *cv_runner_start(const struct cv_config *cfg,
                                   char *errstr, size_t errstr_size)
 {
     struct cv_runner *r = cv_calloc(1, sizeof(*r));
-    size_t max = 3;
+    size_t max = 5;
 
     r->cfg = cfg;
     cv_metrics_init(topo);
@@ -183,6 +188,11 @@ struct cv_runner *cv_runner_start(const struct cv_config *cfg,
             goto fail;
         r->nworkers++;
     }
+    if (opts->effects && topo->nimports) {
+        struct worker *w = &r->workers[r->nworkers];
+        w->importer = cv_importer_new(cfg, topo, cat);
+        r->nworkers++;
+    }
     /* before the threads: a port that is taken fails the start cleanly */
     if (start_http(r, topo, cat, opts, errstr, errstr_size) != CV_OK)
         goto fail;
@@ -208,6 +218,7 @@ fail:
         cv_relay_destroy(r->workers[i].relay);
         cv_ticker_destroy(r->workers[i].ticker);
         cv_effects_destroy(r->workers[i].effects);
+        cv_importer_destroy(r->workers[i].importer);
     }
     free(r->workers);
     free(r);
@@ -246,6 +257,8 @@ int cv_runner_join(struct cv_runner *r, int timeout_ms)
         cv_relay_destroy(r->workers[i].relay);
         cv_ticker_destroy(r->workers[i].ticker);
         cv_effects_destroy(r->workers[i].effects);
+        cv_importer_destroy(r->workers[i].importer);
+        r->workers[i].importer = NULL;
         r->workers[i].consumer = NULL;
         r->workers[i].relay = NULL;
         r->workers[i].ticker = NULL;
@@ -309,6 +322,7 @@ void cv_runner_destroy(struct cv_runner *r)
         cv_relay_destroy(r->workers[i].relay);
         cv_ticker_destroy(r->workers[i].ticker);
         cv_effects_destroy(r->workers[i].effects);
+        cv_importer_destroy(r->workers[i].importer);
     }
     free(r->workers);
     free(r);

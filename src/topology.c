@@ -200,6 +200,7 @@ static void set_defaults(enum group gid, void *obj)
         case KEY_TOPICS:
         case KEY_STRINGS:
         case KEY_LIST:
+        case KEY_SQL:
             break;
         }
     }
@@ -354,6 +355,42 @@ static int read_strings(struct loader *ld, const struct key_def *k,
     return CV_OK;
 }
 
+/* sql = "..." or sql = ( "...", "..." ): statements, each with its line. */
+static int read_sql(struct loader *ld, const struct key_def *k,
+                    const config_setting_t *s, const char *what, void *obj)
+{
+    struct cv_topo_sql **stmts = cv_topo_member(obj, k->offset);
+    size_t *n = cv_topo_member(obj, k->count);
+    int type = config_setting_type(s);
+    int len = type == CONFIG_TYPE_STRING ? 1 : config_setting_length(s);
+
+    if (type != CONFIG_TYPE_STRING && type != CONFIG_TYPE_ARRAY &&
+        type != CONFIG_TYPE_LIST)
+        return fail_at(ld, s,
+                       "%s: key '%s': expected an SQL statement \"...\" or "
+                       "a list of them ( \"...\", \"...\" ), got %s",
+                       what, k->name, cv_cfgfile_type_name(s));
+    if (len == 0)
+        return fail_at(ld, s, "%s: key '%s': expected at least one statement",
+                       what, k->name);
+    *stmts = cv_calloc((size_t)len, sizeof(**stmts));
+    for (int i = 0; i < len; i++) {
+        const config_setting_t *e =
+            type == CONFIG_TYPE_STRING
+                ? s
+                : config_setting_get_elem(s, (unsigned)i);
+        if (config_setting_type(e) != CONFIG_TYPE_STRING ||
+            !*config_setting_get_string(e))
+            return fail_at(ld, e,
+                           "%s: key '%s': expected non-empty SQL strings, "
+                           "got %s",
+                           what, k->name, cv_cfgfile_type_name(e));
+        (*stmts)[*n].text = cv_strdup(config_setting_get_string(e));
+        (*stmts)[(*n)++].line = line_of(e);
+    }
+    return CV_OK;
+}
+
 /*
  * key = ( { ... }, ... ): a list of groups of kind k->items (an empty array
  * is an empty list too). Every element must be a group before any is read;
@@ -435,6 +472,8 @@ static int read_key(struct loader *ld, const struct key_def *k,
         return read_strings(ld, k, s, what, obj);
     case KEY_LIST:
         return read_list(ld, k, s, what, obj);
+    case KEY_SQL:
+        return read_sql(ld, k, s, what, obj);
     case KEY_GROUP:
         snprintf(sub, sizeof(sub), "%s: %s", what, k->name);
         if (!config_setting_is_group(s))
@@ -517,6 +556,12 @@ static void release(enum group gid, void *obj)
             for (size_t j = 0; j < n; j++)
                 free(topics[j]);
             free(topics);
+        } else if (k->type == KEY_SQL) {
+            struct cv_topo_sql *stmts =
+                *(struct cv_topo_sql **)cv_topo_member(obj, k->offset);
+            for (size_t j = 0; j < n; j++)
+                free(stmts[j].text);
+            free(stmts);
         } else if (k->type == KEY_LIST) {
             char *array;
             /* the member is a struct pointer: copied, not aliased */
@@ -626,6 +671,15 @@ const char *cv_topology_setting(const struct cv_topology *t, const char *name)
         v = st->env ? getenv(st->env) : NULL;
         return v && *v ? v : st->value;
     }
+    return NULL;
+}
+
+const struct cv_topo_import *cv_topology_import(const struct cv_topology *t,
+                                                const char *name)
+{
+    for (size_t i = 0; i < t->nimports; i++)
+        if (strcmp(t->imports[i].name, name) == 0)
+            return &t->imports[i];
     return NULL;
 }
 

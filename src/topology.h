@@ -13,7 +13,10 @@
  *                 retry = { mode = "blocking"; max_attempts = 3; };
  *                 routes = ( { event = "marketplace.lead.submitted";
  *                              handler = "leads.lead_submitted";
- *                              retry = { mode = "deferred"; }; } ); } );
+ *                              retry = { mode = "deferred"; }; },
+ *                            { event = "marketplace.job.daily_decay";
+ *                              sql = ( "UPDATE ... :event.fire_time" ); }
+ *                          ); } );
  *   schedules = ( { name = "weeklyPartnerPayouts"; cron = "0 2 * * MON";
  *                   zone = "UTC"; event = "marketplace.job.weekly_payouts";
  *                   payload = "{}"; key = "payouts";
@@ -94,12 +97,41 @@ struct cv_retry_policy {
 int64_t cv_retry_delay_ms(const struct cv_retry_policy *p, int failures,
                           double u);
 
+/* A statement of declared SQL, as written in the topology. */
+struct cv_topo_sql {
+    char *text;
+    int line; /* of the string (the last line of one split over lines) */
+};
+
+/* An emit group of a declared route: every row its query returns becomes
+ * an event of event_type, the columns named like the record's fields. */
+struct cv_topo_emit {
+    char *event_type;
+    char *sql;
+    int line; /* of its "event" key */
+    int sql_line;
+};
+
+struct cv_sqlroute; /* declared SQL, compiled (sqlroute.h) */
+
+/*
+ * A route runs a compiled-in handler, or declared SQL (sqlroute.h): sql
+ * statements run once per event, rows statements once per batch with each
+ * parameter an array of the batch's values, then the emit queries.
+ */
 struct cv_topo_route {
     char *event_type;
-    char *handler; /* "<domain def>.<handler>" */
-    int line;      /* of its "event" key */
+    char *handler; /* "<domain def>.<handler>", or NULL for declared SQL */
+    struct cv_topo_sql *sql;
+    size_t nsql;
+    struct cv_topo_sql *rows;
+    size_t nrows;
+    struct cv_topo_emit *emits;
+    size_t nemits;
+    int line; /* of its "event" key */
     int handler_line;
     cv_handler_fn fn;             /* resolved by cv_topology_check() */
+    struct cv_sqlroute *decl;     /* compiled by cv_topology_check() */
     struct cv_retry_policy retry; /* the domain's, overridden by the route */
 };
 
@@ -160,6 +192,39 @@ struct cv_topo_setting {
 };
 
 struct cv_target;
+struct cv_sqltext;
+
+/*
+ * An importer: how files named by `conveyor.imports` requests are fetched
+ * (file://, http(s)://, or a path relative to base_url), read (CSV with a
+ * header row, columns mapped by name) and written (the sink statement, once
+ * per chunk of rows, with :col.<name> and :row.line arrays). import.h runs
+ * it.
+ */
+struct cv_topo_import {
+    char *name;
+    char *description;
+    char *base_url;     /* a relative source is appended to it, or NULL */
+    char *base_url_env; /* a variable that, when set, replaces base_url */
+    char *secret_env;   /* Authorization: Bearer <its value>, or NULL */
+    char **columns;     /* the columns the sink reads, by header name */
+    size_t ncolumns;
+    char **required; /* columns a row must not leave empty */
+    size_t nrequired;
+    char **emails; /* columns that must hold an email address */
+    size_t nemails;
+    char *sql; /* the sink statement */
+    int sql_line;
+    int chunk_rows;     /* rows per transaction */
+    int concurrency;    /* imports running at once, across processes */
+    int max_attempts;   /* starts in all before a transient error fails */
+    int64_t initial_ms; /* the delay before attempt 2 */
+    int64_t max_ms;     /* the cap on a delay */
+    int max_row_bytes;  /* a longer row is a bad row */
+    int timeout_ms;     /* connecting and the first byte, ms */
+    int line;
+    struct cv_sqltext *sink; /* compiled by cv_topology_check() */
+};
 
 struct cv_topology {
     char *path;
@@ -175,6 +240,8 @@ struct cv_topology {
     size_t ntargets;
     struct cv_topo_setting *settings;
     size_t nsettings;
+    struct cv_topo_import *imports; /* files read in chunks (import.h) */
+    size_t nimports;
 };
 
 /* Returns CV_OK or CV_ERR with "file:line: message". t is always safe to
@@ -222,6 +289,8 @@ const struct cv_target *cv_topology_target(const struct cv_topology *t,
 /* A setting's value: its env variable's when that is set and not empty,
  * else the topology's; NULL if there is no such setting. */
 const char *cv_topology_setting(const struct cv_topology *t, const char *name);
+const struct cv_topo_import *cv_topology_import(const struct cv_topology *t,
+                                                const char *name);
 /* The route for an event type within a domain, or NULL. */
 const struct cv_topo_route *cv_topology_route(const struct cv_topo_domain *d,
                                               const char *event_type);

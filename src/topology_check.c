@@ -23,9 +23,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cfgfile.h"
 #include "codec.h"
 #include "cron.h"
 #include "schedule.h"
+#include "sqlparam.h"
+#include "sqlroute.h"
 #include "target.h"
 #include "tz.h"
 
@@ -38,6 +41,7 @@ struct finding {
 struct checker {
     struct finding *v;
     size_t n, cap;
+    const char *path; /* the topology file, for exact lines of SQL */
 };
 
 static void report(struct checker *ck, int line, const char *fmt, ...)
@@ -66,6 +70,18 @@ static void report(struct checker *ck, int line, const char *fmt, ...)
     ck->v[ck->n].seq = ck->n;
     ck->v[ck->n].msg = msg;
     ck->n++;
+}
+
+static int exact_line(struct checker *ck, int line, const char *needle)
+{
+    return cv_cfgfile_near_line(ck->path, line, needle);
+}
+
+static void sql_report(void *opaque, int line, const char *needle,
+                       const char *msg)
+{
+    struct checker *ck = opaque;
+    report(ck, exact_line(ck, line, needle), "%s", msg);
 }
 
 static int finding_cmp(const void *a, const void *b)
@@ -188,7 +204,8 @@ static void resolve_handler(struct checker *ck, const struct cv_topo_domain *d,
 }
 
 static void check_domain(struct checker *ck, const struct cv_topology *t,
-                         size_t di, const struct cv_domain_def *const *defs)
+                         size_t di, const struct cv_catalogue *cat,
+                         const struct cv_domain_def *const *defs)
 {
     struct cv_topo_domain *d = &t->domains[di];
 
@@ -245,8 +262,12 @@ static void check_domain(struct checker *ck, const struct cv_topology *t,
                    "domain '%s': route for '%s': the event travels on topic "
                    "'%s', which the domain does not consume",
                    d->name, rt->event_type, ev->topic);
-        if (!strchr(rt->handler, '.') || rt->handler[0] == '.' ||
-            !strchr(rt->handler, '.')[1])
+        if (!rt->handler) {
+            /* declared SQL: compiled, its parameters checked */
+            cv_sqlroute_free(rt->decl);
+            rt->decl = cv_sqlroute_compile(t, cat, d, rt, sql_report, ck);
+        } else if (!strchr(rt->handler, '.') || rt->handler[0] == '.' ||
+                   !strchr(rt->handler, '.')[1])
             report(ck, rt->handler_line,
                    "domain '%s': route for '%s': handler '%s' is not "
                    "\"<domain>.<handler>\"",
@@ -314,10 +335,77 @@ static void check_schedule(struct checker *ck, const struct cv_topology *t,
     }
 }
 
+/* An importer's sink: compiled, its parameters checked. */
+static void check_import(struct checker *ck, const struct cv_topology *t,
+                         size_t ii)
+{
+    struct cv_topo_import *im = &t->imports[ii];
+    const unsigned allowed =
+        CV_PARAM_BIT(CV_PARAM_COL) | CV_PARAM_BIT(CV_PARAM_ROW) |
+        CV_PARAM_BIT(CV_PARAM_IMPORT) | CV_PARAM_BIT(CV_PARAM_CONTEXT) |
+        CV_PARAM_BIT(CV_PARAM_SETTING) | CV_PARAM_BIT(CV_PARAM_ENV);
+    struct cv_sqltext *q = cv_calloc(1, sizeof(*q));
+    char why[512], needle[300];
+    size_t at;
+
+    for (size_t j = 0; j < ii; j++)
+        if (strcmp(t->imports[j].name, im->name) == 0) {
+            report(ck, im->line, "duplicate import '%s' (first at line %d)",
+                   im->name, t->imports[j].line);
+            break;
+        }
+    if (im->sink) {
+        cv_sqltext_free(im->sink);
+        free(im->sink);
+        im->sink = NULL;
+    }
+    if (cv_sqlparam_compile(im->sql, allowed, q, &at, why, sizeof(why)) !=
+        CV_OK) {
+        snprintf(needle, sizeof(needle), "%.30s", im->sql + at);
+        report(ck, exact_line(ck, im->sql_line, needle), "import '%s': sql: %s",
+               im->name, why);
+        free(q);
+        return;
+    }
+    for (int k = 0; k < q->nparams; k++) {
+        const struct cv_sqlparam *p = &q->params[k];
+        const char *bad = NULL;
+        int found = 0;
+
+        if (p->kind == CV_PARAM_COL) {
+            for (size_t c = 0; c < im->ncolumns; c++)
+                found |= strcmp(im->columns[c], p->name) == 0;
+            bad = found ? NULL : "is not one of its columns";
+        } else if (p->kind == CV_PARAM_ROW) {
+            bad = strcmp(p->name, "line") ? "is not 'line'" : NULL;
+        } else if (p->kind == CV_PARAM_IMPORT) {
+            bad = strcmp(p->name, "id") && strcmp(p->name, "key") &&
+                          strcmp(p->name, "source")
+                      ? "is not id, key or source"
+                      : NULL;
+        } else if (p->kind == CV_PARAM_SETTING) {
+            bad = cv_topology_setting(t, p->name) ? NULL
+                                                  : "is no setting of the "
+                                                    "topology";
+        }
+        if (!bad)
+            continue;
+        snprintf(needle, sizeof(needle), ":%s.%s", cv_sqlparam_prefix(p->kind),
+                 p->name);
+        report(ck, exact_line(ck, im->sql_line, needle),
+               "import '%s': sql: parameter '%s': '%s' %s", im->name, needle,
+               p->name, bad);
+        cv_sqltext_free(q);
+        free(q);
+        return;
+    }
+    im->sink = q;
+}
+
 int cv_topology_check(struct cv_topology *t, const struct cv_catalogue *cat,
                       const struct cv_domain_def *const *domains, FILE *out)
 {
-    struct checker ck = {NULL, 0, 0};
+    struct checker ck = {NULL, 0, 0, t->path};
     int count;
 
     for (size_t i = 0; i < t->ntopics; i++) {
@@ -355,7 +443,7 @@ int cv_topology_check(struct cv_topology *t, const struct cv_catalogue *cat,
             check_event_schema(&ck, ev, cat);
     }
     for (size_t i = 0; i < t->ndomains; i++)
-        check_domain(&ck, t, i, domains);
+        check_domain(&ck, t, i, cat, domains);
     for (size_t i = 0; i < t->nschedules; i++)
         check_schedule(&ck, t, i, cat);
     for (size_t i = 0; i < t->ntargets; i++)
@@ -374,6 +462,9 @@ int cv_topology_check(struct cv_topology *t, const struct cv_catalogue *cat,
                        t->settings[i].name, t->settings[j].line);
                 break;
             }
+
+    for (size_t i = 0; i < t->nimports; i++)
+        check_import(&ck, t, i);
 
     if (ck.n)
         qsort(ck.v, ck.n, sizeof(*ck.v), finding_cmp);

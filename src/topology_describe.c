@@ -52,6 +52,9 @@ void cv_topology_describe(FILE *out)
         case KEY_GROUP:
             fprintf(out, "%s group", cv_topo_groups[k->items].id);
             break;
+        case KEY_SQL:
+            fprintf(out, "an SQL statement or a list of them");
+            break;
         }
         fprintf(out, "%s)\n    %s\n",
                 k->flags & KEY_REQUIRED ? ", required" : "", k->desc);

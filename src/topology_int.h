@@ -26,6 +26,8 @@ enum group {
     G_SCHEDULE,
     G_TARGET,
     G_SETTING,
+    G_EMIT,
+    G_IMPORT,
 };
 
 enum key_type {
@@ -39,6 +41,8 @@ enum key_type {
     KEY_STRINGS, /* char ** with a size_t count: an array of strings */
     KEY_LIST,    /* an array of structs with a size_t count: ( { }, ... ) */
     KEY_GROUP,   /* a struct member: one group { ... } of kind items */
+    KEY_SQL,     /* struct cv_topo_sql * with a size_t count: a string or an
+                    array of strings, each with its line */
 };
 
 #define KEY_REQUIRED 0x01

@@ -7,18 +7,16 @@
  * Adding a key is a row here and a member in topology.h; the loader
  * (topology.c) validates, defaults and frees it from the row, the describe
  * output lists it, and a unit test fails until topology/marketplace.cfg
- * documents it. Within a group the keys are read in table order, so the
- * order here is also the order of the "expected ..." lists in messages.
+ * documents it. The groups' rules across keys are topology_groups.c's. Within a
+ * group the keys are read in table order, so the order here is also the order
+ * of the "expected ..." lists in messages.
  */
 #include "topology_int.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "cfgfile.h"
-#include "cron.h"
 #include "target.h"
-#include "tz.h"
 
 #define AT(type, m) (offsetof(type, m) + 1)
 #define ROOT(m)     AT(struct cv_topology, m)
@@ -30,6 +28,8 @@
 #define SCHED(m)    AT(struct cv_topo_schedule, m)
 #define TARGET(m)   AT(struct cv_target, m)
 #define SETTING(m)  AT(struct cv_topo_setting, m)
+#define EMIT(m)     AT(struct cv_topo_emit, m)
+#define IMPORT(m)   AT(struct cv_topo_import, m)
 
 /* reset: the index is the value of reset_earliest. */
 static const char *const reset_names[] = {"latest", "earliest", NULL};
@@ -95,6 +95,14 @@ const struct key_def cv_topo_keys[] = {
      .items = G_SETTING,
      .desc = "Named values handlers read (cv_setting()), each optionally "
              "overridden by an environment variable."},
+    {.group = G_ROOT,
+     .name = "imports",
+     .type = KEY_LIST,
+     .offset = ROOT(imports),
+     .count = ROOT(nimports),
+     .items = G_IMPORT,
+     .desc = "Importers: files (CSV) that conveyor.imports requests name, "
+             "streamed and written in chunks of rows by a sink statement."},
 
     /* topics = ( { ... } ) */
     {.group = G_TOPIC,
@@ -260,9 +268,33 @@ const struct key_def cv_topo_keys[] = {
      .type = KEY_STRING,
      .offset = ROUTE(handler),
      .line = ROUTE(handler_line),
-     .flags = KEY_REQUIRED,
      .desc = "The compiled-in handler, \"<domain>.<handler>\" "
-             "(consumers/<domain>.c)."},
+             "(consumers/<domain>.c); or declare sql, rows and emit "
+             "instead."},
+    {.group = G_ROUTE,
+     .name = "sql",
+     .type = KEY_SQL,
+     .offset = ROUTE(sql),
+     .count = ROUTE(nsql),
+     .desc = "Declared SQL run once per event, in order, in the batch "
+             "transaction: a statement or a list; parameters :event.<field>, "
+             ":ce.<attribute>, :setting.<name>, :env.<VAR>."},
+    {.group = G_ROUTE,
+     .name = "rows",
+     .type = KEY_SQL,
+     .offset = ROUTE(rows),
+     .count = ROUTE(nrows),
+     .desc = "Declared SQL run once per batch (set-based): each parameter "
+             "is an array of the batch's events' values (cast it: "
+             ":event.lead_id::uuid[]), after the sql statements."},
+    {.group = G_ROUTE,
+     .name = "emit",
+     .type = KEY_LIST,
+     .offset = ROUTE(emits),
+     .count = ROUTE(nemits),
+     .items = G_EMIT,
+     .desc = "Queries whose rows become events, ( { event = \"...\"; sql = "
+             "\"SELECT ...\"; } ), run after the sql statements."},
     {.group = G_ROUTE,
      .name = "description",
      .type = KEY_STRING,
@@ -274,6 +306,28 @@ const struct key_def cv_topo_keys[] = {
      .items = G_RETRY,
      .desc = "Overrides the domain's retry policy for this route, key by "
              "key."},
+
+    /* emit = ( { ... } ) in a route */
+    {.group = G_EMIT,
+     .name = "event",
+     .type = KEY_STRING,
+     .offset = EMIT(event_type),
+     .line = EMIT(line),
+     .flags = KEY_REQUIRED,
+     .desc = "The declared event type each row becomes; its key field "
+             "gives the Kafka key."},
+    {.group = G_EMIT,
+     .name = "sql",
+     .type = KEY_STRING,
+     .offset = EMIT(sql),
+     .line = EMIT(sql_line),
+     .flags = KEY_REQUIRED,
+     .desc = "A query (or a statement with RETURNING) whose columns are "
+             "named like the record's fields; the route's parameters."},
+    {.group = G_EMIT,
+     .name = "description",
+     .type = KEY_STRING,
+     .desc = "What is emitted and why, in words for people."},
 
     /* retry = { ... } in a domain or a route */
     {.group = G_RETRY,
@@ -593,163 +647,135 @@ const struct key_def cv_topo_keys[] = {
      .name = "description",
      .type = KEY_STRING,
      .desc = "What it sets, its unit, and where it is used."},
+
+    /* imports = ( { ... } ) */
+    {.group = G_IMPORT,
+     .name = "name",
+     .type = KEY_STRING,
+     .offset = IMPORT(name),
+     .line = IMPORT(line),
+     .flags = KEY_REQUIRED | KEY_NAME,
+     .desc = "The importer, as conveyor.imports requests name it: letters, "
+             "digits, '.', '_', '-'."},
+    {.group = G_IMPORT,
+     .name = "description",
+     .type = KEY_STRING,
+     .offset = IMPORT(description),
+     .desc = "What is imported, in words for people."},
+    {.group = G_IMPORT,
+     .name = "base_url",
+     .type = KEY_STRING,
+     .offset = IMPORT(base_url),
+     .desc = "Where a relative source lives (http://, https:// or "
+             "file://): the source is appended after a '/'. Sources that "
+             "are URLs themselves are read as they are."},
+    {.group = G_IMPORT,
+     .name = "base_url_env",
+     .type = KEY_STRING,
+     .offset = IMPORT(base_url_env),
+     .desc = "An environment variable that, when set, replaces base_url."},
+    {.group = G_IMPORT,
+     .name = "secret_env",
+     .type = KEY_STRING,
+     .offset = IMPORT(secret_env),
+     .desc = "The environment variable holding the storage's key, sent as "
+             "Authorization: Bearer (never logged nor stored)."},
+    {.group = G_IMPORT,
+     .name = "columns",
+     .type = KEY_STRINGS,
+     .offset = IMPORT(columns),
+     .count = IMPORT(ncolumns),
+     .flags = KEY_REQUIRED,
+     .desc = "The columns the sink reads, found by name in the header row "
+             "(case and spaces ignored); other columns are skipped, a "
+             "missing one is empty."},
+    {.group = G_IMPORT,
+     .name = "required",
+     .type = KEY_STRINGS,
+     .offset = IMPORT(required),
+     .count = IMPORT(nrequired),
+     .desc = "Columns a row must fill; a row that leaves one empty is a "
+             "bad row (and a header without one fails the import)."},
+    {.group = G_IMPORT,
+     .name = "emails",
+     .type = KEY_STRINGS,
+     .offset = IMPORT(emails),
+     .count = IMPORT(nemails),
+     .desc = "Columns that must hold an email address when filled; "
+             "another value makes the row bad."},
+    {.group = G_IMPORT,
+     .name = "sql",
+     .type = KEY_STRING,
+     .offset = IMPORT(sql),
+     .line = IMPORT(sql_line),
+     .flags = KEY_REQUIRED,
+     .desc = "The sink, run once per chunk: :col.<column> (text[]), "
+             ":row.line (bigint[]), :import.id, :import.key, "
+             ":context.<key>, :setting.<name>, :env.<VAR>; rows it returns "
+             "(line, reason) are bad rows."},
+    {.group = G_IMPORT,
+     .name = "chunk_rows",
+     .type = KEY_INT,
+     .offset = IMPORT(chunk_rows),
+     .def_int = 1000,
+     .min = 1,
+     .max = 100000,
+     .desc = "Rows per transaction; each chunk commits with the import's "
+             "progress."},
+    {.group = G_IMPORT,
+     .name = "concurrency",
+     .type = KEY_INT,
+     .offset = IMPORT(concurrency),
+     .def_int = 5,
+     .min = 1,
+     .max = 100,
+     .desc = "Imports of this importer running at once, across every "
+             "process."},
+    {.group = G_IMPORT,
+     .name = "max_attempts",
+     .type = KEY_INT,
+     .offset = IMPORT(max_attempts),
+     .def_int = 4,
+     .min = 1,
+     .max = 100,
+     .desc = "Starts in all after transient errors (5xx, a lost "
+             "connection), each resuming where the last chunk ended; then "
+             "the import fails."},
+    {.group = G_IMPORT,
+     .name = "initial_ms",
+     .type = KEY_MS,
+     .offset = IMPORT(initial_ms),
+     .def_int = 1000,
+     .min = 0,
+     .max = 86400000,
+     .desc = "The delay before attempt 2, doubled per attempt, ms."},
+    {.group = G_IMPORT,
+     .name = "max_ms",
+     .type = KEY_MS,
+     .offset = IMPORT(max_ms),
+     .def_int = 60000,
+     .min = 0,
+     .max = 86400000,
+     .desc = "The cap on a delay, ms."},
+    {.group = G_IMPORT,
+     .name = "max_row_bytes",
+     .type = KEY_INT,
+     .offset = IMPORT(max_row_bytes),
+     .def_int = 65536,
+     .min = 256,
+     .max = 16777216,
+     .desc = "A row longer than this is a bad row (memory stays bounded "
+             "whatever the file holds)."},
+    {.group = G_IMPORT,
+     .name = "timeout_ms",
+     .type = KEY_INT,
+     .offset = IMPORT(timeout_ms),
+     .def_int = 30000,
+     .min = 100,
+     .max = 600000,
+     .desc = "Connecting to the storage and its first answer, ms; a "
+             "transfer that stalls after that is retryStalledUploads' "
+             "business."},
 };
 
 const size_t cv_topo_nkeys = CV_ARRAY_SIZE(cv_topo_keys);
-
-/* ---- the kinds of group ---- */
-
-static int domain_finalize(struct loader *ld, const config_setting_t *g,
-                           const char *what, void *obj);
-static int schedule_finalize(struct loader *ld, const config_setting_t *g,
-                             const char *what, void *obj);
-static int retry_finalize(struct loader *ld, const config_setting_t *g,
-                          const char *what, void *obj);
-static int target_finalize(struct loader *ld, const config_setting_t *g,
-                           const char *what, void *obj);
-static void route_inherit(void *obj, const void *parent);
-static void schedule_release(void *obj);
-
-const struct group_def cv_topo_groups[] = {
-    [G_ROOT] = {.id = "",
-                .kind = "topology",
-                .size = sizeof(struct cv_topology)},
-    [G_TOPIC] = {.id = "topic",
-                 .kind = "topic",
-                 .list = "topics",
-                 .name_key = "name",
-                 .size = sizeof(struct cv_topo_topic)},
-    [G_EVENT] = {.id = "event",
-                 .kind = "event",
-                 .list = "events",
-                 .name_key = "type",
-                 .size = sizeof(struct cv_topo_event)},
-    [G_DOMAIN] = {.id = "domain",
-                  .kind = "domain",
-                  .list = "domains",
-                  .name_key = "name",
-                  .size = sizeof(struct cv_topo_domain),
-                  .finalize = domain_finalize},
-    [G_ROUTE] = {.id = "route",
-                 .kind = "route for",
-                 .list = "routes",
-                 .name_key = "event",
-                 .size = sizeof(struct cv_topo_route),
-                 .inherit = route_inherit},
-    [G_RETRY] = {.id = "retry",
-                 .kind = "retry",
-                 .size = sizeof(struct cv_retry_policy),
-                 .finalize = retry_finalize},
-    [G_SCHEDULE] = {.id = "schedule",
-                    .kind = "schedule",
-                    .list = "schedules",
-                    .name_key = "name",
-                    .size = sizeof(struct cv_topo_schedule),
-                    .finalize = schedule_finalize,
-                    .release = schedule_release},
-    [G_TARGET] = {.id = "target",
-                  .kind = "target",
-                  .list = "targets",
-                  .name_key = "name",
-                  .size = sizeof(struct cv_target),
-                  .finalize = target_finalize},
-    [G_SETTING] = {.id = "setting",
-                   .kind = "setting",
-                   .list = "settings",
-                   .name_key = "name",
-                   .size = sizeof(struct cv_topo_setting)},
-};
-
-/* ---- rules across keys ---- */
-
-static int domain_finalize(struct loader *ld, const config_setting_t *g,
-                           const char *what, void *obj)
-{
-    struct cv_topo_domain *d = obj;
-
-    if (d->dlq_topic)
-        return CV_OK;
-    d->dlq_topic = cv_asprintf("conveyor.dlq.%s", d->name);
-    if (!cv_topo_topic_name_ok(d->dlq_topic))
-        return cv_cfgfile_errf(
-            ld->errstr, ld->errstr_size, ld->path, g,
-            "%s: the default dlq_topic would be longer than %d "
-            "characters; set dlq_topic",
-            what, CV_TOPIC_NAME_MAX);
-    return CV_OK;
-}
-
-static int schedule_finalize(struct loader *ld, const config_setting_t *g,
-                             const char *what, void *obj)
-{
-    struct cv_topo_schedule *s = obj;
-
-    (void)ld;
-    (void)g;
-    (void)what;
-    if (!s->key)
-        s->key = cv_strdup(s->name);
-    return CV_OK;
-}
-
-/*
- * max_ms >= initial_ms is checked on the merged policy, since a route's two
- * values may come from different groups. The upper bounds in the table
- * only catch typos (a day's delay, a week's cap).
- */
-static int retry_finalize(struct loader *ld, const config_setting_t *g,
-                          const char *what, void *obj)
-{
-    struct cv_retry_policy *p = obj;
-
-    if (config_setting_length(g) > 0) /* `retry = {};` sets nothing */
-        p->line = config_setting_source_line(g);
-    if (p->max_ms < p->initial_ms)
-        return cv_cfgfile_errf(
-            ld->errstr, ld->errstr_size, ld->path, g,
-            "%s: max_ms (%lld) is less than initial_ms (%lld)", what,
-            (long long)p->max_ms, (long long)p->initial_ms);
-    return CV_OK;
-}
-
-static int target_finalize(struct loader *ld, const config_setting_t *g,
-                           const char *what, void *obj)
-{
-    struct cv_target *t = obj;
-    const char *why = NULL;
-
-    if (strncmp(t->base_url, "http://", 7) != 0 &&
-        strncmp(t->base_url, "https://", 8) != 0)
-        why = "base_url must start with http:// or https://";
-    else if (t->auth != CV_AUTH_NONE && !t->secret_env)
-        why = "an auth other than \"none\" needs secret_env (the variable "
-              "that holds the secret)";
-    else if (t->auth == CV_AUTH_QUERY && !t->auth_param)
-        why = "auth = \"query\" needs auth_param (the parameter's name)";
-    else if (!t->error_field != !t->error_value)
-        why = "error_field and error_value go together";
-    else if (t->retry.max_ms < t->retry.initial_ms)
-        why = "max_ms is less than initial_ms";
-    if (why)
-        return cv_cfgfile_errf(ld->errstr, ld->errstr_size, ld->path, g,
-                               "%s: %s", what, why);
-    t->max_age_ms = (int64_t)t->max_age_s * 1000;
-    t->retry.mode = CV_RETRY_DEFERRED; /* the request waits, nothing else */
-    return CV_OK;
-}
-
-static void route_inherit(void *obj, const void *parent)
-{
-    struct cv_topo_route *rt = obj;
-    const struct cv_topo_domain *d = parent;
-
-    rt->retry = d->retry;
-}
-
-static void schedule_release(void *obj)
-{
-    struct cv_topo_schedule *s = obj;
-
-    cv_cron_free(s->cron);
-    cv_tz_free(s->tz);
-}

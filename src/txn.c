@@ -141,11 +141,16 @@ struct first_value {
     char *value;
 };
 
+/* The event's row results arrive in order, those of its earlier
+ * statements not read yet first: the query, sent last, is the last. */
 static void take_first_value(void *opaque, int tag, PGresult *res)
 {
     struct first_value *fv = opaque;
-    if (tag != fv->tag || fv->value || PQntuples(res) < 1 ||
-        PQnfields(res) < 1 || PQgetisnull(res, 0, 0))
+    if (tag != fv->tag)
+        return;
+    free(fv->value);
+    fv->value = NULL;
+    if (PQntuples(res) < 1 || PQnfields(res) < 1 || PQgetisnull(res, 0, 0))
         return;
     fv->value = cv_strdup(PQgetvalue(res, 0, 0));
 }
@@ -171,6 +176,39 @@ int cv_txn_query_value(struct cv_ctx *ctx, const char *sql, int nparams,
         return CV_ERR;
     }
     *value = fv.value;
+    return CV_OK;
+}
+
+struct tagged_rows {
+    int tag;
+    cv_txn_rows_fn fn;
+    void *opaque;
+};
+
+static void pass_rows(void *opaque, int tag, PGresult *res)
+{
+    struct tagged_rows *tr = opaque;
+    if (tag == tr->tag)
+        tr->fn(tr->opaque, res);
+}
+
+int cv_txn_query_rows(struct cv_ctx *ctx, const char *sql, int nparams,
+                      const char *const *params, cv_txn_rows_fn fn,
+                      void *opaque)
+{
+    struct tagged_rows tr = {ctx->tag, fn, opaque};
+    struct cv_pg_error err;
+
+    cv_txn_exec(ctx, sql, nparams, params);
+    if (ctx->broken)
+        return CV_ERR;
+    if (cv_pg_pipe_read(ctx->pg, pass_rows, &tr, &err) != CV_OK) {
+        if (!ctx->pipe_failed) {
+            ctx->pipe_failed = 1;
+            ctx->pipe_err = err;
+        }
+        return CV_ERR;
+    }
     return CV_OK;
 }
 

@@ -139,6 +139,17 @@ int cv_txn_query_value(struct cv_ctx *ctx, const char *sql, int nparams,
                        const char *const *params, char **value);
 
 /*
+ * Like cv_txn_query_value(), for a query whose every row is wanted: the
+ * results with the event's tag that arrive are handed to fn in order (it
+ * must not keep them): those of the event's earlier statements not read
+ * yet, then, last, this query's. Declared SQL's emit queries (sqlroute.c).
+ */
+typedef void (*cv_txn_rows_fn)(void *opaque, PGresult *res);
+int cv_txn_query_rows(struct cv_ctx *ctx, const char *sql, int nparams,
+                      const char *const *params, cv_txn_rows_fn fn,
+                      void *opaque);
+
+/*
  * Buffers one outbox row emitted by the event being handled: its source,
  * time, tenant and traceparent come from ctx. Every CV_ROWS_CHUNK rows the
  * buffer is sent (ctx->broken if it cannot be).

@@ -38,7 +38,7 @@ expect 2 'usage: conveyor' -- "$bin"
 for cmd in run dev dev-broker migrate produce status topology schedules trigger pause resume dlq replay; do
     expect 0 "usage: conveyor $cmd" -- "$bin" "$cmd" --help
 done
-expect 0 'ok \(5 topics, 21 event types, 4 domains, 12 schedules\)' -- "$bin" topology check
+expect 0 'ok \(5 topics, 24 event types, 4 domains, 12 schedules\)' -- "$bin" topology check
 
 # schedules without Postgres: next fire times in the zone and in UTC
 expect 0 'next 2026-11-23 02:00 UTC \(\+00:00\) +2026-11-23T02:00:00Z' -- \
@@ -93,7 +93,7 @@ topics = ( { name = "marketplace.jobs"; partitions = 1; } );
 events = ( { type = "marketplace.job.x"; schema = "conveyor.ScheduledJob";
              topic = "marketplace.jobs"; } );
 domains = ( { name = "jobs"; group = "g"; topics = [ "marketplace.jobs" ];
-              routes = ( { event = "marketplace.job.x"; handler = "jobs.record_run"; } ); } );
+              routes = ( { event = "marketplace.job.x"; sql = "SELECT :event.run"; } ); } );
 schedules = (
   {
     name = "feb30";

@@ -15,14 +15,26 @@
 # once, and the outbox shows that every replayed handler really ran again,
 # once per replay. All replays are audited.
 topo=$T/topology.cfg
+# the jobs domain records each run with declared SQL, keyed by the event id
 sed -e 's/{ name = "marketplace.verification"; partitions = 16; }/&,\n    { name = "marketplace.jobs"; partitions = 4; }/' \
     -e 's/topic = "marketplace.verification"; key = "partner_id"; }/&,\n    { type = "marketplace.job.replay_test"; schema = "conveyor.ScheduledJob";\n      topic = "marketplace.jobs"; key = "schedule"; }/' \
-    -e '$ s/^);$/,\n    { name = "jobs"; group = "conveyor.jobs"; topics = [ "marketplace.jobs" ];\n      batch_size = 500; batch_wait_ms = 50;\n      routes = ( { event = "marketplace.job.replay_test"; handler = "jobs.record_run"; } ); }\n);/' \
-    "$CONVEYOR_TOPOLOGY" >"$topo"
+    -e '$ d' "$CONVEYOR_TOPOLOGY" >"$topo"
+tail -n 1 "$CONVEYOR_TOPOLOGY" | grep -qx ');' || fail "topology.cfg does not end with ');'"
+cat >>"$topo" <<'EOF2'
+,
+    { name = "jobs"; group = "conveyor.jobs"; topics = [ "marketplace.jobs" ];
+      batch_size = 500; batch_wait_ms = 50;
+      routes = ( { event = "marketplace.job.replay_test";
+                   sql = "INSERT INTO marketplace.job_runs (event_id, job, event_type,"
+                         " fire_time, run) VALUES (:ce.id, :event.schedule, :ce.type,"
+                         " to_timestamp(:event.fire_time::bigint / 1000.0), :event.run)"
+                         " ON CONFLICT (event_id) DO NOTHING"; } ); }
+);
+EOF2
 export CONVEYOR_TOPOLOGY=$topo
 "$CONVEYOR_BIN" topology check >"$T/topology-check.log" 2>&1 ||
     { cat "$T/topology-check.log" >&2; fail "test topology does not check"; }
-grep -q 'jobs.record_run' "$topo" || fail "the jobs domain is not in the test topology"
+grep -q 'INSERT INTO marketplace.job_runs' "$topo" || fail "the jobs domain is not in the test topology"
 
 start_broker
 migrate

@@ -92,7 +92,7 @@ static void test_repo_catalogue(void)
         fprintf(stderr, "load %s: %s\n", schemas_dir, err);
         return;
     }
-    CHECK(cv_catalogue_count(cat) == 8);
+    CHECK(cv_catalogue_count(cat) == 11);
 
     s = cv_catalogue_by_id(cat, 1);
     CHECK(s != NULL);
@@ -114,7 +114,13 @@ static void test_repo_catalogue(void)
     CHECK_STR(s ? s->name : NULL, "conveyor.EffectOutcome");
     s = cv_catalogue_by_id(cat, 8);
     CHECK_STR(s ? s->name : NULL, "marketplace.PayoutRetry");
-    CHECK(cv_catalogue_by_id(cat, 9) == NULL);
+    s = cv_catalogue_by_id(cat, 9);
+    CHECK_STR(s ? s->name : NULL, "marketplace.UploadProcess");
+    s = cv_catalogue_by_id(cat, 10);
+    CHECK_STR(s ? s->name : NULL, "conveyor.ImportOutcome");
+    s = cv_catalogue_by_id(cat, 11);
+    CHECK_STR(s ? s->name : NULL, "marketplace.UploadRetry");
+    CHECK(cv_catalogue_by_id(cat, 12) == NULL);
     CHECK(cv_catalogue_by_id(cat, -1) == NULL);
 
     s = cv_catalogue_by_name(cat, "marketplace.UploadCompleted");
@@ -125,7 +131,7 @@ static void test_repo_catalogue(void)
     /* at() walks the schemas in id order */
     for (size_t i = 0; i < cv_catalogue_count(cat); i++)
         CHECK(cv_catalogue_at(cat, i)->id == (int)i + 1);
-    CHECK(cv_catalogue_at(cat, 8) == NULL);
+    CHECK(cv_catalogue_at(cat, 11) == NULL);
 
     /* defaults survive, although avro-c drops them */
     s = cv_catalogue_by_id(cat, 1);

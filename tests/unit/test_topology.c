@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "schema.h"
+#include "sqlparam.h"
 #include "test.h"
 #include "target.h"
 #include "topology.h"
@@ -178,7 +179,7 @@ static void test_repo_topology(void)
     CHECK(cv_topology_check(&t, cat, defs, stderr) == 0);
     CHECK_STR(t.path, path);
     CHECK(t.ntopics == 5);
-    CHECK(t.nevents == 21);
+    CHECK(t.nevents == 24);
     CHECK(t.ndomains == 4);
     for (size_t i = 0; i < 3; i++)
         CHECK(t.topics[i].partitions == 8);
@@ -219,7 +220,7 @@ static void test_repo_topology(void)
         CHECK(d->ntopics == 2);
         CHECK_STR(d->topics[0], "marketplace.leads");
         CHECK_STR(d->topics[1], "marketplace.uploads");
-        CHECK(d->nroutes == 2);
+        CHECK(d->nroutes == 5);
         r = cv_topology_route(d, "marketplace.lead.submitted");
         CHECK(r && r->fn == h_lead);
         CHECK(r && strcmp(r->handler, "leads.lead_submitted") == 0);
@@ -227,6 +228,11 @@ static void test_repo_topology(void)
         CHECK(r && r->fn == h_upload);
         CHECK(cv_topology_route(d, "marketplace.verification.requested") ==
               NULL);
+        /* processPartnerUpload and its outcome: declared SQL */
+        r = cv_topology_route(d, "marketplace.upload.process");
+        CHECK(r && !r->handler && !r->fn && r->decl && r->nsql == 2);
+        r = cv_topology_route(d, "marketplace.upload.imported");
+        CHECK(r && r->decl && r->nsql == 1 && r->nemits == 1);
         CHECK_STR(d->dlq_topic, "conveyor.dlq.leads");
     }
     d = cv_topology_domain(&t, "verification");
@@ -255,19 +261,30 @@ static void test_repo_topology(void)
         CHECK(d->parallelism == 1);
         CHECK(d->reset_earliest == 1);
     }
-    /* a job's runs stay in order: every route inherits blocking */
+    /* a job's runs stay in order: every route inherits blocking; the
+     * scoring and upload jobs are declared SQL */
     d = cv_topology_domain(&t, "jobs");
     CHECK(d != NULL && d->nroutes == 6);
     if (d) {
         CHECK(d->retry.mode == CV_RETRY_BLOCKING && d->retry.line > 0);
         for (size_t i = 0; i < d->nroutes; i++)
             CHECK(d->routes[i].retry.mode == CV_RETRY_BLOCKING &&
-                  d->routes[i].retry.line == d->retry.line);
+                  d->routes[i].retry.line == d->retry.line &&
+                  d->routes[i].decl != NULL && d->routes[i].nsql >= 2);
+    }
+    /* the uploads' importer */
+    CHECK(t.nimports == 1);
+    {
+        const struct cv_topo_import *im =
+            cv_topology_import(&t, "partner_leads");
+        CHECK(im && im->chunk_rows == 1000 && im->concurrency == 5);
+        CHECK(im && im->max_attempts == 4 && im->ncolumns == 5);
+        CHECK(im && im->sink && im->sink->nparams == 9);
     }
     /* the payouts domain and the services it calls */
     d = cv_topology_domain(&t, "payouts");
     CHECK(d != NULL && d->nroutes == 8);
-    CHECK(t.ntargets == 2 && t.nsettings == 7);
+    CHECK(t.ntargets == 2 && t.nsettings == 23);
     {
         const struct cv_target *st = cv_topology_target(&t, "stripe");
         const struct cv_target *mv = cv_topology_target(&t, "millionverifier");
@@ -441,6 +458,43 @@ static void test_check_schedules(void)
     cv_topology_free(&t);
     (void)lines;
     expect_check(fixture("check_schedules.cfg"), cat, defs, lines, 6);
+}
+
+/*
+ * Declared SQL: every parameter checked against the event's schema, the
+ * settings and the CloudEvents attributes, each finding at the line of
+ * the parameter; text inside literals, identifiers and comments, casts and
+ * slices are no parameters; an import's sink against its columns.
+ */
+static void test_check_sql(void)
+{
+    static const char *const lines[] = {
+        "14: domain 'd': route for 'job.due': sql statement 2: parameter "
+        "':event.fire_tme': the event's schema conveyor.ScheduledJob has no "
+        "field 'fire_tme' (expected one of: schedule, fire_time, run)",
+        "15: domain 'd': route for 'job.due': sql statement 3: parameter "
+        "':ce.nope': no CloudEvents attribute 'nope' (expected one of: id, "
+        "type, source, time, time_ms, key, tenant, topic, partition, offset, "
+        "attempt)",
+        "15: domain 'd': route for 'job.due': sql statement 3: parameter "
+        "':setting.celing': no setting 'celing' in the topology (expected "
+        "one of: floor)",
+        "16: domain 'd': route for 'job.due': rows statement 1 has no "
+        "parameters: a set statement takes the batch's values as arrays "
+        "(:event.id::uuid[])",
+        "17: domain 'd': route for 'job.due': emit 1: event type "
+        "'nope.event' is not declared",
+        "18: domain 'd': route for 'job.due': emit statement 2: numbered "
+        "parameter '$1...': name parameters instead (:event.<field>, "
+        ":setting.<name>, ...)",
+        "21: domain 'd': route for 'upload.done': sql statement 1: parameter "
+        "':import.id': this statement cannot use :import.* (expected "
+        ":event.<name>, :ce.<name>, :setting.<name>, :env.<name>)",
+        "25: import 'im': sql: parameter ':col.phone': 'phone' is not one of "
+        "its columns",
+        NULL,
+    };
+    expect_check(fixture("check_sql.cfg"), cat, defs, lines, 8);
 }
 
 static void test_check_routes(void)
@@ -620,7 +674,7 @@ static void test_reference_documents_every_key(void)
                     toupper((unsigned char)group[0]), group + 1, dot + 1);
         CHECK(ok);
     }
-    CHECK(n == 73);
+    CHECK(n == 96);
     /* the table, as people read it */
     CHECK_CONTAINS(desc, "domain.batch_size (integer 1..100000, default 500)");
     CHECK_CONTAINS(desc, "retry.mode (blocking|deferred, default blocking)");
@@ -659,7 +713,7 @@ static void test_load_errors(void)
     expect_load_error(TOPICS EVENTS "domains = ( );\ncrons = ( );\n",
                       "4: topology: unknown key 'crons' (expected "
                       "topics, events, domains, schedules, targets, "
-                      "settings)");
+                      "settings, imports)");
     /* targets: the rules across keys */
 #define TARGET(body)                                                           \
     TOPICS EVENTS "domains = ( );\ntargets = ( {\n" body " } );\n"
@@ -837,14 +891,35 @@ static void test_load_errors(void)
                       "domains = (\n  { name = \"d\"; group = \"g\"; topics "
                       "= [ \"t\" ];\n    routes = (\n      { event = \"e\"; "
                       "} ); } );\n",
-                      "6: domain 'd': route for 'e': missing 'handler'");
+                      "6: domain 'd': route for 'e': missing 'handler' (or "
+                      "declared SQL: sql, rows, emit)");
+    expect_load_error(TOPICS EVENTS
+                      "domains = (\n  { name = \"d\"; group = \"g\"; topics "
+                      "= [ \"t\" ];\n    routes = (\n      { event = \"e\"; "
+                      "handler = \"d.h\"; sql = \"SELECT 1\"; } ); } );\n",
+                      "6: domain 'd': route for 'e': a route has a handler or "
+                      "declared SQL (sql, rows, emit), not both");
+    expect_load_error(TOPICS EVENTS
+                      "domains = (\n  { name = \"d\"; group = \"g\"; topics "
+                      "= [ \"t\" ];\n    routes = (\n      { event = \"e\"; "
+                      "sql = ( );\n } ); } );\n",
+                      "6: domain 'd': route for 'e': key 'sql': expected at "
+                      "least one statement");
+    expect_load_error(TOPICS EVENTS
+                      "domains = (\n  { name = \"d\"; group = \"g\"; topics "
+                      "= [ \"t\" ];\n    routes = (\n      { event = \"e\"; "
+                      "sql = 3;\n } ); } );\n",
+                      "6: domain 'd': route for 'e': key 'sql': expected an "
+                      "SQL statement \"...\" or a list of them ( \"...\", "
+                      "\"...\" ), got an integer");
     expect_load_error(TOPICS EVENTS
                       "domains = (\n  { name = \"d\"; group = \"g\"; topics "
                       "= [ \"t\" ];\n    routes = (\n      { event = \"e\"; "
                       "handler = \"d.h\";\n        retries = 1; } ); } "
                       ");\n",
                       "7: domain 'd': route for 'e': unknown key 'retries' "
-                      "(expected event, handler, description, retry)");
+                      "(expected event, handler, sql, rows, emit, "
+                      "description, retry)");
     expect_load_error(TOPICS EVENTS
                       "domains = (\n  { name = \"d\"; group = \"g\"; topics "
                       "= [ \"t\" ];\n    routes = [ \"e\" ]; } );\n",
@@ -1065,6 +1140,7 @@ int main(void)
     test_check_duplicates();
     test_check_references();
     test_check_routes();
+    test_check_sql();
     test_check_schedules();
     test_resolution_is_redone();
     test_load_errors();
