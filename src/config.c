@@ -27,6 +27,7 @@
 
 #include <errno.h>
 #include <libconfig.h>
+#include <libpq-fe.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -307,79 +308,23 @@ static void list_names(const char *section, char *buf, size_t size)
 
 /* ---- conninfo secrets ---- */
 
-static int has_prefix(const char *s, const char *prefix)
-{
-    return strncmp(s, prefix, strlen(prefix)) == 0;
-}
-
-/* A postgres:// URL with user:password@ or a password query parameter. */
-static int url_has_password(const char *url)
-{
-    const char *p = strstr(url, "://") + 3;
-    size_t auth = strcspn(p, "/?#");
-    const char *at = NULL, *q;
-
-    for (size_t i = 0; i < auth; i++)
-        if (p[i] == '@')
-            at = p + i;
-    if (at && memchr(p, ':', (size_t)(at - p)))
-        return 1;
-    q = strchr(p, '?');
-    while (q) {
-        q++;
-        if (has_prefix(q, "password="))
-            return 1;
-        q = strchr(q, '&');
-    }
-    return 0;
-}
-
 /*
- * key=value conninfo: keys are words, values are bare words or single-quoted
- * with backslash escapes (libpq's grammar). Returns 1 if a key is password.
+ * True if a conninfo (key=value or a postgres:// URL) sets a password; libpq
+ * parses it, so quoting and percent-encoding are read as libpq reads them. A
+ * conninfo libpq cannot parse has no password here: the connection says why.
  */
-static int kv_has_password(const char *s)
-{
-    while (*s) {
-        const char *key;
-        size_t keylen;
-
-        while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
-            s++;
-        if (!*s)
-            break;
-        key = s;
-        while (*s && *s != '=' && *s != ' ' && *s != '\t')
-            s++;
-        keylen = (size_t)(s - key);
-        while (*s == ' ' || *s == '\t')
-            s++;
-        if (*s != '=')
-            continue; /* not conninfo; libpq will say so */
-        if (keylen == 8 && strncmp(key, "password", 8) == 0)
-            return 1;
-        s++;
-        while (*s == ' ' || *s == '\t')
-            s++;
-        if (*s == '\'') {
-            for (s++; *s && *s != '\''; s++)
-                if (*s == '\\' && s[1])
-                    s++;
-            if (*s)
-                s++;
-        } else {
-            while (*s && *s != ' ' && *s != '\t' && *s != '\n')
-                s++;
-        }
-    }
-    return 0;
-}
-
 static int conninfo_has_password(const char *s)
 {
-    if (has_prefix(s, "postgresql://") || has_prefix(s, "postgres://"))
-        return url_has_password(s);
-    return kv_has_password(s);
+    PQconninfoOption *opts = PQconninfoParse(s, NULL);
+    int found = 0;
+
+    if (!opts)
+        return 0;
+    for (PQconninfoOption *o = opts; o->keyword; o++)
+        if (strcmp(o->keyword, "password") == 0 && o->val)
+            found = 1;
+    PQconninfoFree(opts);
+    return found;
 }
 
 /* ---- setting values ---- */
