@@ -34,6 +34,7 @@
  * events before it (program order).
  */
 #include <stdio.h>
+#include <string.h>
 
 #include "handler.h"
 
@@ -65,6 +66,9 @@ static cv_result_t lead_submitted(struct cv_ctx *ctx, const struct cv_event *ev)
         optional_string(ev, "company", &company) != CV_OK ||
         optional_string(ev, "phone", &phone) != CV_OK)
         return cv_fail(ctx, "record does not match LeadSubmitted");
+    /* RFC 5321: an address is at most 254 octets; longer is not one. */
+    if (strlen(email) > 254)
+        return cv_fail(ctx, "email is longer than 254 characters");
     snprintf(submitted, sizeof(submitted), "%lld", (long long)submitted_at);
 
     {

@@ -1,5 +1,5 @@
-# Poison: garbage bytes, an unknown schema id, a missing ce_id and an
-# unrouted type each land in conveyor.dead_letters with the reason, and the
+# Poison: garbage bytes, an unknown schema id, a missing ce_id, an
+# unrouted type and a lead whose email is no address (300 characters) each land in conveyor.dead_letters with the reason, and the
 # events after them are processed.
 start_broker
 migrate
@@ -22,10 +22,15 @@ printf '\x00\x00\x00\x00\x01\x02' | kcat -P -b "$B" -t marketplace.leads -p 0 \
     --topic marketplace.leads --id poison-unrouted \
     --data '{"lead_id":"00000000-0000-4000-8000-000000000001","partner_id":"00000000-0000-4000-8000-000000000002","email":"x@example.com"}' \
     2>>"$T/produce.log" || fail "produce unrouted"
+# 5. an email longer than an address can be (RFC 5321: 254)
+long=$(printf 'x%.0s' $(seq 290))@example.com
+"$CONVEYOR_BIN" produce --type marketplace.lead.submitted --id poison-long-email \
+    --data '{"lead_id":"00000000-0000-4000-8000-0000000000f1","partner_id":"00000000-0000-4000-8000-000000000002","email":"'"$long"'","first_name":null,"last_name":null,"company":null,"phone":null,"submitted_at":1763790000000}' \
+    2>>"$T/produce.log" || fail "produce long email"
 # then good events
 produce_leads 10 10 0
 wait_for "SELECT count(*) FROM conveyor.inbox WHERE group_id = 'conveyor.leads'" 20 60
-wait_for "SELECT count(*) FROM conveyor.dead_letters" 4 30
+wait_for "SELECT count(*) FROM conveyor.dead_letters" 5 30
 check() {
     local where=$1 pattern=$2
     got=$(q "SELECT error FROM conveyor.dead_letters WHERE $where")
@@ -37,6 +42,7 @@ check "event_id = 'poison-garbage'" "magic\|frame\|short"
 check "event_id = 'poison-schema'" "schema id"
 check "event_id IS NULL" "ce_id"
 check "event_id = 'poison-unrouted'" "unrouted"
+check "event_id = 'poison-long-email'" "longer than 254"
 raw=$(q "SELECT encode(value, 'escape') FROM conveyor.dead_letters WHERE event_id = 'poison-garbage'")
 [ "$raw" = "not avro at all" ] || fail "raw bytes not kept: '$raw'"
 check_witnesses 20

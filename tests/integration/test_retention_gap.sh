@@ -5,11 +5,11 @@ start_broker
 migrate
 start_conveyor consumer --domain leads --no-relay
 pid=$LAST_PID
-big() { # COUNT FROM: lead.submitted events of one partner with 8 KiB emails
+big() { # COUNT FROM: lead.submitted events of one partner, 8 KiB of company name each
     awk -v n="$1" -v from="$2" 'BEGIN { srand(7)
         for (i = from; i < from + n; i++) {
             pad = ""; for (k = 0; k < 1024; k++) pad = pad sprintf("%08x", int(rand() * 4294967295))
-            printf "{\"id\":\"gap-%d\",\"data\":{\"lead_id\":\"%08x-0000-4000-8000-000000000000\",\"partner_id\":\"00000000-0000-4000-8000-0000000000aa\",\"email\":\"%s@example.com\",\"first_name\":null,\"last_name\":null,\"company\":null,\"phone\":null,\"submitted_at\":1763790000000}}\n", i, i, substr(pad, 1, 8192)
+            printf "{\"id\":\"gap-%d\",\"data\":{\"lead_id\":\"%08x-0000-4000-8000-000000000000\",\"partner_id\":\"00000000-0000-4000-8000-0000000000aa\",\"email\":\"gap-%d@example.com\",\"first_name\":null,\"last_name\":null,\"company\":\"%s\",\"phone\":null,\"submitted_at\":1763790000000}}\n", i, i, i, substr(pad, 1, 8192)
         } }'
 }
 big 5 0 | "$CONVEYOR_BIN" produce --type marketplace.lead.submitted --envelope 2>>"$T/produce.log"
