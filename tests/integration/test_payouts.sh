@@ -54,10 +54,16 @@ n500=$(awk -F'\t' '$3 == 500' "$T/storm.tsv" | wc -l)
 early=$(awk -F'\t' '{ if (($2 in last) && st[$2] == 429 && $1 - last[$2] < 2000) n++;
                last[$2] = $1; st[$2] = $3 } END { print n + 0 }' "$T/storm.tsv")
 [ "$early" = 0 ] || fail "$early retries came sooner than Retry-After asked"
-# rate_per_s 25, one at a time: starts at least 40 ms apart (5 ms for the
-# clocks' granularity)
-close=$(sort -n "$T/storm.tsv" | awk -F'\t' 'NR > 1 && $1 - prev < 35 { n++ } { prev = $1 } END { print n + 0 }')
-[ "$close" = 0 ] || fail "$close calls started closer than the rate limit allows"
+# rate_per_s 25 with a burst of 1: the runner starts calls at least 40 ms
+# apart. The double sees them arrive with the machine's delivery jitter, so
+# the check is the rate over windows: any 11 consecutive calls span at least
+# 10 x 40 ms, less 100 ms for one call's delivery delay. Without the limit,
+# one call at a time against a double that answers at once, 11 calls take a
+# few ms each.
+sort -n "$T/storm.tsv" | cut -f1 >"$T/starts"
+dense=$(awk 'NR > 10 && $1 - t[(NR - 10) % 10] < 300 { n++ } { t[NR % 10] = $1 } END { print n + 0 }' "$T/starts")
+[ "$dense" = 0 ] || fail "$dense windows of 11 calls within 300 ms: faster than rate_per_s 25"
+[ "$(wc -l <"$T/starts")" -gt 11 ] || fail "too few calls to judge the rate"
 log "storm: $n429 429s and $n500 500s; every retry waited for Retry-After and the rate; 60 payouts paid once"
 
 # ---- 2. manual payouts raced against the weekly run -------------------
