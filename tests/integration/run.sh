@@ -8,11 +8,17 @@ export CONVEYOR_SOURCE_DIR=${CONVEYOR_SOURCE_DIR:-$(readlink -f "$here/../..")}
 export CONVEYOR_BIN=${CONVEYOR_BIN:-$CONVEYOR_SOURCE_DIR/build/conveyor}
 [ -x "$CONVEYOR_BIN" ] || { echo "no conveyor binary at $CONVEYOR_BIN" >&2; exit 1; }
 # A port of its own (pg_virtualenv takes PGPORT), so that clusters of runs
-# side by side do not both try 5432.
+# side by side do not both try 5432. Below the kernel's ephemeral range:
+# there the dev broker, the HTTP endpoint and every outgoing connection take
+# ports at random, and one of them can hold the port before Postgres binds
+# it. Free means no socket at all on it, in any state.
 if [ -z "${PGPORT:-}" ]; then
+    read -r eph_low _ </proc/sys/net/ipv4/ip_local_port_range
+    [ "$eph_low" -gt 11000 ] || eph_low=32768
     for _ in $(seq 50); do
-        port=$((20000 + RANDOM % 30000))
-        ss -Hltn "sport = :$port" | grep -q . || { export PGPORT=$port; break; }
+        port=$((10000 + RANDOM % (eph_low - 10000)))
+        ss -Htan "( sport = :$port or dport = :$port )" | grep -q . ||
+            { export PGPORT=$port; break; }
     done
 fi
 # fsync off: these tests kill Conveyor, not the machine; Postgres' own

@@ -131,7 +131,12 @@ grep -q '"count": 10' "$T/http.body" || fail "retry did not re-queue 10: $(head 
 wait_for "SELECT count(*) FROM marketplace.leads" $TOTAL 60
 wait_drained 60
 check_witnesses $TOTAL
-scrape
+# the counter moves after the commit the tables show: give it 10 s
+for _ in $(seq 50); do
+    scrape
+    [ "$(msum conveyor_events_processed_total 'route="marketplace.lead.submitted"')" = $TOTAL ] && break
+    sleep 0.2
+done
 [ "$(msum conveyor_events_processed_total 'route="marketplace.lead.submitted"')" = $TOTAL ] ||
     fail "processed_total after the retry is $(msum conveyor_events_processed_total 'route="marketplace.lead.submitted"'), expected $TOTAL"
 [ "$(call "$ADMIN" POST /dead-letters/retry '{"all":true,"group":"conveyor.leads"}')" = 200 ] &&
