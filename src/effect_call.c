@@ -244,6 +244,8 @@ struct cv_call *cv_call_new(const struct cv_target *t, size_t target_index,
     curl_easy_setopt(c->easy, CURLOPT_PRIVATE, c);
     return c;
 fail:
+    *req = c->req; /* not taken over after all: the caller still owns it */
+    memset(&c->req, 0, sizeof(c->req));
     cv_call_destroy(c);
     return NULL;
 }

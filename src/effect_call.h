@@ -38,7 +38,8 @@ struct cv_call {
 /*
  * Builds the attempt for a claimed request (taken over: *req is zeroed).
  * Returns NULL with errstr when the request cannot be sent at all (no
- * secret in the environment, a body that is not JSON): a final error.
+ * secret in the environment, a body that is not JSON): a final error;
+ * then *req is left as it was, still the caller's.
  * The caller sets call->lease and hands call->easy to its multi handle.
  */
 struct cv_call *cv_call_new(const struct cv_target *t, size_t target_index,

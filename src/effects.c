@@ -524,14 +524,13 @@ static void start_calls(struct cv_effects *e, size_t i, int64_t now_ms)
     }
     for (size_t k = 0; k < n; k++) {
         char errstr[512];
-        struct cv_effect_claimed copy = reqs[k];
         struct cv_call *c = cv_call_new(t, i, &reqs[k], errstr, sizeof(errstr));
         if (!c) {
-            /* build a call shell just to carry the request to finish() */
+            /* a call shell to carry the request (still ours) to finish() */
             struct cv_call *shell = cv_calloc(1, sizeof(*shell));
             shell->target = t;
             shell->target_index = i;
-            shell->req = copy;
+            shell->req = reqs[k];
             snprintf(shell->lease, sizeof(shell->lease), "%s", lease);
             refuse(e, shell, errstr);
             continue;

@@ -113,6 +113,23 @@ out=$(conveyor trigger weeklyPartnerPayouts --reason "demo env test" 2>&1) ||
 grep -q "^triggered weeklyPartnerPayouts: event " <<<"$out" || fail "trigger said: $out"
 log "pause, resume, dlq list, replay --dry-run and trigger ran against the demo"
 
+# the demo sets no service secrets: a verification run's calls are refused
+# ("not sent"), recorded as failed, and the demo keeps running
+out=$(conveyor trigger processEmailVerificationQueue --reason "demo env test" 2>&1) ||
+    fail "trigger processEmailVerificationQueue: $out"
+refused=
+for _ in $(seq 300); do
+    kill -0 "$DEMO_PID" 2>/dev/null || fail "the demo died while refusing calls without a secret"
+    refused=$(psql -XAtq -c "SELECT count(*) FROM conveyor.effects WHERE target = 'millionverifier'
+                             AND state = 'failed' AND last_error LIKE 'not sent:%secret is not set%'")
+    [ "${refused:-0}" -gt 0 ] && break
+    sleep 0.1
+done
+[ "${refused:-0}" -gt 0 ] || fail "no refused millionverifier call recorded within 30 s"
+sleep 1
+kill -0 "$DEMO_PID" 2>/dev/null || fail "the demo died after refusing calls without a secret"
+log "$refused verification calls refused without a secret; the demo runs on"
+
 # lag before the first commit: a line where events were produced and none
 # processed yet (the group is still joining) must show them waiting
 early=$(grep -E '^\[ *[0-9]+s\]' "$T/demo.out" |
