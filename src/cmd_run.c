@@ -142,8 +142,10 @@ int cv_cmd_run(struct cv_app *app, int argc, char **argv)
                           errstr, sizeof(errstr));
     if (rc != CV_OK) {
         free(opts.domains);
-        if (rc == CV_NULL)
-            return CV_EXIT_OK; /* a signal before Postgres answered */
+        if (rc == CV_NULL) { /* a signal before Postgres answered */
+            cv_info("stopped cleanly (before Postgres answered)");
+            return CV_EXIT_OK;
+        }
         cv_error("%s", errstr);
         return CV_EXIT_RUNTIME;
     }
