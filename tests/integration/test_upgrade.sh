@@ -146,7 +146,10 @@ PIDS+=($HOLDER)
 exec 7>"$T/hold.in"
 echo "SET application_name = 'upgrade-holder';
 BEGIN;
-SELECT count(*) FROM (SELECT 1 FROM marketplace.partner_monthly_volume FOR UPDATE) held;" >&7
+SELECT count(*) FROM (SELECT 1 FROM marketplace.partner_monthly_volume
+                      ORDER BY partner_id, month FOR UPDATE) held;" >&7
+# (in the consumers' order: locking in the table's order could deadlock
+# with a batch, and Postgres might end the holder's transaction)
 wait_for "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'upgrade-holder'
           AND state = 'idle in transaction' AND backend_xid IS NOT NULL" 1 30
 holder=$(q "SELECT pid FROM pg_stat_activity WHERE application_name = 'upgrade-holder'")
